@@ -1,0 +1,13 @@
+/** Unit specs sit beside the code (src/**/*.spec.ts); end-to-end specs live in test/. */
+const swc = JSON.parse(require('fs').readFileSync(`${__dirname}/.swcrc`, 'utf8'));
+delete swc.$schema;
+module.exports = {
+  testEnvironment: 'node',
+  rootDir: '.',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testTimeout: 120000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Backends in the order they are tried when TFJS_BACKEND does not name one. */
+export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm'] as const;
+export type BackendName = (typeof BACKEND_ORDER)[number] | 'cpu';
+
+export interface BackendInfo {
+  name: string;
+  requested: string;
+  simd: boolean | null;
+  gpu: boolean;
+  kernelsPatched: string[];
+}
+
+let active: BackendInfo | null = null;
+let pending: Promise<BackendInfo> | null = null;
+
+/** Packages that register each backend with tfjs when required. */
+const PACKAGE: Record<Exclude<BackendName, 'cpu'>, string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+};
+
+function tryRequire(pkg: string): Error | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(pkg);
+    return null;
+  } catch (error) {
+    // tfjs-node fails in several ways (missing module, missing libtensorflow binary): any error means "not here".
+    return error as Error;
+  }
+}
+
+async function start(name: BackendName): Promise<BackendInfo> {
+  const kernelsPatched: string[] = [];
+  if (name !== 'cpu') {
+    const failure = tryRequire(PACKAGE[name]);
+    if (failure) throw new Error(`${PACKAGE[name]} is not available: ${failure.message.split('\n')[0]}`);
+  }
+  // The tfjs-node packages register themselves under the name 'tensorflow'.
+  const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
+  if (registered === 'wasm') {
+    const { registerWasmGradientKernels } = await import('./wasm-kernels');
+    kernelsPatched.push(...registerWasmGradientKernels());
+  }
+  const ok = await tf.setBackend(registered);
+  await tf.ready();
+  // setBackend returns false (and tfjs quietly keeps another backend) when initialisation fails.
+  if (!ok || tf.getBackend() !== registered) {
+    throw new Error(`tfjs backend '${registered}' failed to start (active: ${tf.getBackend()})`);
+  }
+  const simd = registered === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : null;
+  return { name: registered, requested: name, simd, gpu: name === 'tensorflow-gpu', kernelsPatched };
+}
+
+/**
+ * Selects the fastest backend that starts here, or exactly `requested` (TFJS_BACKEND) and fails loudly
+ * when that one cannot start. Idempotent per thread: each worker thread calls it once.
+ */
+export async function initBackend(requested?: string): Promise<BackendInfo> {
+  if (active) return active;
+  if (pending) return pending;
+  pending = (async () => {
+    const wanted = requested?.trim();
+    if (wanted) {
+      const allowed: string[] = [...BACKEND_ORDER, 'cpu'];
+      if (!allowed.includes(wanted)) {
+        throw new Error(`TFJS_BACKEND must be one of ${allowed.join(', ')} (got '${wanted}')`);
+      }
+      active = await start(wanted as BackendName);
+      return active;
+    }
+    const failures: string[] = [];
+    for (const name of BACKEND_ORDER) {
+      try {
+        active = await start(name);
+        return active;
+      } catch (error) {
+        failures.push(`${name}: ${(error as Error).message}`);
+      }
+    }
+    // The pure-JS cpu backend is 20-30x slower than wasm: never fall back to it silently.
+    throw new Error(`no tfjs backend could start:\n  ${failures.join('\n  ')}`);
+  })();
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+export function backendInfo(): BackendInfo | null {
+  return active;
+}
+
+export { tf };

@@ -1,0 +1,62 @@
+/**
+ * Contracts shared by the pieces of the ML core (data, models, losses, attacks, defences, metrics).
+ * Nothing here imports Nest: the core runs the same in worker threads, the CLI and tests.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+/** Images as NHWC float32 in [0,1], with integer class labels. */
+export interface ImageSet {
+  /** N*H*W*C pixels in [0,1], row-major NHWC. */
+  images: Float32Array;
+  labels: Int32Array;
+  /** [height, width, channels] of one image. */
+  shape: [number, number, number];
+  /** Optional human-readable class names, indexed by label. */
+  classNames?: string[];
+}
+
+/** A class-disjoint split as the DML protocol uses it, plus a validation split of the training classes. */
+export interface DatasetSplit {
+  name: string;
+  train: ImageSet;
+  /** Held-out images of the training classes, for early stopping. May be empty. */
+  validation: ImageSet;
+  /** Images of the classes never seen in training: queries and gallery for evaluation. */
+  test: ImageSet;
+  /** Recorded in the model manifest so a result can be traced back to its data. */
+  description: SplitDescription;
+}
+
+export interface SplitDescription {
+  dataset: string;
+  seed: number;
+  trainClasses: number[];
+  testClasses: number[];
+  counts: { train: number; validation: number; test: number };
+}
+
+/** A metric-learning loss over a batch: embeddings [B, D] (L2-normalised) and labels [B]. */
+export type BatchLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
+
+/** Anything that maps images [B,H,W,C] to L2-normalised embeddings [B,D]. */
+export interface Embedder {
+  inputShape: [number, number, number];
+  embeddingDim: number;
+  /** training=false: inference mode (batch norm uses moving statistics). */
+  embed(images: tf.Tensor4D, training?: boolean): tf.Tensor2D;
+}
+
+/** Progress events of long work (training, attacks, re-embedding), shown by the CLI and stored by the service. */
+export interface ProgressEvent {
+  phase: string;
+  epoch?: number;
+  epochs?: number;
+  step: number;
+  totalSteps: number;
+  loss?: number;
+  imagesPerSecond?: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+export type ProgressListener = (event: ProgressEvent) => void;
