@@ -1,4 +1,4 @@
-/** Unit specs sit beside the code (src/**/*.spec.ts); end-to-end specs live in test/. */
+// Unit specs sit beside the code in src/; end-to-end specs live in test/.
 const swc = JSON.parse(require('fs').readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 delete swc.$schema;
 module.exports = {

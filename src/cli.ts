@@ -1,0 +1,23 @@
+/**
+ * The `rir` command line. Each command lives in src/cli/<name>.command.ts and exports
+ * `register(program)`; add one line below per command.
+ */
+import 'reflect-metadata';
+import { Command } from 'commander';
+
+export function buildProgram(): Command {
+  const program = new Command('rir')
+    .description('Robust image retrieval: train, attack, evaluate and serve embedding models')
+    .showHelpAfterError();
+  // Commands register here, one per line:
+  return program;
+}
+
+if (require.main === module || process.argv[1]?.endsWith('rir')) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((error: unknown) => {
+      console.error(`rir: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    });
+}
