@@ -60,3 +60,32 @@ export interface ProgressEvent {
 }
 
 export type ProgressListener = (event: ProgressEvent) => void;
+
+/** One mini-batch handed to a training objective. */
+export interface TrainingBatch {
+  images: tf.Tensor4D;
+  labels: tf.Tensor1D;
+}
+
+export interface DefenseContext {
+  embedder: Embedder;
+  /** The configured metric loss (triplet, contrastive, ...). */
+  loss: BatchLoss;
+  batch: TrainingBatch;
+  /** Global step, for schedules such as HM's gradual adversary. */
+  step: number;
+}
+
+/**
+ * A training objective, natural or robust. The trainer calls `craft` outside the gradient tape (so no
+ * gradient flows through the attack), then `objective` inside it, then disposes what `craft` returned.
+ */
+export interface Defense {
+  readonly name: string;
+  /** Recorded in the model manifest (eps, steps, step size, weights, ...). */
+  readonly config: Record<string, unknown>;
+  /** Crafts adversarial inputs with the model in inference mode. `[]` for natural training. */
+  craft(ctx: DefenseContext): tf.Tensor[];
+  /** The scalar to minimise, built inside the tape from the batch and the crafted tensors. */
+  objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar;
+}
