@@ -1,0 +1,197 @@
+/**
+ * An HNSW index (hnswlib-node, cosine) over the embeddings of one model, keyed by gallery item id.
+ * hnswlib knows only integer labels, so the index keeps the int label <-> item id mapping itself.
+ * Framework-free: the Nest service that owns one per deployed model lives in src/modules/search.
+ */
+import { HierarchicalNSW } from 'hnswlib-node';
+
+export interface HnswParams {
+  /** Graph degree; 16 is hnswlib's recommended default for 64-512 dimensions. */
+  m: number;
+  efConstruction: number;
+  /** Search breadth used when a query names none; always raised to at least k. */
+  efSearch: number;
+  randomSeed: number;
+}
+
+export const DEFAULT_HNSW_PARAMS: HnswParams = {
+  m: 16,
+  efConstruction: 200,
+  efSearch: 64,
+  randomSeed: 100,
+};
+
+export interface Neighbour {
+  id: string;
+  /** Cosine distance, 1 - cosine similarity, in [0, 2]. */
+  distance: number;
+  /** Cosine similarity, 1 - distance. */
+  score: number;
+}
+
+export interface SearchOptions {
+  k: number;
+  ef?: number;
+  /** Only items for which this returns true are returned; the search continues until k of them are found. */
+  filter?: (id: string) => boolean;
+}
+
+/** The part of the index state that is not inside the hnswlib file; persisted beside it. */
+export interface LabelTable {
+  nextLabel: number;
+  labels: number[];
+  ids: string[];
+}
+
+const MIN_CAPACITY = 1024;
+
+export class HnswIndex {
+  private readonly labelOf = new Map<string, number>();
+  private readonly idOf = new Map<number, string>();
+  private nextLabel = 0;
+
+  private constructor(
+    readonly modelId: string,
+    readonly dim: number,
+    readonly params: HnswParams,
+    private readonly hnsw: HierarchicalNSW,
+  ) {}
+
+  static create(
+    modelId: string,
+    dim: number,
+    params: Partial<HnswParams> = {},
+    capacity = MIN_CAPACITY,
+  ): HnswIndex {
+    if (!Number.isInteger(dim) || dim <= 0)
+      throw new Error(`index dimension must be a positive integer (got ${dim})`);
+    const full = { ...DEFAULT_HNSW_PARAMS, ...params };
+    const hnsw = new HierarchicalNSW('cosine', dim);
+    hnsw.initIndex({
+      maxElements: Math.max(MIN_CAPACITY, capacity),
+      m: full.m,
+      efConstruction: full.efConstruction,
+      randomSeed: full.randomSeed,
+      allowReplaceDeleted: true,
+    });
+    return new HnswIndex(modelId, dim, full, hnsw);
+  }
+
+  /** Wraps an hnswlib index read from disk together with its label table. */
+  static fromParts(
+    modelId: string,
+    dim: number,
+    params: HnswParams,
+    hnsw: HierarchicalNSW,
+    table: LabelTable,
+  ): HnswIndex {
+    if (table.labels.length !== table.ids.length) {
+      throw new Error(`label table has ${table.labels.length} labels but ${table.ids.length} ids`);
+    }
+    const index = new HnswIndex(modelId, dim, params, hnsw);
+    for (let i = 0; i < table.labels.length; i++) index.bind(table.ids[i], table.labels[i]);
+    index.nextLabel = table.nextLabel;
+    return index;
+  }
+
+  /** Number of live (not deleted) items. */
+  get size(): number {
+    return this.labelOf.size;
+  }
+
+  get capacity(): number {
+    return this.hnsw.getMaxElements();
+  }
+
+  has(id: string): boolean {
+    return this.labelOf.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.labelOf.keys()];
+  }
+
+  /** Adds an item, or replaces its vector when the id is already present. */
+  add(id: string, vector: ArrayLike<number>): void {
+    this.checkDim(vector);
+    const point = Array.from(vector);
+    const existing = this.labelOf.get(id);
+    if (existing !== undefined) {
+      this.hnsw.addPoint(point, existing);
+      return;
+    }
+    // Elements still count against capacity after markDelete until replaced, so grow on the raw count.
+    if (this.hnsw.getCurrentCount() >= this.hnsw.getMaxElements()) {
+      this.hnsw.resizeIndex(this.hnsw.getMaxElements() * 2);
+    }
+    const label = this.nextLabel++;
+    // replaceDeleted reuses the slot of a deleted item, so deletions do not grow the file forever.
+    this.hnsw.addPoint(point, label, true);
+    this.bind(id, label);
+  }
+
+  /** Removes an item; returns false when it was not in the index. */
+  remove(id: string): boolean {
+    const label = this.labelOf.get(id);
+    if (label === undefined) return false;
+    this.hnsw.markDelete(label);
+    this.labelOf.delete(id);
+    this.idOf.delete(label);
+    return true;
+  }
+
+  search(query: ArrayLike<number>, options: SearchOptions): Neighbour[] {
+    this.checkDim(query);
+    const k = Math.min(options.k, this.size);
+    if (k <= 0) return [];
+    // hnswlib searches with max(ef, k); setting it per call is safe because calls are synchronous.
+    this.hnsw.setEf(Math.max(options.ef ?? this.params.efSearch, k));
+    const filter = options.filter;
+    const result = filter
+      ? this.hnsw.searchKnn(Array.from(query), k, (label) => {
+          const id = this.idOf.get(label);
+          return id !== undefined && filter(id);
+        })
+      : this.hnsw.searchKnn(Array.from(query), k);
+    const neighbours: Neighbour[] = [];
+    for (let i = 0; i < result.neighbors.length; i++) {
+      const id = this.idOf.get(result.neighbors[i]);
+      if (id === undefined) continue;
+      const distance = result.distances[i];
+      neighbours.push({ id, distance, score: 1 - distance });
+    }
+    return neighbours;
+  }
+
+  /** The stored (normalised) vector of an item, or undefined. */
+  vectorOf(id: string): number[] | undefined {
+    const label = this.labelOf.get(id);
+    return label === undefined ? undefined : this.hnsw.getPoint(label);
+  }
+
+  labelTable(): LabelTable {
+    return {
+      nextLabel: this.nextLabel,
+      labels: [...this.labelOf.values()],
+      ids: [...this.labelOf.keys()],
+    };
+  }
+
+  /** The underlying hnswlib index, for persistence only. */
+  get native(): HierarchicalNSW {
+    return this.hnsw;
+  }
+
+  private bind(id: string, label: number): void {
+    this.labelOf.set(id, label);
+    this.idOf.set(label, id);
+  }
+
+  private checkDim(vector: ArrayLike<number>): void {
+    if (vector.length !== this.dim) {
+      throw new Error(
+        `vector has dimension ${vector.length}, index ${this.modelId} expects ${this.dim}`,
+      );
+    }
+  }
+}
