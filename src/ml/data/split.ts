@@ -1,0 +1,100 @@
+import type { ImageSet, SplitDescription } from '../types';
+import { SeededRandom } from './random';
+
+/** Pixels of a whole data set before splitting: bytes 0..255 (IDX) or floats in [0,1] (decoded). */
+export interface PixelSource {
+  pixels: Uint8Array | Float32Array;
+  labels: Int32Array;
+  shape: [number, number, number];
+}
+
+export interface SubsetLimits {
+  maxTrain?: number;
+  maxValidation?: number;
+  maxTest?: number;
+}
+
+/** Copies the chosen items of a source into an ImageSet with pixels in [0,1]. */
+export function gatherImages(source: PixelSource, indices: ArrayLike<number>, classNames?: string[]): ImageSet {
+  const size = source.shape[0] * source.shape[1] * source.shape[2];
+  const images = new Float32Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  const scale = source.pixels instanceof Uint8Array ? 1 / 255 : 1;
+  for (let i = 0; i < indices.length; i++) {
+    const from = indices[i] * size;
+    const to = i * size;
+    for (let j = 0; j < size; j++) images[to + j] = source.pixels[from + j] * scale;
+    labels[i] = source.labels[indices[i]];
+  }
+  return { images, labels, shape: [...source.shape], classNames };
+}
+
+/** Indices of items whose label is in `classes`, in file order. */
+export function indicesOfClasses(labels: Int32Array, classes: number[]): number[] {
+  const wanted = new Set(classes);
+  const out: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (wanted.has(labels[i])) out.push(i);
+  return out;
+}
+
+/**
+ * Splits the indices of the training classes into train and validation, stratified per class, seeded.
+ * Every class keeps at least two training images (a positive pair) when it has them.
+ */
+export function splitValidation(
+  labels: Int32Array,
+  indices: number[],
+  fraction: number,
+  random: SeededRandom,
+): { train: number[]; validation: number[] } {
+  if (!(fraction >= 0 && fraction < 1)) throw new Error(`validation fraction must be in [0, 1) (got ${fraction})`);
+  const byClass = new Map<number, number[]>();
+  for (const index of indices) {
+    const list = byClass.get(labels[index]) ?? [];
+    list.push(index);
+    byClass.set(labels[index], list);
+  }
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const members = random.shuffle(byClass.get(label)!.slice());
+    const held = Math.min(Math.round(members.length * fraction), Math.max(0, members.length - 2));
+    validation.push(...members.slice(0, held));
+    train.push(...members.slice(held));
+  }
+  return { train: train.sort((a, b) => a - b), validation: validation.sort((a, b) => a - b) };
+}
+
+/** A seeded random subset of at most `limit` indices (all of them when limit is undefined). */
+export function limitIndices(indices: number[], limit: number | undefined, random: SeededRandom): number[] {
+  if (limit === undefined || limit >= indices.length) return indices;
+  if (!Number.isInteger(limit) || limit < 0) throw new Error(`subset limit must be a non-negative integer (got ${limit})`);
+  return random
+    .shuffle(indices.slice())
+    .slice(0, limit)
+    .sort((a, b) => a - b);
+}
+
+export function describeSplit(
+  dataset: string,
+  seed: number,
+  trainClasses: number[],
+  testClasses: number[],
+  sets: { train: ImageSet; validation: ImageSet; test: ImageSet },
+  extra: Partial<SplitDescription> = {},
+): SplitDescription {
+  return {
+    dataset,
+    seed,
+    trainClasses,
+    testClasses,
+    counts: { train: sets.train.labels.length, validation: sets.validation.labels.length, test: sets.test.labels.length },
+    imageShape: sets.train.shape,
+    ...extra,
+  };
+}
+
+/** The chosen items of an ImageSet, copied (batches, subsets). */
+export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
+  return gatherImages({ pixels: set.images, labels: set.labels, shape: set.shape }, indices, set.classNames);
+}
