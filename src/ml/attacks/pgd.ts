@@ -1,0 +1,249 @@
+/**
+ * The one projected-gradient-descent engine every attack and every robust-training defence uses.
+ * An attack is only an objective (a per-sample loss to MINIMISE, built from the embeddings of the
+ * perturbed images) plus the choice of its targets; this file owns the ball, the box, the steps,
+ * random starts, restarts and the sanity figures.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Embedder } from '../types';
+
+export type PerturbationNorm = 'linf' | 'l2';
+/** `cosine` decays the step from alpha towards 0: targeted objectives overshoot with a big fixed step. */
+export type StepSchedule = 'constant' | 'cosine';
+
+export interface PgdOptions {
+  /** Radius of the ball around the clean image, in pixel units of [0,1]. */
+  eps: number;
+  /** Step size (for l2: length of the step in the l2 norm). */
+  alpha: number;
+  steps: number;
+  norm?: PerturbationNorm;
+  /** Start from a uniform point in the ball instead of the clean image. */
+  randomStart?: boolean;
+  /** Independent runs; the worst case per sample (lowest objective) is kept. Runs after the first start at random. */
+  restarts?: number;
+  schedule?: StepSchedule;
+  /** Keep, per sample, the iterate with the lowest objective (needs a per-sample objective). */
+  keepBest?: boolean;
+  seed?: number;
+}
+
+/**
+ * The loss to minimise given the embeddings of the perturbed images, computed in inference mode.
+ * Shape [B] for a per-sample (separable) objective, or a scalar for a joint one (then keepBest must be off).
+ */
+export type PgdObjective = (embeddings: tf.Tensor2D, images: tf.Tensor4D) => tf.Tensor;
+
+export interface GradientHealth {
+  /** Sample-steps whose input gradient was exactly zero. */
+  zero: number;
+  /** Sample-steps whose input gradient had a NaN or infinite entry. */
+  nonFinite: number;
+  total: number;
+}
+
+export interface PgdResult {
+  adversarial: tf.Tensor4D;
+  /** Objective of the returned images, per sample ([1] for a joint objective). */
+  objective: Float32Array;
+  /** Largest perturbation actually measured, in the attack's norm. */
+  maxPerturbation: number;
+  gradients: GradientHealth;
+}
+
+export function validatePgdOptions(options: PgdOptions): void {
+  const { eps, alpha, steps } = options;
+  if (!Number.isFinite(eps) || eps < 0 || eps > 1)
+    throw new Error(`eps must be in [0, 1] (got ${eps})`);
+  if (!Number.isFinite(alpha) || alpha <= 0)
+    throw new Error(`alpha (step size) must be > 0 (got ${alpha})`);
+  if (!Number.isInteger(steps) || steps <= 0)
+    throw new Error(`steps must be a positive integer (got ${steps})`);
+  const restarts = options.restarts ?? 1;
+  if (!Number.isInteger(restarts) || restarts < 1)
+    throw new Error(`restarts must be an integer >= 1 (got ${restarts})`);
+  const norm = options.norm ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2')
+    throw new Error(`norm must be 'linf' or 'l2' (got '${String(norm)}')`);
+}
+
+/** Step size at step t of n. */
+function stepSize(options: PgdOptions, t: number): number {
+  if ((options.schedule ?? 'constant') === 'constant') return options.alpha;
+  return options.alpha * 0.5 * (1 + Math.cos((Math.PI * t) / options.steps));
+}
+
+/** Sum over all axes but the first, keeping a [B] vector. */
+function perSample(x: tf.Tensor): tf.Tensor1D {
+  return tf.sum(tf.reshape(x, [x.shape[0], -1]), 1) as tf.Tensor1D;
+}
+
+/** Projection onto the ball around x0 intersected with the pixel box [0,1]. */
+function project(
+  x: tf.Tensor4D,
+  x0: tf.Tensor4D,
+  eps: number,
+  norm: PerturbationNorm,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    let delta = tf.sub(x, x0);
+    if (norm === 'linf') {
+      delta = tf.clipByValue(delta, -eps, eps);
+    } else {
+      const length = tf.sqrt(tf.add(perSample(tf.square(delta)), 1e-12));
+      const factor = tf.minimum(1, tf.div(eps, length));
+      delta = tf.mul(delta, tf.reshape(factor, [-1, 1, 1, 1]));
+    }
+    return tf.clipByValue(tf.add(x0, delta), 0, 1) as tf.Tensor4D;
+  });
+}
+
+function randomPoint(
+  x0: tf.Tensor4D,
+  eps: number,
+  norm: PerturbationNorm,
+  seed: number,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    let noise = tf.randomUniform(x0.shape, -eps, eps, 'float32', seed);
+    if (norm === 'l2') {
+      // A random direction scaled to a random radius inside the ball.
+      const length = tf.sqrt(tf.add(perSample(tf.square(noise)), 1e-12));
+      const radius = tf.mul(tf.randomUniform([x0.shape[0]], 0, 1, 'float32', seed + 1), eps);
+      noise = tf.mul(noise, tf.reshape(tf.div(radius, length), [-1, 1, 1, 1]));
+    }
+    return project(tf.add(x0, noise) as tf.Tensor4D, x0, eps, norm);
+  });
+}
+
+function measureMaxPerturbation(x: tf.Tensor4D, x0: tf.Tensor4D, norm: PerturbationNorm): number {
+  return tf.tidy(() => {
+    const delta = tf.sub(x, x0);
+    const size =
+      norm === 'linf' ? tf.max(tf.abs(delta)) : tf.max(tf.sqrt(perSample(tf.square(delta))));
+    return size.dataSync()[0];
+  });
+}
+
+/**
+ * Minimises `objective` over perturbations of `x0` (not disposed; the caller owns it). The model runs in
+ * inference mode. Returns tensors the caller must dispose (`adversarial`).
+ */
+export function pgd(
+  embedder: Embedder,
+  x0: tf.Tensor4D,
+  objective: PgdObjective,
+  options: PgdOptions,
+): PgdResult {
+  validatePgdOptions(options);
+  const norm = options.norm ?? 'linf';
+  const restarts = options.restarts ?? 1;
+  const keepBest = options.keepBest ?? false;
+  const seed = options.seed ?? 0;
+  const batch = x0.shape[0];
+  const gradients: GradientHealth = { zero: 0, nonFinite: 0, total: 0 };
+
+  const lossOf = (x: tf.Tensor): tf.Tensor =>
+    objective(embedder.embed(x as tf.Tensor4D, false), x as tf.Tensor4D);
+  const evaluate = (x: tf.Tensor4D): tf.Tensor => tf.tidy(() => tf.reshape(lossOf(x), [-1]));
+
+  let best: tf.Tensor4D | null = null;
+  let bestLoss: tf.Tensor1D | null = null;
+  // Keeps, per sample, whichever of (best, candidate) has the lower loss.
+  const offer = (candidate: tf.Tensor4D, loss: tf.Tensor): void => {
+    if (!best || !bestLoss) {
+      best = candidate.clone();
+      bestLoss = tf.tidy(() => tf.reshape(loss, [-1]).clone()) as tf.Tensor1D;
+      return;
+    }
+    if (loss.size !== batch) {
+      if (keepBest)
+        throw new Error(
+          `keepBest needs a per-sample objective of shape [${batch}] (got ${loss.size} values)`,
+        );
+      // Joint objective: compare the batch as a whole.
+      const better = loss.dataSync()[0] < bestLoss.dataSync()[0];
+      if (better) {
+        best.dispose();
+        bestLoss.dispose();
+        best = candidate.clone();
+        bestLoss = tf.tidy(() => tf.reshape(loss, [-1]).clone()) as tf.Tensor1D;
+      }
+      return;
+    }
+    const [nextBest, nextLoss] = tf.tidy(() => {
+      const flat = tf.reshape(loss, [-1]);
+      const better = tf.less(flat, bestLoss as tf.Tensor1D);
+      const mask = tf.reshape(better, [-1, 1, 1, 1]);
+      return [
+        tf.where(
+          tf.broadcastTo(mask, candidate.shape),
+          candidate,
+          best as tf.Tensor4D,
+        ) as tf.Tensor4D,
+        tf.where(better, flat, bestLoss as tf.Tensor1D) as tf.Tensor1D,
+      ];
+    });
+    best.dispose();
+    bestLoss.dispose();
+    best = nextBest;
+    bestLoss = nextLoss;
+  };
+
+  for (let run = 0; run < restarts; run++) {
+    const random = run > 0 || (options.randomStart ?? false);
+    let x = random
+      ? randomPoint(x0, options.eps, norm, seed + 7919 * run)
+      : (x0.clone() as tf.Tensor4D);
+    for (let t = 0; t < options.steps; t++) {
+      const alpha = stepSize(options, t);
+      let lossAtX: tf.Tensor | null = null;
+      const next = tf.tidy(() => {
+        const { grad } = tf.valueAndGrad((input: tf.Tensor) => {
+          const loss = lossOf(input);
+          lossAtX = tf.keep(loss);
+          return tf.sum(loss) as tf.Scalar;
+        })(x);
+        const health = tf.stack([
+          tf.sum(tf.cast(tf.equal(perSample(tf.abs(grad)), 0), 'float32')),
+          tf.sum(tf.cast(tf.logicalNot(tf.isFinite(perSample(grad))), 'float32')),
+        ]);
+        const [zero, nonFinite] = health.dataSync();
+        gradients.zero += zero;
+        gradients.nonFinite += nonFinite;
+        gradients.total += batch;
+        let direction: tf.Tensor;
+        if (norm === 'linf') {
+          direction = tf.sign(grad);
+        } else {
+          const length = tf.sqrt(tf.add(perSample(tf.square(grad)), 1e-12));
+          direction = tf.div(grad, tf.reshape(length, [-1, 1, 1, 1]));
+        }
+        // A non-finite gradient must not poison the image: such entries take no step.
+        direction = tf.where(tf.isFinite(direction), direction, tf.zerosLike(direction));
+        return project(tf.sub(x, tf.mul(direction, alpha)) as tf.Tensor4D, x0, options.eps, norm);
+      });
+      if (lossAtX) {
+        if (keepBest) offer(x, lossAtX);
+        (lossAtX as tf.Tensor).dispose();
+      }
+      x.dispose();
+      x = next;
+    }
+    const finalLoss = evaluate(x);
+    offer(x, finalLoss);
+    finalLoss.dispose();
+    x.dispose();
+  }
+  // Both are always set by the loop above (restarts >= 1).
+  const adversarial = best as unknown as tf.Tensor4D;
+  const lossTensor = bestLoss as unknown as tf.Tensor1D;
+  const result: PgdResult = {
+    adversarial,
+    objective: lossTensor.dataSync() as Float32Array,
+    maxPerturbation: measureMaxPerturbation(adversarial, x0, norm),
+    gradients,
+  };
+  lossTensor.dispose();
+  return result;
+}

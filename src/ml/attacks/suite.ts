@@ -1,0 +1,274 @@
+/**
+ * Runs attacks of the suite over a sample of queries drawn from a clean gallery, batch by batch, with
+ * the one PGD engine, and returns per-attack figures plus the sanity figures of each run.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Embedder, ImageSet } from '../types';
+import {
+  ATTACKS,
+  AttackGallery,
+  AttackName,
+  MetricName,
+  mean,
+  parseAttackList,
+  recallAt1,
+} from './definitions';
+import { EmbeddingTable, ranking } from './distances';
+import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
+import { SeededRandom } from './random';
+
+export interface AttackSuiteOptions {
+  eps: number;
+  alpha: number;
+  steps: number;
+  restarts?: number;
+  norm?: 'linf' | 'l2';
+  /** Random start for the first restart (ES always starts at random). */
+  randomStart?: boolean;
+  /** Queries (and candidates) attacked; the gallery is the whole evaluation set. */
+  sampleSize?: number;
+  seed?: number;
+  batchSize?: number;
+  queriesPerCandidate?: number;
+  candidatesPerQuery?: number;
+  /** Targeted attacks (TMA, GTM) run `factor` times the steps at alpha / factor with a decaying step. */
+  targetedStepFactor?: number;
+  targetedSchedule?: StepSchedule;
+  onProgress?: (message: string) => void;
+}
+
+/** The exact PGD configuration one attack ran with. */
+export interface AttackConfiguration {
+  eps: number;
+  alpha: number;
+  steps: number;
+  restarts: number;
+  norm: 'linf' | 'l2';
+  schedule: StepSchedule;
+  randomStart: boolean;
+}
+
+export interface AttackRun {
+  attack: AttackName;
+  configuration: AttackConfiguration;
+  figures: Partial<Record<MetricName, number>>;
+  samples: number;
+  maxPerturbation: number;
+  zeroGradientShare: number;
+  nonFiniteGradientShare: number;
+}
+
+export interface PreparedGallery extends AttackGallery {
+  images: ImageSet;
+  dispose(): void;
+}
+
+/** Embeds every image of `images` in inference mode, in batches. */
+export function embedImages(embedder: Embedder, images: ImageSet, batchSize = 256): EmbeddingTable {
+  assertCompatible(embedder, images);
+  const [h, w, c] = images.shape;
+  const per = h * w * c;
+  const n = images.labels.length;
+  const out = new Float32Array(n * embedder.embeddingDim);
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const values = tf.tidy(() =>
+      embedder
+        .embed(
+          tf.tensor4d(images.images.subarray(start * per, end * per), [end - start, h, w, c]),
+          false,
+        )
+        .dataSync(),
+    );
+    out.set(values, start * embedder.embeddingDim);
+  }
+  return new EmbeddingTable(out, embedder.embeddingDim);
+}
+
+export function assertCompatible(embedder: Embedder, images: ImageSet): void {
+  const expected = embedder.inputShape.join('x');
+  const actual = images.shape.join('x');
+  if (expected !== actual) {
+    throw new Error(
+      `model input shape ${expected} does not match the data set's image shape ${actual}`,
+    );
+  }
+  if (
+    images.images.length !==
+    images.labels.length * images.shape[0] * images.shape[1] * images.shape[2]
+  ) {
+    throw new Error(
+      `image buffer holds ${images.images.length} values, expected ${images.labels.length} x ${actual}`,
+    );
+  }
+}
+
+export function prepareGallery(embedder: Embedder, images: ImageSet): PreparedGallery {
+  const table = embedImages(embedder, images);
+  const tensor = tf.tensor2d(table.values, [table.size, table.dim]);
+  const memo = new Map<number, number[]>();
+  return {
+    images,
+    table,
+    tensor,
+    labels: images.labels,
+    neighbours(row: number): number[] {
+      let order = memo.get(row);
+      if (!order) {
+        order = ranking(table.distancesFrom(table.row(row)), [row]);
+        memo.set(row, order);
+      }
+      return order;
+    },
+    dispose: () => tensor.dispose(),
+  };
+}
+
+/** Checks every option before any work starts. */
+export function validateSuiteOptions(options: AttackSuiteOptions): void {
+  validatePgdOptions({
+    eps: options.eps,
+    alpha: options.alpha,
+    steps: options.steps,
+    restarts: options.restarts,
+    norm: options.norm,
+  });
+  for (const key of [
+    'sampleSize',
+    'batchSize',
+    'queriesPerCandidate',
+    'candidatesPerQuery',
+    'targetedStepFactor',
+  ] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new Error(`${key} must be a positive integer (got ${value})`);
+    }
+  }
+}
+
+/** The query rows attacked: a seeded sample of the gallery, each with at least one same-class neighbour. */
+export function sampleQueries(gallery: AttackGallery, size: number, seed: number): number[] {
+  const counts = new Map<number, number>();
+  for (const label of gallery.labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  const eligible = [...gallery.labels.keys()].filter(
+    (i) => (counts.get(gallery.labels[i]) ?? 0) > 1,
+  );
+  const rng = new SeededRandom(seed);
+  return rng.sample(eligible.length, size).map((i) => eligible[i]);
+}
+
+export function configurationFor(
+  attack: AttackName,
+  options: AttackSuiteOptions,
+): AttackConfiguration {
+  const definition = ATTACKS[attack];
+  const factor = definition.targeted ? (options.targetedStepFactor ?? 3) : 1;
+  return {
+    eps: options.eps,
+    alpha: options.alpha / factor,
+    steps: options.steps * factor,
+    restarts: options.restarts ?? 1,
+    norm: options.norm ?? 'linf',
+    schedule: definition.targeted ? (options.targetedSchedule ?? 'cosine') : 'constant',
+    randomStart: definition.needsRandomStart || (options.randomStart ?? false),
+  };
+}
+
+function gatherImages(images: ImageSet, rows: number[]): tf.Tensor4D {
+  const [h, w, c] = images.shape;
+  const per = h * w * c;
+  const buffer = new Float32Array(rows.length * per);
+  rows.forEach((row, i) => buffer.set(images.images.subarray(row * per, (row + 1) * per), i * per));
+  return tf.tensor4d(buffer, [rows.length, h, w, c]);
+}
+
+/** Runs one attack over `rows` and returns its figures and sanity figures. */
+export function runAttack(
+  embedder: Embedder,
+  gallery: PreparedGallery,
+  attack: AttackName,
+  rows: number[],
+  options: AttackSuiteOptions,
+): AttackRun {
+  const definition = ATTACKS[attack];
+  const configuration = configurationFor(attack, options);
+  const seed = options.seed ?? 0;
+  const rng = new SeededRandom(seed * 31 + attack.length * 7 + attack.charCodeAt(0));
+  const targetOptions = {
+    queriesPerCandidate: options.queriesPerCandidate ?? 1,
+    candidatesPerQuery: options.candidatesPerQuery ?? 1,
+  };
+  const perSample = new Map<MetricName, number[]>();
+  let maxPerturbation = 0;
+  let zero = 0;
+  let nonFinite = 0;
+  let total = 0;
+  const batchSize = options.batchSize ?? 100;
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const chunk = rows.slice(start, start + batchSize);
+    const targets = chunk.map((row) => definition.targets(gallery, row, rng, targetOptions));
+    const objective = definition.objective(gallery, chunk, targets);
+    const x0 = gatherImages(gallery.images, chunk);
+    const pgdOptions: PgdOptions = { ...configuration, keepBest: true, seed: seed + start };
+    const result = pgd(embedder, x0, objective.fn, pgdOptions);
+    const embedded = tf.tidy(
+      () => embedder.embed(result.adversarial, false).dataSync() as Float32Array,
+    );
+    x0.dispose();
+    result.adversarial.dispose();
+    objective.constants.forEach((t) => t.dispose());
+    maxPerturbation = Math.max(maxPerturbation, result.maxPerturbation);
+    zero += result.gradients.zero;
+    nonFinite += result.gradients.nonFinite;
+    total += result.gradients.total;
+    chunk.forEach((row, i) => {
+      const figures = definition.score(
+        gallery,
+        row,
+        targets[i],
+        embedded.subarray(i * embedder.embeddingDim, (i + 1) * embedder.embeddingDim),
+      );
+      for (const [metric, value] of Object.entries(figures) as [MetricName, number][]) {
+        perSample.set(metric, [...(perSample.get(metric) ?? []), value]);
+      }
+    });
+    options.onProgress?.(`${attack}: ${Math.min(rows.length, start + batchSize)}/${rows.length}`);
+  }
+  const figures: Partial<Record<MetricName, number>> = {};
+  for (const [metric, values] of perSample) figures[metric] = mean(values);
+  return {
+    attack,
+    configuration,
+    figures,
+    samples: rows.length,
+    maxPerturbation,
+    zeroGradientShare: total ? zero / total : 0,
+    nonFiniteGradientShare: total ? nonFinite / total : 0,
+  };
+}
+
+/** Natural R@1 (percent) of the query rows against the clean gallery. */
+export function naturalRecallAt1(gallery: AttackGallery, rows: number[]): number {
+  return mean(rows.map((row) => recallAt1(gallery, row, gallery.table.row(row))));
+}
+
+/** Mean pairwise distance of (up to `limit`) clean embeddings: near 0 means the embedding collapsed. */
+export function embeddingSpread(table: EmbeddingTable, limit = 1000): number {
+  const n = Math.min(limit, table.size);
+  let sum = 0;
+  let pairs = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      const a = table.row(i);
+      const b = table.row(j);
+      for (let k = 0; k < table.dim; k++) s += (a[k] - b[k]) ** 2;
+      sum += Math.sqrt(s);
+      pairs++;
+    }
+  }
+  return pairs ? sum / pairs : 0;
+}
+
+export { parseAttackList };
