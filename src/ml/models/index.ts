@@ -1,0 +1,53 @@
+import type * as tf from '@tensorflow/tfjs';
+import { EmbeddingModel, type BackboneName, type EmbeddingModelSpec } from './embedding-model';
+import { buildMobileNetV2 } from './mobilenet-v2';
+import { buildSmallCnn } from './small-cnn';
+
+export { EmbeddingModel, checkImageBatch, l2Normalize } from './embedding-model';
+export type { BackboneName, EmbeddingModelSpec, InputNormalization } from './embedding-model';
+export { loadMobileNetV2Features } from './mobilenet-v2';
+
+export const BACKBONES: BackboneName[] = ['small-cnn', 'mobilenetv2'];
+export const MOBILENET_FEATURE_DIM = 1280;
+
+export interface CreateEmbeddingModelOptions {
+  backbone: BackboneName;
+  inputShape: [number, number, number];
+  /** Default 128. Ignored (1280) when head is false. */
+  embeddingDim?: number;
+  /** Seeds the weight initialisers. Default 0. */
+  seed?: number;
+  /** mobilenetv2 only: false = pooled pretrained features, no head (the frozen baseline). Default true. */
+  head?: boolean;
+}
+
+/** Builds a fresh embedding network (small CNN) or one initialised from pretrained weights (MobileNetV2). */
+export async function createEmbeddingModel(
+  options: CreateEmbeddingModelOptions,
+): Promise<EmbeddingModel> {
+  const { backbone, inputShape } = options;
+  const seed = options.seed ?? 0;
+  const head = options.head ?? true;
+  let embeddingDim = options.embeddingDim ?? 128;
+  if (!Number.isInteger(embeddingDim) || embeddingDim < 1) {
+    throw new Error(`embedding dim must be a positive integer (got ${embeddingDim})`);
+  }
+  let model: tf.LayersModel;
+  if (backbone === 'small-cnn') {
+    if (!head) throw new Error('small-cnn has no pretrained features to use without a head');
+    model = buildSmallCnn(inputShape, embeddingDim, seed);
+  } else if (backbone === 'mobilenetv2') {
+    if (!head) embeddingDim = MOBILENET_FEATURE_DIM;
+    model = await buildMobileNetV2(inputShape, embeddingDim, seed, head);
+  } else {
+    throw new Error(`unknown backbone '${String(backbone)}' (expected ${BACKBONES.join(' or ')})`);
+  }
+  const spec: EmbeddingModelSpec = {
+    backbone,
+    inputShape,
+    embeddingDim,
+    normalization: { scale: 1, offset: 0 },
+    head,
+  };
+  return new EmbeddingModel(model, spec);
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
+import { createEmbeddingModel } from '.';
+
+beforeAll(async () => {
+  await initBackend(process.env.TFJS_BACKEND ?? 'cpu');
+});
+
+describe('createEmbeddingModel', () => {
+  it('small-cnn gives L2-normalised, spread-out embeddings and checks the input shape', async () => {
+    const model = await createEmbeddingModel({
+      backbone: 'small-cnn',
+      inputShape: [28, 28, 1],
+      embeddingDim: 16,
+    });
+    const before = tf.memory().numTensors;
+    const norms = tf.tidy(() => {
+      const e = model.embed(
+        tf.randomUniform([6, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D,
+        true,
+      );
+      expect(e.shape).toEqual([6, 16]);
+      // Batch norm before the head (training mode): distinct images must not collapse onto one embedding.
+      const spread = tf.mean(tf.sum(tf.square(tf.sub(e, tf.mean(e, 0, true))), 1)).dataSync()[0];
+      expect(spread).toBeGreaterThan(0.05);
+      return tf.norm(e, 2, 1).dataSync();
+    });
+    norms.forEach((n) => expect(n).toBeCloseTo(1, 5));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => model.embed(tf.zeros([2, 32, 32, 1]) as tf.Tensor4D)).toThrow(
+      'expected images of shape [B, 28, 28, 1], got [2, 32, 32, 1]',
+    );
+    expect(model.trainableVariables.length).toBeGreaterThan(4);
+    model.dispose();
+  });
+
+  it('mobilenetv2 loads the packaged pretrained weights at a small input size', async () => {
+    const features = await createEmbeddingModel({
+      backbone: 'mobilenetv2',
+      inputShape: [32, 32, 3],
+      head: false,
+    });
+    expect(features.embeddingDim).toBe(1280);
+    const model = await createEmbeddingModel({
+      backbone: 'mobilenetv2',
+      inputShape: [32, 32, 3],
+      embeddingDim: 8,
+    });
+    const [f, e] = tf.tidy(() => {
+      const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+      return [features.embed(x).arraySync(), model.embed(x).arraySync()];
+    });
+    expect(f[0]).toHaveLength(1280);
+    expect(e[0]).toHaveLength(8);
+    // The first conv kernel is the packaged one, not a fresh initialisation.
+    const conv1 = model.model.getLayer('Conv1').getWeights()[0];
+    expect(conv1.shape).toEqual([3, 3, 3, 32]);
+    expect(conv1.min().dataSync()[0]).toBeCloseTo(-0.8733, 3);
+    features.dispose();
+    model.dispose();
+    await expect(
+      createEmbeddingModel({ backbone: 'mobilenetv2', inputShape: [28, 28, 1] }),
+    ).rejects.toThrow(/RGB/);
+  });
+});
