@@ -1,0 +1,187 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './index';
+
+/** Deterministic values in [-0.5, 0.5): both backends must see identical inputs. */
+function values(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let state = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = state / 4294967296 - 0.5;
+  }
+  return out;
+}
+
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: number[];
+  /** The layer under test; its output is contracted with fixed random weights to give a scalar loss. */
+  layer: (x: tf.Tensor4D, w: tf.Tensor) => tf.Tensor;
+}
+
+const cases: Case[] = [];
+for (const stride of [1, 2] as const) {
+  for (const pad of ['same', 'valid'] as const) {
+    cases.push({
+      name: `conv2d 3x3 stride ${stride} ${pad}`,
+      x: [2, 9, 8, 5],
+      w: [3, 3, 5, 6],
+      layer: (x, w) => tf.conv2d(x, w as tf.Tensor4D, stride, pad),
+    });
+    cases.push({
+      name: `conv2d 3x3 stride ${stride} ${pad}, 1 input channel`,
+      x: [3, 8, 8, 1],
+      w: [3, 3, 1, 4],
+      layer: (x, w) => tf.conv2d(x, w as tf.Tensor4D, stride, pad),
+    });
+    cases.push({
+      name: `depthwise 3x3 stride ${stride} ${pad}`,
+      x: [2, 9, 8, 4],
+      w: [3, 3, 4, 1],
+      layer: (x, w) => tf.depthwiseConv2d(x, w as tf.Tensor4D, stride, pad),
+    });
+    cases.push({
+      name: `depthwise 3x3 multiplier 2 stride ${stride} ${pad}`,
+      x: [2, 8, 7, 3],
+      w: [3, 3, 3, 2],
+      layer: (x, w) => tf.depthwiseConv2d(x, w as tf.Tensor4D, stride, pad),
+    });
+  }
+}
+cases.push({
+  name: 'conv2d 1x1 stride 2',
+  x: [2, 7, 7, 6],
+  w: [1, 1, 6, 5],
+  layer: (x, w) => tf.conv2d(x, w as tf.Tensor4D, 2, 'same'),
+});
+cases.push({
+  name: 'dense',
+  x: [4, 3, 3, 2],
+  w: [18, 7],
+  layer: (x, w) => tf.matMul(x.reshape([4, 18]), w as tf.Tensor2D),
+});
+
+/** Gradients of sum(layer(x, w) * r) w.r.t. x and w, read back as plain arrays. */
+function gradients(c: Case): { dx: Float32Array; dw: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(tf.util.sizeFromShape(c.x), 1), c.x);
+    const w = tf.tensor(values(tf.util.sizeFromShape(c.w), 2), c.w);
+    const loss = (xx: tf.Tensor, ww: tf.Tensor) => {
+      const y = c.layer(xx as tf.Tensor4D, ww);
+      return tf.sum(tf.mul(y, tf.tensor(values(y.size, 3), y.shape)));
+    };
+    const [dx, dw] = tf.grads(loss)([x, w]);
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+  });
+}
+
+/** A MobileNetV2-style block plus a plain conv stack: batch norm, relu6, depthwise, pooling, residual. */
+function smallNetLoss(params: tf.Tensor[], x: tf.Tensor4D): tf.Scalar {
+  const [c1, dw, pw, fc, gamma, beta] = params as [
+    tf.Tensor4D,
+    tf.Tensor4D,
+    tf.Tensor4D,
+    tf.Tensor2D,
+    tf.Tensor1D,
+    tf.Tensor1D,
+  ];
+  const norm = (t: tf.Tensor4D) => {
+    const { mean, variance } = tf.moments(t, [0, 1, 2]);
+    return tf.batchNorm(t, mean, variance, beta, gamma, 1e-3) as tf.Tensor4D;
+  };
+  let h: tf.Tensor4D = tf.relu6(norm(tf.conv2d(x, c1, 1, 'same')));
+  h = tf.maxPool(h, 2, 2, 'same');
+  const expanded = tf.relu6(norm(tf.depthwiseConv2d(h, dw, 1, 'same')));
+  h = tf.add(h, tf.conv2d(expanded, pw, 1, 'same'));
+  h = tf.relu(tf.depthwiseConv2d(h, dw, 2, 'same'));
+  const pooled = tf.avgPool(h, 2, 1, 'valid').mean([1, 2]) as tf.Tensor2D;
+  const embedding = tf.matMul(pooled, fc);
+  return tf.sum(
+    tf.mul(embedding, tf.tensor(values(embedding.size, 9), embedding.shape)),
+  ) as tf.Scalar;
+}
+
+function smallNetGradients(): Float32Array[] {
+  return tf.tidy(() => {
+    const shapes = [[3, 3, 2, 8], [3, 3, 8, 1], [1, 1, 8, 8], [8, 5], [8], [8]];
+    const params = shapes.map((shape, i) =>
+      tf.tensor(values(tf.util.sizeFromShape(shape), 20 + i), shape),
+    );
+    const x = tf.tensor4d(values(4 * 10 * 10 * 2, 7), [4, 10, 10, 2]);
+    const grads = tf.grads((...ps: tf.Tensor[]) => smallNetLoss(ps, x))([...params, x]);
+    return grads.map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+describe('wasm gradient kernels', () => {
+  let onWasm: { dx: Float32Array; dw: Float32Array }[];
+  let smallNetOnWasm: Float32Array[];
+
+  beforeAll(async () => {
+    const info = await initBackend('wasm');
+    expect(info.kernelsPatched).toEqual(
+      expect.arrayContaining([
+        'Conv2DBackpropFilter',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+      ]),
+    );
+    onWasm = cases.map(gradients);
+    smallNetOnWasm = smallNetGradients();
+    await tf.setBackend('cpu');
+  });
+
+  afterAll(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it.each(cases.map((c, i) => [c.name, i] as const))(
+    '%s: gradients match the cpu backend',
+    (_name, index) => {
+      const reference = gradients(cases[index]);
+      expect(relativeError(onWasm[index].dx, reference.dx)).toBeLessThan(1e-4);
+      expect(relativeError(onWasm[index].dw, reference.dw)).toBeLessThan(1e-4);
+    },
+  );
+
+  it('trains a batch-norm / depthwise / relu6 / pooling net: every gradient matches the cpu backend', () => {
+    const reference = smallNetGradients();
+    expect(smallNetOnWasm).toHaveLength(reference.length);
+    reference.forEach((expected, i) => {
+      expect(expected.some((v) => v !== 0)).toBe(true);
+      expect(relativeError(smallNetOnWasm[i], expected)).toBeLessThan(1e-4);
+    });
+  });
+
+  it('rejects a dy whose shape does not fit the convolution, naming both shapes', async () => {
+    await tf.setBackend('wasm');
+    try {
+      const x = tf.zeros([1, 6, 6, 2]);
+      const dy = tf.zeros([1, 5, 5, 3]);
+      expect(() =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] },
+          ),
+      ).toThrow('expected dy of shape [1, 6, 6, 3], got [1, 5, 5, 3]');
+      tf.dispose([x, dy]);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+});
