@@ -1,0 +1,110 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+  UploadedFiles,
+  UseInterceptors,
+} from '@nestjs/common';
+import { FilesInterceptor } from '@nestjs/platform-express';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiKeyAuth, Roles } from '../auth';
+import { ListImagesQueryDto, UploadImagesDto } from './dto/gallery.dto';
+import { GalleryService, IngestedItem, toView } from './gallery.service';
+import type { UploadedImage } from './image-validation';
+
+@ApiTags('gallery')
+@ApiKeyAuth()
+@Controller('v1/gallery/images')
+export class GalleryController {
+  constructor(private readonly gallery: GalleryService) {}
+
+  @Post()
+  @Roles('admin')
+  @UseInterceptors(FilesInterceptor('files'))
+  @ApiOperation({
+    summary: 'Add images to the gallery (validated, de-duplicated by content, embedded, indexed)',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['files'],
+      properties: {
+        files: { type: 'array', items: { type: 'string', format: 'binary' } },
+        label: { type: 'string' },
+        metadata: { type: 'string', description: 'A JSON object' },
+      },
+    },
+  })
+  @ApiCreatedResponse({
+    description: '{ items: [...] }, each with duplicate: true when the content was already there',
+  })
+  @ApiBadRequestResponse({
+    description: 'Empty, truncated or non-image file, malformed metadata; nothing is stored',
+  })
+  async upload(
+    @UploadedFiles() files: UploadedImage[] | undefined,
+    @Body() body: UploadImagesDto,
+  ): Promise<{ items: IngestedItem[] }> {
+    return { items: await this.gallery.ingest(files ?? [], body.label, body.metadata) };
+  }
+
+  @Get()
+  @Roles('search')
+  @ApiOperation({ summary: 'List gallery items, oldest first, optionally by label' })
+  list(@Query() query: ListImagesQueryDto) {
+    return this.gallery.list(query.page ?? 1, query.size ?? 50, query.label);
+  }
+
+  @Get(':id')
+  @Roles('search')
+  @ApiOperation({ summary: 'One gallery item' })
+  @ApiOkResponse({ description: 'The item' })
+  @ApiNotFoundResponse({ description: 'No gallery item with this id' })
+  async get(@Param('id', new ParseUUIDPipe()) id: string) {
+    return toView(await this.gallery.get(id));
+  }
+
+  @Get(':id/content')
+  @Roles('search')
+  @ApiOperation({ summary: 'The stored image bytes' })
+  @ApiNotFoundResponse({ description: 'No gallery item with this id' })
+  async content(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Res() response: Response,
+  ): Promise<void> {
+    const { item, bytes } = await this.gallery.content(id);
+    response.setHeader('content-type', item.mime);
+    response.setHeader('cache-control', 'private, max-age=31536000, immutable');
+    response.setHeader('etag', `"${item.contentSha256}"`);
+    response.send(bytes);
+  }
+
+  @Delete(':id')
+  @Roles('admin')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove an item from the gallery, the index and the disk' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNotFoundResponse({ description: 'No gallery item with this id' })
+  async delete(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+    await this.gallery.delete(id);
+  }
+}

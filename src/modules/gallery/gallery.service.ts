@@ -1,0 +1,245 @@
+import {
+  BadRequestException,
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
+import { createHash, randomUUID } from 'crypto';
+import * as path from 'path';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { decodeImage } from '../../ml/data';
+import { ItemCatalog } from '../search/item-catalog';
+import { SearchService } from '../search/search.service';
+import { VectorIndexService } from '../search/vector-index.service';
+import { GalleryItem } from './gallery-item.entity';
+import { GalleryPage, GalleryRepository, NewGalleryItem } from './gallery.repository';
+import { ImageStore } from './image-store';
+import { ImageRejectedError, inspectImage, UploadedImage } from './image-validation';
+
+export interface GalleryItemView {
+  id: string;
+  label: string | null;
+  metadata: Record<string, unknown>;
+  contentSha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  bytes: number;
+  createdAt: string;
+}
+
+export interface IngestedItem extends GalleryItemView {
+  /** true when an image with the same content was already in the gallery (that item is returned). */
+  duplicate: boolean;
+}
+
+interface PreparedImage {
+  item: NewGalleryItem;
+  bytes: Buffer;
+}
+
+export function toView(item: GalleryItem): GalleryItemView {
+  return {
+    id: item.id,
+    label: item.label,
+    metadata: item.metadata,
+    contentSha256: item.contentSha256,
+    mime: item.mime,
+    width: item.width,
+    height: item.height,
+    bytes: item.bytes,
+    createdAt: new Date(item.createdAt).toISOString(),
+  };
+}
+
+/** Parses the `metadata` field: absent, or a JSON object. */
+export function parseMetadata(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined || raw.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new BadRequestException(`metadata is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BadRequestException('metadata must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+@Injectable()
+export class GalleryService {
+  private readonly logger = new Logger(GalleryService.name);
+  readonly images: ImageStore;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly gallery: GalleryRepository,
+    private readonly indexes: VectorIndexService,
+    private readonly catalog: ItemCatalog,
+    private readonly search: SearchService,
+  ) {
+    this.images = new ImageStore(path.join(config.dataDir, 'images'));
+  }
+
+  /**
+   * Validates every file first (nothing is stored when one is bad), embeds them with the serving model,
+   * then for each new image: bytes to disk durably, then item + embedding in one statement, then the index.
+   */
+  async ingest(
+    files: UploadedImage[],
+    label: string | undefined,
+    metadataField: string | undefined,
+  ): Promise<IngestedItem[]> {
+    if (files.length === 0)
+      throw new BadRequestException(
+        "No images: send one or more files in the multipart field 'files'",
+      );
+    const metadata = parseMetadata(metadataField);
+    let serving = this.search.serving();
+    const prepared: PreparedImage[] = [];
+    for (const [n, file] of files.entries()) {
+      const name = file.originalname ? `file ${n + 1} (${file.originalname})` : `file ${n + 1}`;
+      prepared.push(await this.prepare(file.buffer, name, label ?? null, metadata));
+    }
+    let vectors = await this.embed(prepared, serving.embedder);
+    return this.indexes.writeLock.run(async () => {
+      // A deploy may have swapped the model while these were embedded: embed again with the new one.
+      const now = this.search.serving();
+      if (now !== serving) {
+        serving = now;
+        vectors = await this.embed(prepared, serving.embedder);
+      }
+      const results: IngestedItem[] = [];
+      const seen = new Map<string, IngestedItem>();
+      for (const [n, image] of prepared.entries()) {
+        const again = seen.get(image.item.contentSha256);
+        if (again) {
+          results.push({ ...again, duplicate: true });
+          continue;
+        }
+        const result = await this.store(image, serving.modelId, vectors[n]);
+        seen.set(image.item.contentSha256, result);
+        results.push(result);
+      }
+      return results;
+    });
+  }
+
+  async list(
+    page: number,
+    size: number,
+    label?: string,
+  ): Promise<{ page: number; size: number; total: number; items: GalleryItemView[] }> {
+    const result: GalleryPage = await this.gallery.list(page, size, label);
+    return { page, size, total: result.total, items: result.items.map(toView) };
+  }
+
+  async get(id: string): Promise<GalleryItem> {
+    const item = await this.gallery.findById(id);
+    if (!item) throw new NotFoundException(`No gallery item with id ${id}`);
+    return item;
+  }
+
+  async content(id: string): Promise<{ item: GalleryItem; bytes: Buffer }> {
+    const item = await this.get(id);
+    return { item, bytes: await this.images.read(item.contentSha256) };
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.indexes.writeLock.run(async () => {
+      const item = await this.gallery.delete(id);
+      if (!item) throw new NotFoundException(`No gallery item with id ${id}`);
+      this.catalog.delete(id);
+      await this.indexes.remove(id);
+      await this.images.remove(item.contentSha256);
+    });
+  }
+
+  private async prepare(
+    bytes: Buffer,
+    name: string,
+    label: string | null,
+    metadata: Record<string, unknown>,
+  ): Promise<PreparedImage> {
+    let inspected;
+    try {
+      inspected = await inspectImage(bytes, this.config.uploads, name);
+    } catch (error) {
+      if (error instanceof ImageRejectedError) throw new HttpException(error.message, error.status);
+      throw error;
+    }
+    return {
+      bytes,
+      item: {
+        id: randomUUID(),
+        label,
+        metadata,
+        contentSha256: createHash('sha256').update(bytes).digest('hex'),
+        mime: inspected.mime,
+        width: inspected.width,
+        height: inspected.height,
+        bytes: bytes.length,
+      },
+    };
+  }
+
+  /** Decodes with the model's own preprocessing (this also catches truncated files) and embeds. */
+  private async embed(
+    images: PreparedImage[],
+    embedder: ReturnType<SearchService['serving']>['embedder'],
+  ): Promise<Float32Array[]> {
+    const [height, width, channels] = embedder.inputShape;
+    const pixels: Float32Array[] = [];
+    for (const [n, image] of images.entries()) {
+      try {
+        pixels.push(await decodeImage(image.bytes, { height, width, channels: channels as 1 | 3 }));
+      } catch (error) {
+        throw new BadRequestException(
+          `file ${n + 1} could not be decoded: ${(error as Error).message}`,
+        );
+      }
+    }
+    return embedder.embed(pixels);
+  }
+
+  private async store(
+    image: PreparedImage,
+    modelId: string,
+    vector: Float32Array,
+  ): Promise<IngestedItem> {
+    const existing = await this.gallery.findByHash(image.item.contentSha256);
+    if (existing) return { ...toView(existing), duplicate: true };
+    await this.images.write(image.item.contentSha256, image.bytes);
+    const createdAt = await this.gallery.insertWithEmbedding(
+      image.item,
+      modelId,
+      Array.from(vector),
+    );
+    if (!createdAt) {
+      const winner = await this.gallery.findByHash(image.item.contentSha256);
+      if (!winner)
+        throw new Error(`item with content ${image.item.contentSha256} vanished during insert`);
+      return { ...toView(winner), duplicate: true };
+    }
+    this.catalog.set(image.item.id, { label: image.item.label, metadata: image.item.metadata });
+    await this.indexes.add(modelId, image.item.id, vector);
+    return { ...image.item, createdAt: createdAt.toISOString(), duplicate: false };
+  }
+
+  /** Start-up: loads the catalog and removes image files no row names (left by a crash mid-ingest). */
+  async recover(): Promise<void> {
+    await this.images.init();
+    const swept = await this.images.sweep(await this.gallery.allContentHashes());
+    if (swept > 0)
+      this.logger.warn(`removed ${swept} image files without a gallery row (interrupted uploads)`);
+    this.catalog.replaceAll(
+      (await this.gallery.catalogRows()).map((row) => [
+        row.id,
+        { label: row.label, metadata: row.metadata },
+      ]),
+    );
+  }
+}

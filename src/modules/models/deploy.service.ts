@@ -1,0 +1,237 @@
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { HnswIndex } from '../../index/hnsw-index';
+import { decodeImage } from '../../ml/data';
+import { GalleryRepository } from '../gallery/gallery.repository';
+import { GalleryService } from '../gallery/gallery.service';
+import { ReadinessRegistry } from '../health/readiness.registry';
+import { EmbeddingsRepository } from '../search/embeddings.repository';
+import { ServingModel, VectorIndexService } from '../search/vector-index.service';
+import { ModelEmbedder } from './embedding/model-embedder';
+import { ModelVersion } from './model.entity';
+import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
+import { ModelsRepository } from './models.repository';
+
+const BATCH = 256;
+/** How long a replaced model's worker stays up for searches that started before the swap. */
+const RETIRE_GRACE_MS = 5000;
+
+export interface DeployAccepted {
+  id: string;
+  status: 'deploying' | 'deployed';
+}
+
+/**
+ * Puts a model version into service: re-embeds the gallery with it in the background, builds its
+ * index, then swaps it in atomically (the previous model keeps serving until then). Also brings the
+ * serving state up at start-up, deploying the bundled default model on a fresh install.
+ */
+@Injectable()
+export class DeployService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(DeployService.name);
+  private running: { modelId: string; done: Promise<void> } | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly models: ModelsRepository,
+    private readonly registry: ModelRegistryService,
+    private readonly indexes: VectorIndexService,
+    private readonly embeddings: EmbeddingsRepository,
+    private readonly galleryItems: GalleryRepository,
+    private readonly gallery: GalleryService,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.register('model', () => {
+      const serving = this.indexes.current();
+      return {
+        up: serving !== null,
+        modelId: serving?.modelId ?? null,
+        deploying: this.running?.modelId ?? null,
+      };
+    });
+    readiness.register('index', () => {
+      const serving = this.indexes.current();
+      return {
+        up: serving !== null,
+        modelId: serving?.modelId ?? null,
+        vectors: serving?.index.size ?? 0,
+      };
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.gallery.recover();
+    await this.registry.scan();
+    const active = await this.models.findActive();
+    if (active) {
+      await this.serve(active);
+    } else {
+      const fallback = await this.models.findById(DEFAULT_MODEL_ID);
+      if (fallback) {
+        this.logger.log(`no model deployed: deploying the bundled model '${DEFAULT_MODEL_ID}'`);
+        await this.deployNow(fallback);
+      } else {
+        this.logger.warn(
+          'no model deployed and no bundled default model: searches answer 503 until one is deployed',
+        );
+      }
+    }
+    // A deploy interrupted by a restart starts again (embeddings it already stored are reused).
+    for (const model of await this.models.findByStatus('deploying')) {
+      if (!this.running) this.startInBackground(model);
+    }
+  }
+
+  /** POST /v1/models/:id/deploy. */
+  async requestDeploy(id: string): Promise<DeployAccepted> {
+    const model = await this.registry.get(id);
+    if (this.indexes.current()?.modelId === id) return { id, status: 'deployed' };
+    if (this.running) {
+      if (this.running.modelId === id) return { id, status: 'deploying' };
+      throw new ConflictException(
+        `Model ${this.running.modelId} is being deployed; try again when it has finished`,
+      );
+    }
+    this.startInBackground(model);
+    return { id, status: 'deploying' };
+  }
+
+  /** Resolves when the deploy in progress (if any) has finished or failed. */
+  async idle(): Promise<void> {
+    await this.running?.done.catch(() => undefined);
+  }
+
+  private startInBackground(model: ModelVersion): void {
+    const done = this.deployNow(model)
+      .catch((error: Error) => this.logger.error(`deploy of ${model.id} failed: ${error.message}`))
+      .finally(() => {
+        if (this.running?.modelId === model.id) this.running = null;
+      });
+    this.running = { modelId: model.id, done };
+  }
+
+  /** Serves the active model: its worker, and its index loaded from disk or rebuilt from the database. */
+  private async serve(model: ModelVersion): Promise<void> {
+    const embedder = await this.startEmbedder(model);
+    try {
+      const index = await this.indexes.open(model.id, embedder.embeddingDim);
+      await this.indexes.writeLock.run(async () =>
+        this.retire(this.indexes.swap({ modelId: model.id, embedder, index })),
+      );
+      this.logger.log(`serving model ${model.id} with ${index.size} indexed items`);
+    } catch (error) {
+      await embedder.close();
+      throw error;
+    }
+  }
+
+  private async deployNow(model: ModelVersion): Promise<void> {
+    const startedAt = new Date().toISOString();
+    await this.models.setStatus(model.id, 'deploying');
+    const embedder = await this.startEmbedder(model).catch(async (error: Error) => {
+      await this.models.setStatus(model.id, 'failed', error.message);
+      throw error;
+    });
+    const total = await this.galleryItems.count();
+    const index = HnswIndex.create(model.id, embedder.embeddingDim, {}, total);
+    this.indexes.startBuilding(index);
+    try {
+      // Embeddings stored by an earlier, interrupted deploy of this model are reused.
+      await this.indexes.addFromDatabase(index, null);
+      const progress = async () =>
+        this.models.setProgress(model.id, {
+          embedded: index.size,
+          total: Math.max(total, index.size),
+          startedAt,
+        });
+      await this.catchUp(model.id, embedder, index, progress);
+      await this.indexes.writeLock.run(async () => {
+        // Items uploaded (and embedded with the old model) while the bulk of the work ran.
+        await this.catchUp(model.id, embedder, index, progress);
+        await this.indexes.reconcile(index);
+        await this.models.activate(model.id);
+        this.retire(this.indexes.swap({ modelId: model.id, embedder, index }));
+      });
+      await this.models.setProgress(model.id, {
+        embedded: index.size,
+        total: index.size,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      });
+      await this.indexes.saveNow(index);
+      this.logger.log(`deployed model ${model.id}: ${index.size} items re-embedded and indexed`);
+    } catch (error) {
+      this.indexes.stopBuilding(model.id);
+      await embedder.close();
+      await this.models.setStatus(model.id, 'failed', (error as Error).message);
+      throw error;
+    }
+  }
+
+  /** Embeds every gallery item that has no embedding under this model yet, in batches. */
+  private async catchUp(
+    modelId: string,
+    embedder: ModelEmbedder,
+    index: HnswIndex,
+    progress: () => Promise<void>,
+  ): Promise<void> {
+    const [height, width, channels] = embedder.inputShape;
+    for (;;) {
+      const items = await this.embeddings.itemsWithoutEmbedding(modelId, BATCH);
+      if (items.length === 0) return;
+      const pixels = await Promise.all(
+        items.map(async (item) =>
+          decodeImage(await this.gallery.images.read(item.contentSha256), {
+            height,
+            width,
+            channels: channels as 1 | 3,
+          }),
+        ),
+      );
+      const vectors = await embedder.embed(pixels);
+      const rows = items.map((item, i) => ({ itemId: item.id, vector: Array.from(vectors[i]) }));
+      await this.embeddings.upsertMany(modelId, rows);
+      // Only items still in the gallery got a row; deleted ones must not enter the index.
+      const stored = new Set(
+        (
+          await this.embeddings.vectorsFor(
+            modelId,
+            rows.map((r) => r.itemId),
+          )
+        ).map((r) => r.itemId),
+      );
+      for (const row of rows)
+        if (stored.has(row.itemId)) await this.indexes.add(modelId, row.itemId, row.vector);
+      await progress();
+    }
+  }
+
+  private async startEmbedder(model: ModelVersion): Promise<ModelEmbedder> {
+    const embedder = await ModelEmbedder.start(model.directory, {
+      backend: this.config.tfjsBackend,
+    });
+    if (embedder.embeddingDim !== model.embeddingDim) {
+      await embedder.close();
+      throw new Error(
+        `model ${model.id} embeds to ${embedder.embeddingDim} dimensions, its manifest says ${model.embeddingDim}`,
+      );
+    }
+    return embedder;
+  }
+
+  /** Lets searches that started on the replaced model finish, then stops its worker and drops its files. */
+  private retire(previous: ServingModel | null): void {
+    if (!previous) return;
+    const timer = setTimeout(() => {
+      void previous.embedder.close();
+      void this.indexes.removeFiles(previous.modelId).catch(() => undefined);
+    }, RETIRE_GRACE_MS);
+    timer.unref();
+  }
+}

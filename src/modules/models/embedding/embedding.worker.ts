@@ -1,0 +1,56 @@
+/**
+ * Worker-thread entry: loads one model version with its own tfjs backend and embeds batches of
+ * decoded images, so embedding never runs on the HTTP event loop. Framework-free.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../ml/backend';
+import { loadEmbedder } from './load-embedder';
+import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('embedding.worker must run in a worker thread');
+  const { modelDir, backend } = workerData as EmbeddingWorkerData;
+  let embedder: Awaited<ReturnType<typeof loadEmbedder>>;
+  try {
+    await initBackend(backend);
+    embedder = await loadEmbedder(modelDir);
+  } catch (error) {
+    port.postMessage({ type: 'failed', message: (error as Error).message } satisfies WorkerReply);
+    return;
+  }
+  const [h, w, c] = embedder.inputShape;
+  port.postMessage({
+    type: 'ready',
+    embeddingDim: embedder.embeddingDim,
+    inputShape: embedder.inputShape,
+  } satisfies WorkerReply);
+
+  port.on('message', (request: EmbedRequest) => {
+    try {
+      const expected = request.count * h * w * c;
+      if (request.pixels.length !== expected) {
+        throw new Error(
+          `expected ${request.count} images of [${h}, ${w}, ${c}] (${expected} values), got ${request.pixels.length}`,
+        );
+      }
+      const vectors = tf.tidy(() => {
+        const images = tf.tensor4d(request.pixels, [request.count, h, w, c]);
+        return embedder.embed(images, false).dataSync() as Float32Array;
+      });
+      const copy = new Float32Array(vectors);
+      port.postMessage({ type: 'result', id: request.id, vectors: copy } satisfies WorkerReply, [
+        copy.buffer,
+      ]);
+    } catch (error) {
+      port.postMessage({
+        type: 'error',
+        id: request.id,
+        message: (error as Error).message,
+      } satisfies WorkerReply);
+    }
+  });
+}
+
+void main();

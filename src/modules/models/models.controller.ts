@@ -1,0 +1,73 @@
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  PipeTransform,
+  Post,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiKeyAuth, Roles } from '../auth';
+import { DeployAccepted, DeployService } from './deploy.service';
+import {
+  MODEL_ID_PATTERN,
+  ModelRegistryService,
+  ModelView,
+  toModelView,
+} from './model-registry.service';
+
+class ModelIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!MODEL_ID_PATTERN.test(value))
+      throw new BadRequestException(`model id must match ${MODEL_ID_PATTERN}`);
+    return value;
+  }
+}
+
+@ApiTags('models')
+@ApiKeyAuth()
+@Roles('admin')
+@Controller('v1/models')
+export class ModelsController {
+  constructor(
+    private readonly registry: ModelRegistryService,
+    private readonly deploys: DeployService,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary:
+      'Model versions side by side: status, manifest (metrics, training config), deploy progress',
+  })
+  list(): Promise<ModelView[]> {
+    return this.registry.list();
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One model version' })
+  @ApiOkResponse({ description: 'The model' })
+  @ApiNotFoundResponse({ description: 'No model with this id' })
+  async get(@Param('id', new ModelIdPipe()) id: string): Promise<ModelView> {
+    return toModelView(await this.registry.get(id));
+  }
+
+  @Post(':id/deploy')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Re-embed the gallery with this model in the background, then swap it in atomically',
+  })
+  @ApiAcceptedResponse({ description: '{ id, status: deploying | deployed }' })
+  @ApiNotFoundResponse({ description: 'No model with this id' })
+  @ApiConflictResponse({ description: 'Another model is being deployed' })
+  deploy(@Param('id', new ModelIdPipe()) id: string): Promise<DeployAccepted> {
+    return this.deploys.requestDeploy(id);
+  }
+}

@@ -1,0 +1,78 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  UploadedFile,
+  UseInterceptors,
+} from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiKeyAuth, Roles } from '../auth';
+import type { UploadedImage } from '../gallery/image-validation';
+import { SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
+import { SearchResponse, SearchService } from './search.service';
+
+@ApiTags('search')
+@ApiKeyAuth()
+@Roles('search')
+@Controller('v1/search')
+export class SearchController {
+  constructor(private readonly search: SearchService) {}
+
+  @Post()
+  @HttpCode(200)
+  @UseInterceptors(FileInterceptor('file'))
+  @ApiOperation({ summary: 'Find the gallery items most similar to an uploaded image' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: {
+        file: { type: 'string', format: 'binary' },
+        k: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+        ef: { type: 'integer', minimum: 1 },
+        minScore: { type: 'number', minimum: -1, maximum: 1 },
+        label: { type: 'string' },
+      },
+    },
+  })
+  @ApiOkResponse({
+    description: '{ modelId, tookMs, results: [{ id, label, score, distance, metadata }] }',
+  })
+  @ApiBadRequestResponse({ description: 'Missing or undecodable image, k out of range, ef < k' })
+  byUpload(
+    @UploadedFile() file: UploadedImage | undefined,
+    @Body() body: SearchUploadDto,
+  ): Promise<SearchResponse> {
+    return this.search.searchByImage(file, body);
+  }
+
+  @Get('similar/:id')
+  @ApiOperation({
+    summary: 'Find the gallery items most similar to a gallery item (itself excluded)',
+  })
+  @ApiOkResponse({
+    description: '{ modelId, tookMs, results: [{ id, label, score, distance, metadata }] }',
+  })
+  @ApiNotFoundResponse({ description: 'No gallery item with this id' })
+  byId(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: SimilarQueryDto,
+  ): SearchResponse {
+    return this.search.searchById(id, query);
+  }
+}

@@ -1,0 +1,206 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import * as path from 'path';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { HnswIndex } from '../../index/hnsw-index';
+import { IndexLoadError, loadIndex, removeIndexFiles, saveIndex } from '../../index/index-store';
+import type { ModelEmbedder } from '../models/embedding/model-embedder';
+import { AsyncMutex } from './async-mutex';
+import { EmbeddingsRepository } from './embeddings.repository';
+
+/** What serves searches: one model, its embedder (worker) and its index, swapped as one value. */
+export interface ServingModel {
+  modelId: string;
+  embedder: ModelEmbedder;
+  index: HnswIndex;
+}
+
+const PAGE = 5000;
+const SAVE_DELAY_MS = 2000;
+
+/**
+ * Owns the HNSW indexes: the serving one and any being built by a deploy. Builds an index from
+ * PostgreSQL, loads a persisted one (reconciled against the database), saves changes in the
+ * background, and swaps the serving model atomically.
+ */
+@Injectable()
+export class VectorIndexService implements OnApplicationShutdown {
+  private readonly logger = new Logger(VectorIndexService.name);
+  private serving: ServingModel | null = null;
+  /** Indexes a deploy is building: deletions must reach them too. */
+  private readonly building = new Map<string, HnswIndex>();
+  /** Serialises ingest commits, deletions and the deploy swap (see GalleryService and DeployService). */
+  readonly writeLock = new AsyncMutex();
+  private readonly dirty = new Set<HnswIndex>();
+  private saveTimer: NodeJS.Timeout | null = null;
+  private saving: Promise<void> | null = null;
+  readonly indexDir: string;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly embeddings: EmbeddingsRepository,
+  ) {
+    this.indexDir = path.join(config.dataDir, 'index');
+  }
+
+  current(): ServingModel | null {
+    return this.serving;
+  }
+
+  /**
+   * The index of a model as the database holds it: the persisted file when it is usable (then brought
+   * in line with the database), otherwise rebuilt from the stored embeddings.
+   */
+  async open(modelId: string, dim: number): Promise<HnswIndex> {
+    let index: HnswIndex | null = null;
+    try {
+      index = await loadIndex(this.indexDir, { modelId, dim });
+    } catch (error) {
+      if (!(error instanceof IndexLoadError)) throw error;
+      this.logger.warn(`${error.message}; rebuilding from the database`);
+    }
+    if (index) {
+      const changed = await this.reconcile(index);
+      if (changed > 0)
+        this.logger.warn(
+          `index of ${modelId} was stale: ${changed} changes applied from the database`,
+        );
+      if (changed === 0) return index;
+    } else {
+      index = await this.rebuild(modelId, dim);
+    }
+    await this.saveNow(index);
+    return index;
+  }
+
+  /** Builds the index of a model from all its embeddings in the database. */
+  async rebuild(modelId: string, dim: number): Promise<HnswIndex> {
+    const started = Date.now();
+    const total = await this.embeddings.countForModel(modelId);
+    const index = HnswIndex.create(modelId, dim, {}, total);
+    await this.addFromDatabase(index, null);
+    this.logger.log(
+      `built index of ${modelId}: ${index.size} vectors in ${Date.now() - started} ms`,
+    );
+    return index;
+  }
+
+  /** Adds every stored embedding of the index's model that the index lacks; pages through the table. */
+  async addFromDatabase(index: HnswIndex, only: Set<string> | null): Promise<number> {
+    let after: string | null = null;
+    let added = 0;
+    for (;;) {
+      const page = await this.embeddings.pageForModel(index.modelId, after, PAGE);
+      if (page.length === 0) break;
+      await this.settled();
+      for (const row of page) {
+        if (only ? only.has(row.itemId) : !index.has(row.itemId)) {
+          index.add(row.itemId, row.vector);
+          added++;
+        }
+      }
+      after = page[page.length - 1].itemId;
+    }
+    return added;
+  }
+
+  /** Makes the index hold exactly the items the database has embeddings for; returns the number of changes. */
+  async reconcile(index: HnswIndex): Promise<number> {
+    const inDatabase = new Set(await this.embeddings.itemIdsForModel(index.modelId));
+    await this.settled();
+    const extra = index.ids().filter((id) => !inDatabase.has(id));
+    for (const id of extra) index.remove(id);
+    const missing = [...inDatabase].filter((id) => !index.has(id));
+    for (let i = 0; i < missing.length; i += PAGE) {
+      const rows = await this.embeddings.vectorsFor(index.modelId, missing.slice(i, i + PAGE));
+      await this.settled();
+      for (const row of rows) index.add(row.itemId, row.vector);
+    }
+    if (extra.length + missing.length > 0) this.markDirty(index);
+    return extra.length + missing.length;
+  }
+
+  /** Swaps the serving model in one assignment; the caller holds writeLock. Returns the previous one. */
+  swap(next: ServingModel): ServingModel | null {
+    const previous = this.serving;
+    this.serving = next;
+    this.building.delete(next.modelId);
+    this.markDirty(next.index);
+    return previous;
+  }
+
+  startBuilding(index: HnswIndex): void {
+    this.building.set(index.modelId, index);
+  }
+
+  stopBuilding(modelId: string): void {
+    this.building.delete(modelId);
+  }
+
+  /** Adds an item to the serving index (after its row committed). */
+  async add(modelId: string, itemId: string, vector: ArrayLike<number>): Promise<void> {
+    await this.settled();
+    const target =
+      this.serving?.modelId === modelId ? this.serving.index : this.building.get(modelId);
+    if (!target) return;
+    target.add(itemId, vector);
+    this.markDirty(target);
+  }
+
+  /** Removes an item from every open index. */
+  async remove(itemId: string): Promise<void> {
+    await this.settled();
+    for (const index of [this.serving?.index, ...this.building.values()]) {
+      if (index?.remove(itemId)) this.markDirty(index);
+    }
+  }
+
+  async removeFiles(modelId: string): Promise<void> {
+    await removeIndexFiles(this.indexDir, modelId);
+  }
+
+  /** Saves an index now (waiting for any save in progress first). */
+  async saveNow(index: HnswIndex): Promise<void> {
+    await this.settled();
+    this.dirty.delete(index);
+    this.saving = saveIndex(index, this.indexDir).then(() => undefined);
+    try {
+      await this.saving;
+    } finally {
+      this.saving = null;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    await this.flush().catch((error: Error) =>
+      this.logger.error(`saving indexes on shutdown failed: ${error.message}`),
+    );
+    await this.serving?.embedder.close();
+    this.serving = null;
+  }
+
+  /** Saves every changed index of a serving or deploying model. */
+  async flush(): Promise<void> {
+    for (const index of [...this.dirty]) {
+      if (index === this.serving?.index) await this.saveNow(index);
+      else this.dirty.delete(index);
+    }
+  }
+
+  /** Mutations wait while hnswlib writes the graph from another thread (it takes no lock). */
+  private async settled(): Promise<void> {
+    while (this.saving) await this.saving.catch(() => undefined);
+  }
+
+  private markDirty(index: HnswIndex): void {
+    this.dirty.add(index);
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.flush().catch((error: Error) =>
+        this.logger.error(`saving the index failed: ${error.message}`),
+      );
+    }, SAVE_DELAY_MS);
+    this.saveTimer.unref();
+  }
+}
