@@ -4,12 +4,18 @@
  */
 import 'reflect-metadata';
 import { Command } from 'commander';
+import * as serveCommand from './cli/serve.command';
+import * as keysCommand from './cli/keys.command';
+import * as dbCommand from './cli/db.command';
 
 export function buildProgram(): Command {
   const program = new Command('rir')
     .description('Robust image retrieval: train, attack, evaluate and serve embedding models')
     .showHelpAfterError();
   // Commands register here, one per line:
+  serveCommand.register(program);
+  keysCommand.register(program);
+  dbCommand.register(program);
   return program;
 }
 

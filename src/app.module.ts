@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggingModule } from './common/logging.module';
+import { AppConfig, APP_CONFIG, ConfigModule } from './config';
+import { DatabaseModule } from './database';
+import { ApiKeysModule } from './modules/api-keys/api-keys.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { HealthModule } from './modules/health/health.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
+
+/** Feature modules: add one line per module (see docs/ARCHITECTURE.md). */
+
+@Module({})
+export class AppModule {
+  /** The whole app for one validated configuration (tests build several in one process). */
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.register(config),
+        LoggingModule,
+        DatabaseModule,
+        ThrottlerModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (c: AppConfig) => ({
+            throttlers: [{ name: 'default', ttl: c.rateLimit.ttlMs, limit: c.rateLimit.limit }],
+          }),
+        }),
+        MetricsModule,
+        HealthModule,
+        ApiKeysModule,
+        AuthModule,
+        ...(FEATURE_MODULES ?? []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,7 @@
+export { AllExceptionsFilter, toErrorBody } from './all-exceptions.filter';
+export type { ErrorBody } from './all-exceptions.filter';
+export { bodyParsers } from './body-parsers';
+export { createValidationPipe } from './validation';
+// Auth decorators live with the guard; re-exported here so features import one place.
+export { ApiKeyAuth, CurrentApiKey, Public, Roles } from '../modules/auth/auth.decorators';
+export type { AuthenticatedKey, Role } from '../modules/auth/roles';

@@ -1,0 +1,71 @@
+import * as path from 'path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvironmentVariables, LOG_LEVELS, TFJS_BACKENDS } from './env.schema';
+
+/** Injection token of the typed configuration: `@Inject(APP_CONFIG) config: AppConfig`. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  database: DatabaseConfig;
+  tfjsBackend?: (typeof TFJS_BACKENDS)[number];
+  adminApiKey?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  http: { bodyLimitBytes: number };
+  uploads: { maxFileBytes: number; maxPixels: number; maxFiles: number };
+  rateLimit: { ttlMs: number; limit: number };
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Validates the environment (empty strings count as unset) and returns the typed configuration. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const known = Object.keys(new EnvironmentVariables());
+  const raw: Record<string, string> = {};
+  for (const name of [...known, 'DATABASE_URL', 'TFJS_BACKEND', 'ADMIN_API_KEY']) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') raw[name] = value.trim();
+  }
+  const vars = plainToInstance(EnvironmentVariables, raw);
+  const errors = validateSync(vars, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    throw new ConfigValidationError(
+      errors.map((error) => {
+        const rules = Object.values(error.constraints ?? {}).join('; ');
+        return `${error.property}: ${rules} (got '${String(raw[error.property])}')`;
+      }),
+    );
+  }
+  const dataDir = path.resolve(vars.DATA_DIR);
+  return {
+    port: vars.PORT,
+    host: vars.HOST,
+    dataDir,
+    database: vars.DATABASE_URL
+      ? { kind: 'postgres', url: vars.DATABASE_URL }
+      : { kind: 'pglite', dir: path.join(dataDir, 'pglite') },
+    tfjsBackend: vars.TFJS_BACKEND,
+    adminApiKey: vars.ADMIN_API_KEY,
+    logLevel: vars.LOG_LEVEL,
+    http: { bodyLimitBytes: vars.BODY_LIMIT_BYTES },
+    uploads: {
+      maxFileBytes: vars.UPLOAD_MAX_FILE_BYTES,
+      maxPixels: vars.UPLOAD_MAX_PIXELS,
+      maxFiles: vars.UPLOAD_MAX_FILES,
+    },
+    rateLimit: { ttlMs: vars.RATE_LIMIT_TTL_MS, limit: vars.RATE_LIMIT_MAX },
+  };
+}

@@ -1,0 +1,75 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MinLength, Min } from 'class-validator';
+
+export const TFJS_BACKENDS = ['wasm', 'tensorflow', 'tensorflow-gpu', 'cpu'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The environment variables the service reads, with their rules and defaults. Property names are
+ * the variable names, so every validation message names the variable that is wrong.
+ */
+export class EnvironmentVariables {
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsString()
+  @MinLength(1)
+  DATA_DIR = './data';
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, {
+    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @IsIn(TFJS_BACKENDS)
+  TFJS_BACKEND?: (typeof TFJS_BACKENDS)[number];
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'ADMIN_API_KEY must be at least 16 characters long' })
+  ADMIN_API_KEY?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Largest JSON or form body accepted, in bytes. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  BODY_LIMIT_BYTES = 1024 * 1024;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  UPLOAD_MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+  /** Largest decoded image (width x height) accepted, against decompression bombs. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  UPLOAD_MAX_PIXELS = 25_000_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  UPLOAD_MAX_FILES = 100;
+
+  /** Rate-limit window and the number of requests each client may make in it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_TTL_MS = 60_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_MAX = 600;
+}

@@ -1,0 +1,68 @@
+import 'reflect-metadata';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { AllExceptionsFilter, bodyParsers, createValidationPipe } from './common';
+import { setupOpenApi } from './common/openapi';
+import { AppConfig, loadConfig } from './config';
+import { initBackend } from './ml/backend';
+import { MetricsService } from './modules/metrics/metrics.service';
+import { metricsMiddleware } from './modules/metrics/metrics.middleware';
+
+export interface CreateAppOptions {
+  /** Variables that override process.env (tests, `rir serve --port`). */
+  env?: Record<string, string | undefined>;
+  /** Skip starting the tfjs backend (it is started lazily by /health/ready then). */
+  skipTfjs?: boolean;
+}
+
+export interface CreatedApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+}
+
+/**
+ * Builds and configures the app without listening: the CLI and the e2e tests share it, so
+ * what the tests check is what runs. Throws ConfigValidationError naming a bad variable.
+ */
+export async function createApp(options: CreateAppOptions = {}): Promise<CreatedApp> {
+  const config = loadConfig({ ...process.env, ...options.env });
+  // A forced TFJS_BACKEND that cannot start stops start-up, loudly.
+  if (!options.skipTfjs) await initBackend(config.tfjsBackend);
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
+    bodyParser: false,
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.use(metricsMiddleware(app.get(MetricsService)));
+  app.use(helmet());
+  app.use(...bodyParsers(config.http.bodyLimitBytes));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  setupOpenApi(app);
+  await app.init();
+  return { app, config };
+}
+
+/** `rir serve`: create, listen, and shut down cleanly on SIGINT/SIGTERM. */
+export async function bootstrap(options: CreateAppOptions = {}): Promise<INestApplication> {
+  const { app, config } = await createApp(options);
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  const where =
+    config.database.kind === 'postgres'
+      ? 'PostgreSQL'
+      : `embedded PGlite in ${config.database.dir}`;
+  app
+    .get(Logger)
+    .log(
+      `rir listening on http://${config.host}:${config.port} (database: ${where}; docs: /docs)`,
+      'Bootstrap',
+    );
+  return app;
+}

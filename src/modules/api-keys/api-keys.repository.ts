@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, Repository } from 'typeorm';
+import { ApiKey } from './api-key.entity';
+
+@Injectable()
+export class ApiKeysRepository {
+  constructor(@InjectRepository(ApiKey) private readonly repo: Repository<ApiKey>) {}
+
+  findActiveByHash(keyHash: string): Promise<ApiKey | null> {
+    return this.repo.findOne({ where: { keyHash, revokedAt: IsNull() } });
+  }
+
+  findByHash(keyHash: string): Promise<ApiKey | null> {
+    return this.repo.findOne({ where: { keyHash } });
+  }
+
+  findActiveById(id: string): Promise<ApiKey | null> {
+    return this.repo.findOne({ where: { id, revokedAt: IsNull() } });
+  }
+
+  listActive(): Promise<ApiKey[]> {
+    return this.repo.find({ where: { revokedAt: IsNull() }, order: { createdAt: 'ASC' } });
+  }
+
+  insert(key: ApiKey): Promise<ApiKey> {
+    return this.repo.save(key);
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    const result = await this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
+    return (result.affected ?? 0) > 0;
+  }
+}

@@ -1,0 +1,60 @@
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import {
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorResult,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { backendInfo, initBackend } from '../../ml/backend';
+import { ReadinessCheck, ReadinessRegistry } from './readiness.registry';
+
+@Injectable()
+export class HealthService {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly typeorm: TypeOrmHealthIndicator,
+    private readonly registry: ReadinessRegistry,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Database reachable, migrations applied, tfjs backend started, plus every registered check. */
+  ready() {
+    return this.health.check([
+      () => this.typeorm.pingCheck('database', { connection: this.dataSource, timeout: 3000 }),
+      () => this.run('migrations', () => this.migrations()),
+      () => this.run('tfjs', () => this.tfjs()),
+      ...this.registry.entries().map(
+        ([name, check]) =>
+          () =>
+            this.run(name, check),
+      ),
+    ]);
+  }
+
+  private async migrations() {
+    const pending = await this.dataSource.showMigrations();
+    return { up: !pending, pending };
+  }
+
+  private async tfjs() {
+    // Started at boot; initBackend is idempotent, so this only waits for (or retries) that start.
+    const info = backendInfo() ?? (await initBackend(this.config.tfjsBackend));
+    return { up: true, backend: info.name, simd: info.simd, gpu: info.gpu };
+  }
+
+  private async run(name: string, check: ReadinessCheck): Promise<HealthIndicatorResult> {
+    const session = this.indicators.check(name);
+    try {
+      const { up, ...details } = await check();
+      return up ? session.up(details) : session.down(details);
+    } catch (error) {
+      return session.down({ message: (error as Error).message });
+    }
+  }
+}
