@@ -14,7 +14,7 @@ import {
   rowDistances,
 } from './distances';
 import type { PgdObjective } from './pgd';
-import type { SeededRandom } from './random';
+import { sampleDistinct, type SeededRandom } from './random';
 
 export const ATTACK_NAMES = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
@@ -91,7 +91,7 @@ function topPercent(gallery: AttackGallery, row: number, percent: number): numbe
 }
 
 function pick(pool: number[], k: number, rng: SeededRandom): number[] {
-  return rng.sample(pool.length, k).map((i) => pool[i]);
+  return sampleDistinct(rng, pool.length, k).map((i) => pool[i]);
 }
 
 /** CA+ / CA-: the perturbed image is a candidate c~; W fixed queries rank it against the clean gallery. */

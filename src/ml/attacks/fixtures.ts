@@ -4,17 +4,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Embedder, ImageSet } from '../types';
-import { SeededRandom } from './random';
+import { SeededRandom } from '../data/random';
 
-/** phi(x) = normalise(flatten(x) W); W is [H*W*C, D]. The caller disposes `weights` via `dispose`. */
+/** phi(x) = normalise(flatten(x) W + bias); W is [H*W*C, D]. The caller frees the weights with `dispose`. */
 export function linearEmbedder(
   shape: [number, number, number],
   weights: number[][],
+  bias?: number[],
 ): Embedder & { dispose(): void } {
   const inputs = shape[0] * shape[1] * shape[2];
   if (weights.length !== inputs)
     throw new Error(`weights need ${inputs} rows, got ${weights.length}`);
   const w = tf.tensor2d(weights);
+  const b = tf.tensor1d(bias ?? new Array<number>(weights[0].length).fill(0));
   return {
     inputShape: shape,
     embeddingDim: weights[0].length,
@@ -25,10 +27,10 @@ export function linearEmbedder(
             `expected images [B,${shape.join(',')}], got [${images.shape.join(',')}]`,
           );
         }
-        const out = tf.matMul(tf.reshape(images, [images.shape[0], inputs]), w);
+        const out = tf.add(tf.matMul(tf.reshape(images, [images.shape[0], inputs]), w), b);
         return tf.div(out, tf.add(tf.norm(out, 2, 1, true), 1e-12)) as tf.Tensor2D;
       }),
-    dispose: () => w.dispose(),
+    dispose: () => tf.dispose([w, b]),
   };
 }
 
@@ -66,3 +68,72 @@ export function prototypeImages(
   }
   return { images, labels, shape };
 }
+
+/**
+ * Images of a 1x1x2 "identity-like" model: pixel (0.5 + r cos a, 0.5 + r sin a) embeds (W = I, bias -0.5)
+ * to the unit vector at angle a, so every attack can be worked out by hand on a circle.
+ */
+export function circleImages(anglesDegrees: number[], labels: number[], radius = 0.1): ImageSet {
+  const images = new Float32Array(anglesDegrees.length * 2);
+  anglesDegrees.forEach((deg, i) => {
+    const a = (deg * Math.PI) / 180;
+    images[2 * i] = 0.5 + radius * Math.cos(a);
+    images[2 * i + 1] = 0.5 + radius * Math.sin(a);
+  });
+  return { images, labels: Int32Array.from(labels), shape: [1, 1, 2] };
+}
+
+export function circleEmbedder(): Embedder & { dispose(): void } {
+  return linearEmbedder(
+    [1, 1, 2],
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    [-0.5, -0.5],
+  );
+}
+
+/** A trainable embedder: flatten, dense (seeded), L2-normalise; `variables` are what an optimizer updates. */
+export function trainableEmbedder(
+  shape: [number, number, number],
+  dim: number,
+  seed: number,
+): Embedder & { variables: tf.Variable[]; dispose(): void } {
+  const inputs = shape[0] * shape[1] * shape[2];
+  const w = tf.variable(tf.tensor2d(randomWeights(inputs, dim, seed)).mul(Math.sqrt(3 / inputs)));
+  const b = tf.variable(tf.zeros([dim]));
+  return {
+    inputShape: shape,
+    embeddingDim: dim,
+    variables: [w, b],
+    embed: (images) =>
+      tf.tidy(() => {
+        const centred = tf.sub(tf.reshape(images, [images.shape[0], inputs]), 0.5);
+        const out = tf.add(tf.matMul(centred, w), b);
+        return tf.div(out, tf.add(tf.norm(out, 2, 1, true), 1e-12)) as tf.Tensor2D;
+      }),
+    dispose: () => tf.dispose([w, b]),
+  };
+}
+
+/** Batch-hard triplet loss (margin 0.2), differentiable, for tests that need a BatchLoss. */
+export const batchHardTripletLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar =>
+  tf.tidy(() => {
+    const sq = tf.sum(tf.square(embeddings), 1, true);
+    const d = tf.sqrt(
+      tf.add(
+        tf.relu(
+          tf.sub(
+            tf.add(sq, tf.transpose(sq)),
+            tf.mul(2, tf.matMul(embeddings, embeddings, false, true)),
+          ),
+        ),
+        1e-12,
+      ),
+    );
+    const same = tf.cast(tf.equal(tf.expandDims(labels, 1), tf.expandDims(labels, 0)), 'float32');
+    const hardestPositive = tf.max(tf.mul(d, same), 1);
+    const hardestNegative = tf.min(tf.add(d, tf.mul(4, same)), 1);
+    return tf.mean(tf.relu(tf.add(tf.sub(hardestPositive, hardestNegative), 0.2))) as tf.Scalar;
+  });

@@ -46,6 +46,8 @@ export interface PgdResult {
   adversarial: tf.Tensor4D;
   /** Objective of the returned images, per sample ([1] for a joint objective). */
   objective: Float32Array;
+  /** Objective of the clean images, the same way (so callers can check the attack moved it). */
+  initialObjective: Float32Array;
   /** Largest perturbation actually measured, in the attack's norm. */
   maxPerturbation: number;
   gradients: GradientHealth;
@@ -147,6 +149,7 @@ export function pgd(
     objective(embedder.embed(x as tf.Tensor4D, false), x as tf.Tensor4D);
   const evaluate = (x: tf.Tensor4D): tf.Tensor => tf.tidy(() => tf.reshape(lossOf(x), [-1]));
 
+  const initialObjective = tf.tidy(() => evaluate(x0).dataSync() as Float32Array);
   let best: tf.Tensor4D | null = null;
   let bestLoss: tf.Tensor1D | null = null;
   // Keeps, per sample, whichever of (best, candidate) has the lower loss.
@@ -162,7 +165,8 @@ export function pgd(
           `keepBest needs a per-sample objective of shape [${batch}] (got ${loss.size} values)`,
         );
       // Joint objective: compare the batch as a whole.
-      const better = loss.dataSync()[0] < bestLoss.dataSync()[0];
+      const total = (t: tf.Tensor): number => tf.tidy(() => tf.sum(t).dataSync()[0]);
+      const better = total(loss) < total(bestLoss);
       if (better) {
         best.dispose();
         bestLoss.dispose();
@@ -241,6 +245,7 @@ export function pgd(
   const result: PgdResult = {
     adversarial,
     objective: lossTensor.dataSync() as Float32Array,
+    initialObjective,
     maxPerturbation: measureMaxPerturbation(adversarial, x0, norm),
     gradients,
   };

@@ -15,7 +15,7 @@ import {
 } from './definitions';
 import { EmbeddingTable, ranking } from './distances';
 import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
-import { SeededRandom } from './random';
+import { SeededRandom, sampleDistinct } from './random';
 
 export interface AttackSuiteOptions {
   eps: number;
@@ -52,6 +52,11 @@ export interface AttackRun {
   attack: AttackName;
   configuration: AttackConfiguration;
   figures: Partial<Record<MetricName, number>>;
+  /** The same figures for the clean images (what the attack started from). */
+  cleanFigures: Partial<Record<MetricName, number>>;
+  /** Mean of the attack's own objective (lower = stronger attack) before and after PGD. */
+  objectiveBefore: number;
+  objectiveAfter: number;
   samples: number;
   maxPerturbation: number;
   zeroGradientShare: number;
@@ -155,7 +160,7 @@ export function sampleQueries(gallery: AttackGallery, size: number, seed: number
     (i) => (counts.get(gallery.labels[i]) ?? 0) > 1,
   );
   const rng = new SeededRandom(seed);
-  return rng.sample(eligible.length, size).map((i) => eligible[i]);
+  return sampleDistinct(rng, eligible.length, size).map((i) => eligible[i]);
 }
 
 export function configurationFor(
@@ -200,6 +205,9 @@ export function runAttack(
     candidatesPerQuery: options.candidatesPerQuery ?? 1,
   };
   const perSample = new Map<MetricName, number[]>();
+  const perSampleClean = new Map<MetricName, number[]>();
+  let objectiveBefore = 0;
+  let objectiveAfter = 0;
   let maxPerturbation = 0;
   let zero = 0;
   let nonFinite = 0;
@@ -219,28 +227,40 @@ export function runAttack(
     result.adversarial.dispose();
     objective.constants.forEach((t) => t.dispose());
     maxPerturbation = Math.max(maxPerturbation, result.maxPerturbation);
+    objectiveBefore += result.initialObjective.reduce((a, b) => a + b, 0);
+    objectiveAfter += result.objective.reduce((a, b) => a + b, 0);
     zero += result.gradients.zero;
     nonFinite += result.gradients.nonFinite;
     total += result.gradients.total;
-    chunk.forEach((row, i) => {
-      const figures = definition.score(
-        gallery,
-        row,
-        targets[i],
-        embedded.subarray(i * embedder.embeddingDim, (i + 1) * embedder.embeddingDim),
-      );
+    const collect = (
+      into: Map<MetricName, number[]>,
+      figures: Partial<Record<MetricName, number>>,
+    ): void => {
       for (const [metric, value] of Object.entries(figures) as [MetricName, number][]) {
-        perSample.set(metric, [...(perSample.get(metric) ?? []), value]);
+        into.set(metric, [...(into.get(metric) ?? []), value]);
       }
+    };
+    const dim = embedder.embeddingDim;
+    chunk.forEach((row, i) => {
+      collect(
+        perSample,
+        definition.score(gallery, row, targets[i], embedded.subarray(i * dim, (i + 1) * dim)),
+      );
+      collect(perSampleClean, definition.score(gallery, row, targets[i], gallery.table.row(row)));
     });
     options.onProgress?.(`${attack}: ${Math.min(rows.length, start + batchSize)}/${rows.length}`);
   }
   const figures: Partial<Record<MetricName, number>> = {};
   for (const [metric, values] of perSample) figures[metric] = mean(values);
+  const cleanFigures: Partial<Record<MetricName, number>> = {};
+  for (const [metric, values] of perSampleClean) cleanFigures[metric] = mean(values);
   return {
     attack,
     configuration,
     figures,
+    cleanFigures,
+    objectiveBefore: objectiveBefore / rows.length,
+    objectiveAfter: objectiveAfter / rows.length,
     samples: rows.length,
     maxPerturbation,
     zeroGradientShare: total ? zero / total : 0,

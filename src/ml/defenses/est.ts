@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import { rowDistances } from '../attacks/distances';
+import type { Defense, DefenseContext } from '../types';
+import { innerAttack } from './inner';
+import type { ResolvedDefenseOptions } from './options';
+
+/**
+ * EST (Zhou et al., ECCV 2020): perturb every image to maximise its own embedding shift
+ * ||phi(x+r) - phi(x)||, then train the normal metric loss on the perturbed batch.
+ */
+export class EstDefense implements Defense {
+  readonly name = 'est';
+  readonly config: Record<string, unknown>;
+
+  constructor(private readonly options: ResolvedDefenseOptions) {
+    this.config = {
+      defense: 'est',
+      ...options,
+      crafting: 'every image, maximise its embedding shift',
+    };
+  }
+
+  craft(ctx: DefenseContext): tf.Tensor[] {
+    const { images } = ctx.batch;
+    const clean = tf.tidy(() => ctx.embedder.embed(images, false));
+    // The shift has zero gradient at the clean image: start at random.
+    const adversarial = innerAttack(
+      ctx,
+      images,
+      (e) => tf.neg(rowDistances(e, clean)),
+      this.options,
+      true,
+    );
+    clean.dispose();
+    return [adversarial];
+  }
+
+  objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar {
+    return ctx.loss(ctx.embedder.embed(crafted[0] as tf.Tensor4D, true), ctx.batch.labels);
+  }
+}

@@ -1,0 +1,50 @@
+/** The inner maximisation every robust defence shares: the PGD engine in inference mode, one restart. */
+import * as tf from '@tensorflow/tfjs';
+import { pgd, type PgdObjective } from '../attacks/pgd';
+import type { DefenseContext, Embedder } from '../types';
+import type { ResolvedDefenseOptions } from './options';
+import { mineTriplets, type Triplets } from './triplets';
+
+/** Perturbs `images` to MINIMISE `objective` (pass a negated loss to maximise it). */
+export function innerAttack(
+  ctx: DefenseContext,
+  images: tf.Tensor4D,
+  objective: PgdObjective,
+  options: ResolvedDefenseOptions,
+  randomStart: boolean,
+): tf.Tensor4D {
+  const result = pgd(ctx.embedder, images, objective, {
+    eps: options.eps,
+    alpha: options.alpha,
+    steps: options.steps,
+    randomStart,
+    restarts: 1,
+    keepBest: false,
+    seed: options.seed + 1009 * ctx.step,
+  });
+  return result.adversarial;
+}
+
+/** Natural embeddings in inference mode, and the triplets mined on them. */
+export function mineOnNatural(
+  embedder: Embedder,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+): { embeddings: Float32Array; triplets: Triplets } {
+  const embeddings = tf.tidy(() => embedder.embed(images, false).dataSync() as Float32Array);
+  const triplets = mineTriplets(
+    embeddings,
+    labels.dataSync() as unknown as Int32Array,
+    embedder.embeddingDim,
+  );
+  if (triplets.anchors.length === 0) {
+    throw new Error(
+      'no triplet in the batch: it needs at least two classes with two images each (use an m-per-class sampler)',
+    );
+  }
+  return { embeddings, triplets };
+}
+
+export function gatherBatch<T extends tf.Tensor>(x: T, indices: number[]): T {
+  return tf.tidy(() => tf.gather(x, tf.tensor1d(indices, 'int32')) as T);
+}

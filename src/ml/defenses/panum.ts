@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Defense, DefenseContext } from '../types';
+import { gatherBatch, innerAttack, mineOnNatural } from './inner';
+import type { ResolvedDefenseOptions } from './options';
+import { hardness, indexTensor, tripletLoss } from './triplets';
+
+/**
+ * The seed paper's formulation (RESEARCH.md section 3): perturb only the anchors, to maximise their
+ * triplet loss against NATURAL positives and negatives (tuples mined on natural embeddings), then train on
+ *   L_nat(B) + weight * L_T(phi(x_a + r_a); phi(x_p), phi(x_n)).
+ */
+export class PanumDefense implements Defense {
+  readonly name = 'panum';
+  readonly config: Record<string, unknown>;
+
+  constructor(private readonly options: ResolvedDefenseOptions) {
+    this.config = {
+      defense: 'panum',
+      ...options,
+      crafting: 'anchors only, natural references, hardness d(a~,p)-d(a~,n)',
+    };
+  }
+
+  craft(ctx: DefenseContext): tf.Tensor[] {
+    const { images, labels } = ctx.batch;
+    const { embeddings, triplets } = mineOnNatural(ctx.embedder, images, labels);
+    const dim = ctx.embedder.embeddingDim;
+    const natural = tf.tensor2d(embeddings, [labels.shape[0], dim]);
+    const positives = gatherBatch(natural, triplets.positives);
+    const negatives = gatherBatch(natural, triplets.negatives);
+    const anchors = gatherBatch(images, triplets.anchors);
+    // The raw hardness (no hinge) so that anchors of easy triplets are pushed too: the hinge has zero gradient there.
+    const adversarial = innerAttack(
+      ctx,
+      anchors,
+      (e) => tf.neg(hardness(e, positives, negatives)),
+      this.options,
+      true,
+    );
+    tf.dispose([natural, positives, negatives, anchors]);
+    return [adversarial, indexTensor(triplets.positives), indexTensor(triplets.negatives)];
+  }
+
+  objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar {
+    const [adversarial, positives, negatives] = crafted;
+    const natural = ctx.embedder.embed(ctx.batch.images, true);
+    const naturalLoss = ctx.loss(natural, ctx.batch.labels);
+    const anchors = ctx.embedder.embed(adversarial as tf.Tensor4D, true);
+    const adversarialLoss = tripletLoss(
+      anchors,
+      tf.gather(natural, positives) as tf.Tensor2D,
+      tf.gather(natural, negatives) as tf.Tensor2D,
+      this.options.margin,
+    );
+    return tf.add(naturalLoss, tf.mul(this.options.weight, adversarialLoss)) as tf.Scalar;
+  }
+}
