@@ -1,0 +1,120 @@
+import { randomUUID } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { EmbeddingModel, type BackboneName, type InputNormalization } from '../models';
+import type { SplitDescription } from '../types';
+import { fileSystemHandler, sha256, WEIGHTS_FILE } from './file-io';
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/** Everything needed to use a model version and to trace it back to its data and training. */
+export interface ModelManifest {
+  id: string;
+  formatVersion: 1;
+  backbone: BackboneName;
+  inputShape: [number, number, number];
+  /** Pixels in [0,1] are mapped to x * scale + offset before the network. */
+  normalization: InputNormalization;
+  embeddingDim: number;
+  /** false for a frozen-feature model without a trained head. */
+  head: boolean;
+  /** Embeddings are L2-normalised; the distance is Euclidean (monotone in cosine). */
+  distance: 'euclidean-l2-normalized';
+  loss: { name: string; config: Record<string, unknown> } | null;
+  defense: { name: string; config: Record<string, unknown> } | null;
+  dataset: SplitDescription | null;
+  training: Record<string, unknown> | null;
+  metrics: Record<string, unknown> | null;
+  weightsSha256: string;
+  createdAt: string;
+}
+
+export type ManifestInput = Partial<
+  Pick<ModelManifest, 'id' | 'loss' | 'defense' | 'dataset' | 'training' | 'metrics'>
+>;
+
+/**
+ * Saves a model version into `dir`: model.json + weights.bin (tfjs layers format) and manifest.json.
+ * Written into a sibling temporary folder first and renamed, so a crash never leaves a half-written version.
+ */
+export async function saveModel(
+  dir: string,
+  model: EmbeddingModel,
+  info: ManifestInput = {},
+): Promise<ModelManifest> {
+  const target = path.resolve(dir);
+  const staging = `${target}.partial-${process.pid}-${Date.now()}`;
+  await fs.rm(staging, { recursive: true, force: true });
+  await model.model.save(fileSystemHandler(staging));
+  const weights = await fs.readFile(path.join(staging, WEIGHTS_FILE));
+  const manifest: ModelManifest = {
+    id: info.id ?? randomUUID(),
+    formatVersion: 1,
+    backbone: model.spec.backbone,
+    inputShape: model.spec.inputShape,
+    normalization: model.spec.normalization,
+    embeddingDim: model.spec.embeddingDim,
+    head: model.spec.head,
+    distance: 'euclidean-l2-normalized',
+    loss: info.loss ?? null,
+    defense: info.defense ?? null,
+    dataset: info.dataset ?? null,
+    training: info.training ?? null,
+    metrics: info.metrics ?? null,
+    weightsSha256: sha256(weights),
+    createdAt: new Date().toISOString(),
+  };
+  await fs.writeFile(path.join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const old = `${target}.old-${process.pid}-${Date.now()}`;
+  const existed = await fs
+    .rename(target, old)
+    .then(() => true)
+    .catch(() => false);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.rename(staging, target);
+  if (existed) await fs.rm(old, { recursive: true, force: true });
+  return manifest;
+}
+
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new Error(`no model version at ${dir} (missing ${MANIFEST_FILE})`);
+  }
+  const manifest = JSON.parse(text) as ModelManifest;
+  if (manifest.formatVersion !== 1)
+    throw new Error(`${file}: unsupported format version ${String(manifest.formatVersion)}`);
+  return manifest;
+}
+
+/** Loads a model version; checks the weights against the manifest's hash. */
+export async function loadModelVersion(
+  dir: string,
+): Promise<{ model: EmbeddingModel; manifest: ModelManifest }> {
+  const manifest = await readManifest(dir);
+  const weights = await fs.readFile(path.join(dir, WEIGHTS_FILE));
+  const hash = sha256(weights);
+  if (hash !== manifest.weightsSha256) {
+    throw new Error(
+      `weights of ${dir} do not match the manifest (sha256 ${hash}, expected ${manifest.weightsSha256})`,
+    );
+  }
+  const layers = await tf.loadLayersModel(fileSystemHandler(dir));
+  const model = new EmbeddingModel(layers, {
+    backbone: manifest.backbone,
+    inputShape: manifest.inputShape,
+    embeddingDim: manifest.embeddingDim,
+    normalization: manifest.normalization,
+    head: manifest.head,
+  });
+  return { model, manifest };
+}
+
+/** Loads a model version as an Embedder. */
+export async function loadModel(dir: string): Promise<EmbeddingModel> {
+  return (await loadModelVersion(dir)).model;
+}
