@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  OnModuleDestroy,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { HnswIndex } from '../../index/hnsw-index';
@@ -22,6 +23,12 @@ const BATCH = 256;
 /** How long a replaced model's worker stays up for searches that started before the swap. */
 const RETIRE_GRACE_MS = 5000;
 
+class DeployInterrupted extends Error {
+  constructor() {
+    super('deploy interrupted by shutdown; it resumes at the next start');
+  }
+}
+
 export interface DeployAccepted {
   id: string;
   status: 'deploying' | 'deployed';
@@ -33,9 +40,11 @@ export interface DeployAccepted {
  * serving state up at start-up, deploying the bundled default model on a fresh install.
  */
 @Injectable()
-export class DeployService implements OnApplicationBootstrap {
+export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DeployService.name);
   private running: { modelId: string; done: Promise<void> } | null = null;
+  private readonly retiring = new Map<ServingModel, NodeJS.Timeout>();
+  private shuttingDown = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -169,7 +178,9 @@ export class DeployService implements OnApplicationBootstrap {
     } catch (error) {
       this.indexes.stopBuilding(model.id);
       await embedder.close();
-      await this.models.setStatus(model.id, 'failed', (error as Error).message);
+      // Interrupted by shutdown: the status stays 'deploying' and the next start resumes it.
+      if (!(error instanceof DeployInterrupted))
+        await this.models.setStatus(model.id, 'failed', (error as Error).message);
       throw error;
     }
   }
@@ -183,6 +194,7 @@ export class DeployService implements OnApplicationBootstrap {
   ): Promise<void> {
     const [height, width, channels] = embedder.inputShape;
     for (;;) {
+      if (this.shuttingDown) throw new DeployInterrupted();
       const items = await this.embeddings.itemsWithoutEmbedding(modelId, BATCH);
       if (items.length === 0) return;
       const pixels = await Promise.all(
@@ -229,9 +241,22 @@ export class DeployService implements OnApplicationBootstrap {
   private retire(previous: ServingModel | null): void {
     if (!previous) return;
     const timer = setTimeout(() => {
+      this.retiring.delete(previous);
       void previous.embedder.close();
       void this.indexes.removeFiles(previous.modelId).catch(() => undefined);
     }, RETIRE_GRACE_MS);
     timer.unref();
+    this.retiring.set(previous, timer);
+  }
+
+  /** Runs before the database closes: an unfinished deploy stops and resumes at the next start. */
+  async onModuleDestroy(): Promise<void> {
+    this.shuttingDown = true;
+    for (const [previous, timer] of this.retiring) {
+      clearTimeout(timer);
+      await previous.embedder.close();
+    }
+    this.retiring.clear();
+    await this.idle();
   }
 }
