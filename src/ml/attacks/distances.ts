@@ -3,8 +3,9 @@
  * as plain arrays (for the rank metrics, computed after the attack on the CPU side).
  */
 import * as tf from '@tensorflow/tfjs';
+import { rowDistances } from '../losses';
 
-/** d(a_i, b_j) for a [N,D] and b [M,D] -> [N,M]; the epsilon keeps the gradient of sqrt finite at 0. */
+/** d(a_i, b_j) for a [N,D] and b [M,D] -> [N,M] (the losses' version is square, a against itself). */
 export function pairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const aa = tf.sum(tf.square(a), 1, true);
@@ -14,10 +15,8 @@ export function pairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
-/** d(a_i, b_i) row by row for a, b [N,D] -> [N]. */
-export function rowDistances(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.sqrt(tf.add(tf.sum(tf.square(tf.sub(a, b)), 1), 1e-12)) as tf.Tensor1D);
-}
+/** d(a_i, b_i) row by row for a, b [N,D] -> [N] (the losses' implementation). */
+export { rowDistances };
 
 /** Rows of a flat [N*D] array of embeddings. */
 export class EmbeddingTable {

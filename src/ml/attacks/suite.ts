@@ -3,6 +3,7 @@
  * the one PGD engine, and returns per-attack figures plus the sanity figures of each run.
  */
 import * as tf from '@tensorflow/tfjs';
+import { embedAll } from '../metrics';
 import type { Embedder, ImageSet } from '../types';
 import {
   ATTACKS,
@@ -71,23 +72,7 @@ export interface PreparedGallery extends AttackGallery {
 /** Embeds every image of `images` in inference mode, in batches. */
 export function embedImages(embedder: Embedder, images: ImageSet, batchSize = 256): EmbeddingTable {
   assertCompatible(embedder, images);
-  const [h, w, c] = images.shape;
-  const per = h * w * c;
-  const n = images.labels.length;
-  const out = new Float32Array(n * embedder.embeddingDim);
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const values = tf.tidy(() =>
-      embedder
-        .embed(
-          tf.tensor4d(images.images.subarray(start * per, end * per), [end - start, h, w, c]),
-          false,
-        )
-        .dataSync(),
-    );
-    out.set(values, start * embedder.embeddingDim);
-  }
-  return new EmbeddingTable(out, embedder.embeddingDim);
+  return new EmbeddingTable(embedAll(embedder, images, batchSize), embedder.embeddingDim);
 }
 
 export function assertCompatible(embedder: Embedder, images: ImageSet): void {

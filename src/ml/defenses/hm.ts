@@ -3,7 +3,7 @@ import { rowDistances } from '../attacks/distances';
 import type { Defense, DefenseContext } from '../types';
 import { gatherBatch, innerAttack, mineOnNatural } from './inner';
 import type { ResolvedDefenseOptions } from './options';
-import { hardness, indexTensor, tripletLoss, tripletLossValue } from './triplets';
+import { hardness, indexTensor, selectRows, tripletLoss, tripletLossValue } from './triplets';
 
 /**
  * HM (Zhou & Patel, CVPR 2022): perturb a, p and n to raise the triplet hardness H = d(a,p) - d(a,n) up
@@ -64,8 +64,8 @@ export class HmDefense implements Defense {
     );
     if (this.options.icsWeight === 0) return loss;
     const natural = ctx.embedder.embed(ctx.batch.images, true);
-    const cleanAnchors = tf.gather(natural, anchorIndices) as tf.Tensor2D;
-    const cleanPositives = tf.gather(natural, positiveIndices) as tf.Tensor2D;
+    const cleanAnchors = selectRows(natural, anchorIndices as tf.Tensor1D);
+    const cleanPositives = selectRows(natural, positiveIndices as tf.Tensor1D);
     const ics = tf.mean(
       tf.relu(tf.sub(rowDistances(cleanAnchors, a), rowDistances(cleanAnchors, cleanPositives))),
     );

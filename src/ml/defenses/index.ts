@@ -18,7 +18,7 @@ import { PanumDefense } from './panum';
 
 export { DEFENSE_NAMES, resolveDefenseOptions };
 export type { DefenseName, DefenseOptions };
-export { mineTriplets, tripletLoss, hardness } from './triplets';
+export { mineNaturalTriplets, tripletLoss, hardness } from './triplets';
 
 export function isDefenseName(name: string): name is DefenseName {
   return (DEFENSE_NAMES as readonly string[]).includes(name);

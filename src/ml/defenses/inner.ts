@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pgd, type PgdObjective } from '../attacks/pgd';
 import type { DefenseContext, Embedder } from '../types';
 import type { ResolvedDefenseOptions } from './options';
-import { mineTriplets, type Triplets } from './triplets';
+import { mineNaturalTriplets, type Triplets } from './triplets';
 
 /** Perturbs `images` to MINIMISE `objective` (pass a negated loss to maximise it). */
 export function innerAttack(
@@ -32,7 +32,7 @@ export function mineOnNatural(
   labels: tf.Tensor1D,
 ): { embeddings: Float32Array; triplets: Triplets } {
   const embeddings = tf.tidy(() => embedder.embed(images, false).dataSync() as Float32Array);
-  const triplets = mineTriplets(
+  const triplets = mineNaturalTriplets(
     embeddings,
     labels.dataSync() as unknown as Int32Array,
     embedder.embeddingDim,
@@ -45,6 +45,6 @@ export function mineOnNatural(
   return { embeddings, triplets };
 }
 
-export function gatherBatch<T extends tf.Tensor>(x: T, indices: number[]): T {
-  return tf.tidy(() => tf.gather(x, tf.tensor1d(indices, 'int32')) as T);
+export function gatherBatch<T extends tf.Tensor>(x: T, indices: ArrayLike<number>): T {
+  return tf.tidy(() => tf.gather(x, tf.tensor1d(Array.from(indices), 'int32')) as T);
 }

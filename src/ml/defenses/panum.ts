@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Defense, DefenseContext } from '../types';
 import { gatherBatch, innerAttack, mineOnNatural } from './inner';
 import type { ResolvedDefenseOptions } from './options';
-import { hardness, indexTensor, tripletLoss } from './triplets';
+import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
 
 /**
  * The seed paper's formulation (RESEARCH.md section 3): perturb only the anchors, to maximise their
@@ -38,18 +38,23 @@ export class PanumDefense implements Defense {
       true,
     );
     tf.dispose([natural, positives, negatives, anchors]);
-    return [adversarial, indexTensor(triplets.positives), indexTensor(triplets.negatives)];
+    return [
+      adversarial,
+      indexTensor(triplets.anchors),
+      indexTensor(triplets.positives),
+      indexTensor(triplets.negatives),
+    ];
   }
 
   objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar {
-    const [adversarial, positives, negatives] = crafted;
+    const [adversarial, , positives, negatives] = crafted;
     const natural = ctx.embedder.embed(ctx.batch.images, true);
     const naturalLoss = ctx.loss(natural, ctx.batch.labels);
     const anchors = ctx.embedder.embed(adversarial as tf.Tensor4D, true);
     const adversarialLoss = tripletLoss(
       anchors,
-      tf.gather(natural, positives) as tf.Tensor2D,
-      tf.gather(natural, negatives) as tf.Tensor2D,
+      selectRows(natural, positives as tf.Tensor1D),
+      selectRows(natural, negatives as tf.Tensor1D),
       this.options.margin,
     );
     return tf.add(naturalLoss, tf.mul(this.options.weight, adversarialLoss)) as tf.Scalar;
