@@ -2,11 +2,12 @@
  * Helpers for the gallery and search e2e tests: tiny model versions written in the tfjs format the
  * service loads, tiny PNGs, and waiting for a deploy.
  */
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { initBackend } from '../../src/ml/backend';
+import { EmbeddingModel } from '../../src/ml/models';
+import { saveModel } from '../../src/ml/model-store';
 import type { TestApp } from '../utils/create-test-app';
 
 export const TINY_SIZE = 8;
@@ -23,7 +24,6 @@ export async function writeTinyModel(
 ): Promise<string> {
   await initBackend(process.env.TFJS_BACKEND);
   const dir = path.join(dataDir, 'models', id);
-  await fs.mkdir(dir, { recursive: true });
   const input = tf.input({ shape: [TINY_SIZE, TINY_SIZE, 1] });
   const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
   const output = tf.layers
@@ -33,36 +33,15 @@ export async function writeTinyModel(
       biasInitializer: 'zeros',
     })
     .apply(flat) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: output });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      await fs.writeFile(
-        path.join(dir, 'weights.bin'),
-        Buffer.from(artifacts.weightData as ArrayBuffer),
-      );
-      await fs.writeFile(
-        path.join(dir, 'model.json'),
-        JSON.stringify({
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  const model = new EmbeddingModel(tf.model({ inputs: input, outputs: output }), {
+    backbone: 'small-cnn',
+    inputShape: [TINY_SIZE, TINY_SIZE, 1],
+    embeddingDim: dim,
+    normalization: { scale: 1, offset: 0 },
+    head: true,
+  });
+  await saveModel(dir, model, { id, training: { note: 'tiny random model for tests' } });
   model.dispose();
-  const manifest = {
-    id,
-    spec: {
-      backbone: 'small-cnn',
-      inputShape: [TINY_SIZE, TINY_SIZE, 1],
-      embeddingDim: dim,
-      normalization: { scale: 1, offset: 0 },
-      head: true,
-    },
-    note: 'tiny random model for tests',
-  };
-  await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
   return dir;
 }
 
