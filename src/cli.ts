@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import * as serveCommand from './cli/serve.command';
 import * as keysCommand from './cli/keys.command';
 import * as dbCommand from './cli/db.command';
+import * as benchCommand from './cli/bench.command';
+import * as attackCommand from './cli/attack.command';
 
 export function buildProgram(): Command {
   const program = new Command('rir')
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   serveCommand.register(program);
   keysCommand.register(program);
   dbCommand.register(program);
+  benchCommand.register(program);
+  attackCommand.register(program);
   return program;
 }
 

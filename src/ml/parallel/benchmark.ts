@@ -1,0 +1,192 @@
+/**
+ * Throughput of the reference net (../shared/bench/README.md) in its three modes, timed like the
+ * PyTorch baseline: median of 9 repetitions after 3 warm-ups, images per second.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import { SeededRandom } from '../data/random';
+import { DataParallelTrainer } from './data-parallel';
+import { referenceLabels } from './reference-net';
+
+export type BenchMode = 'train' | 'infer' | 'pgd_step';
+export const BENCH_MODES: BenchMode[] = ['train', 'infer', 'pgd_step'];
+/** Batch sizes of the baseline. */
+export const BENCH_BATCH: Record<BenchMode, number> = { train: 128, infer: 256, pgd_step: 128 };
+
+export interface BenchRow {
+  framework: 'tfjs' | 'pytorch';
+  backend: string;
+  mode: BenchMode;
+  height: number;
+  channels: number;
+  batch: number;
+  /** Worker threads (tfjs) or intra-op threads (PyTorch). */
+  threads: number;
+  median_ms: number;
+  img_per_s: number;
+  fused?: boolean;
+}
+
+export interface BenchOptions {
+  height: number;
+  channels: number;
+  workers: number;
+  modes?: BenchMode[];
+  warmup?: number;
+  reps?: number;
+  fused?: boolean;
+  backend?: string;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function timeMedian(
+  run: () => Promise<unknown>,
+  warmup: number,
+  reps: number,
+): Promise<number> {
+  for (let i = 0; i < warmup; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = process.hrtime.bigint();
+    await run();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return median(times);
+}
+
+function randomImages(count: number, size: number, seed: number): Float32Array {
+  const random = new SeededRandom(seed);
+  return Float32Array.from({ length: count * size }, () => random.next());
+}
+
+/** Runs the modes on `workers` worker threads, each batch split evenly across them. */
+export async function benchReferenceNet(options: BenchOptions): Promise<BenchRow[]> {
+  const { height, channels, workers } = options;
+  const warmup = options.warmup ?? 3;
+  const reps = options.reps ?? 9;
+  const fused = options.fused ?? true;
+  const trainer = await DataParallelTrainer.start({
+    size: height,
+    channels,
+    workers,
+    fused,
+    backend: options.backend,
+  });
+  const imageSize = height * height * channels;
+  const rows: BenchRow[] = [];
+  try {
+    for (const mode of options.modes ?? BENCH_MODES) {
+      const batch = BENCH_BATCH[mode];
+      const images = randomImages(batch, imageSize, 1);
+      const labels = referenceLabels(batch);
+      const run =
+        mode === 'train'
+          ? () => trainer.trainStep(images, labels)
+          : mode === 'infer'
+            ? () => trainer.infer(images)
+            : () => trainer.pgdStep(images, labels, 0.01);
+      const ms = await timeMedian(run, warmup, reps);
+      rows.push({
+        framework: 'tfjs',
+        backend: trainer.backend,
+        mode,
+        height,
+        channels,
+        batch,
+        threads: workers,
+        median_ms: round(ms, 2),
+        img_per_s: round((batch * 1000) / ms, 1),
+        fused,
+      });
+    }
+  } finally {
+    await trainer.close();
+  }
+  return rows;
+}
+
+export interface TorchBaseline {
+  rows: BenchRow[];
+  /** Why no rows came back (python or torch missing, script failed). */
+  error?: string;
+  version?: string;
+}
+
+/** Runs the PyTorch reference script; never throws (a missing torch is reported, not fatal). */
+export function runTorchReference(
+  python: string,
+  script: string,
+  height: number,
+  channels: number,
+  threads: number,
+): TorchBaseline {
+  if (!fs.existsSync(script)) return { rows: [], error: `baseline script not found: ${script}` };
+  const result = spawnSync(python, [script, String(height), String(channels), String(threads)], {
+    encoding: 'utf8',
+    timeout: 15 * 60 * 1000,
+  });
+  if (result.error) return { rows: [], error: `${python}: ${result.error.message}` };
+  if (result.status !== 0)
+    return {
+      rows: [],
+      error: `${script} exited with ${result.status}: ${result.stderr.trim().split('\n').pop()}`,
+    };
+  const rows: BenchRow[] = [];
+  for (const line of result.stdout.split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    const parsed = JSON.parse(line) as {
+      mode: BenchMode;
+      B: number;
+      median_ms: number;
+      img_per_s: number;
+      threads: number;
+    };
+    rows.push({
+      framework: 'pytorch',
+      backend: 'cpu',
+      mode: parsed.mode,
+      height,
+      channels,
+      batch: parsed.B,
+      threads: parsed.threads,
+      median_ms: round(parsed.median_ms, 2),
+      img_per_s: round(parsed.img_per_s, 1),
+    });
+  }
+  const version = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf8',
+  }).stdout?.trim();
+  return { rows, version };
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  loadAverage: number[];
+}
+
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverage: os.loadavg().map((v) => round(v, 2)),
+  };
+}
+
+export function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
