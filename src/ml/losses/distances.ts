@@ -53,3 +53,17 @@ export function pairwiseSimilarities(embeddings: tf.Tensor2D): tf.Tensor2D {
 export function readMatrix(matrix: tf.Tensor2D): Float32Array {
   return matrix.dataSync() as Float32Array;
 }
+
+/**
+ * Rows of `embeddings` picked by index, as a product with a constant one-hot matrix: unlike tf.gather,
+ * whose gradient needs UnsortedSegmentSum (missing on the wasm backend), MatMul differentiates everywhere.
+ */
+export function selectRows(embeddings: tf.Tensor2D, indices: Int32Array): tf.Tensor2D {
+  const size = embeddings.shape[0];
+  const picks = new Float32Array(indices.length * size);
+  indices.forEach((index, row) => {
+    if (index < 0 || index >= size) throw new Error(`row index ${index} out of range [0, ${size})`);
+    picks[row * size + index] = 1;
+  });
+  return tf.tidy(() => tf.matMul(tf.tensor2d(picks, [indices.length, size]), embeddings));
+}

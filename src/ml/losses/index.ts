@@ -5,7 +5,13 @@ import { createMarginLoss } from './margin';
 import { multiSimilarityLoss } from './multi-similarity';
 import { tripletLoss, type TripletMining } from './triplet';
 
-export { pairwiseDistances, pairwiseSimilarities, rowDistances, checkBatch } from './distances';
+export {
+  pairwiseDistances,
+  pairwiseSimilarities,
+  rowDistances,
+  selectRows,
+  checkBatch,
+} from './distances';
 export { mineBatchHard, mineSemiHard, mineAllTriplets, type Triplets } from './miners';
 export {
   tripletLoss,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../data/random';
-import { checkBatch, pairwiseDistances, rowDistances } from './distances';
+import { checkBatch, pairwiseDistances, rowDistances, selectRows } from './distances';
 
 export interface MarginLossOptions {
   /** Margin alpha around the boundary beta. Default 0.2. */
@@ -120,8 +120,7 @@ export function createMarginLoss(options: MarginLossOptions = {}) {
         nonzeroLossCutoff,
       );
       if (pairs.anchors.length === 0) return tf.mul(tf.sum(embeddings), 0) as tf.Scalar;
-      const gather = (indices: Int32Array) =>
-        tf.gather(embeddings, tf.tensor1d(indices, 'int32')) as tf.Tensor2D;
+      const gather = (indices: Int32Array) => selectRows(embeddings, indices);
       const anchors = gather(pairs.anchors);
       return marginLossOfPairs(
         rowDistances(anchors, gather(pairs.positives)),

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch, pairwiseDistances, readMatrix, rowDistances } from './distances';
+import { checkBatch, pairwiseDistances, readMatrix, rowDistances, selectRows } from './distances';
 import { mineAllTriplets, mineBatchHard, mineSemiHard, type Triplets } from './miners';
 
 export type TripletMining = 'batch-hard' | 'semi-hard' | 'all';
@@ -39,8 +39,7 @@ export function tripletLossOf(
 ): tf.Scalar {
   return tf.tidy(() => {
     if (triplets.anchors.length === 0) return tf.mul(tf.sum(embeddings), 0) as tf.Scalar; // no tuple: zero, still connected
-    const gather = (indices: Int32Array) =>
-      tf.gather(embeddings, tf.tensor1d(indices, 'int32')) as tf.Tensor2D;
+    const gather = (indices: Int32Array) => selectRows(embeddings, indices);
     return tripletMarginLoss(
       gather(triplets.anchors),
       gather(triplets.positives),

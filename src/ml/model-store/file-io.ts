@@ -12,6 +12,13 @@ export interface NamedTensor {
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
+/** Writes a temporary file and renames it over `file`, so readers never see half a file. */
+export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await fs.writeFile(temporary, data);
+  await fs.rename(temporary, file);
+}
+
 /** SHA-256 of bytes, hex. */
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -34,7 +41,7 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
         throw new Error('binary model topologies are not supported');
       const weights = weightBytes(artifacts.weightData);
       await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(path.join(dir, WEIGHTS_FILE), weights);
+      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), weights);
       const modelJson = {
         format: artifacts.format ?? 'layers-model',
         generatedBy: artifacts.generatedBy,
@@ -42,7 +49,7 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
       };
-      await fs.writeFile(path.join(dir, MODEL_FILE), JSON.stringify(modelJson));
+      await writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(modelJson));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
@@ -84,8 +91,9 @@ export async function saveNamedTensors(
   tensors: NamedTensor[],
 ): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
-  await fs.writeFile(path.join(dir, `${name}.bin`), weightBytes(data));
-  await fs.writeFile(path.join(dir, `${name}.json`), JSON.stringify(specs));
+  await fs.mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, `${name}.bin`), weightBytes(data));
+  await writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify(specs));
 }
 
 export async function loadNamedTensors(dir: string, name: string): Promise<NamedTensor[]> {

@@ -35,10 +35,10 @@ describe('model store', () => {
     const after = tf.tidy(() => loaded.embed(input).dataSync());
     expect(Buffer.from(after.buffer).equals(Buffer.from(before.buffer))).toBe(true);
 
-    // Saving again over the same folder replaces the version atomically.
+    // Saving again over the same folder replaces the version and leaves no temporary files.
     const second = await saveModel(dir, loaded);
     expect(second.id).not.toBe(saved.id);
-    expect((await fs.readdir(path.dirname(dir))).sort()).toEqual(['v1']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['manifest.json', 'model.json', 'weights.bin']);
 
     // A corrupted weights file is refused.
     const weights = path.join(dir, 'weights.bin');

@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { EmbeddingModel, type BackboneName, type InputNormalization } from '../models';
 import type { SplitDescription } from '../types';
-import { fileSystemHandler, sha256, WEIGHTS_FILE } from './file-io';
+import { fileSystemHandler, sha256, WEIGHTS_FILE, writeFileAtomic } from './file-io';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -35,19 +35,19 @@ export type ManifestInput = Partial<
 >;
 
 /**
- * Saves a model version into `dir`: model.json + weights.bin (tfjs layers format) and manifest.json.
- * Written into a sibling temporary folder first and renamed, so a crash never leaves a half-written version.
+ * Saves a model version into `dir` (other files there, such as a checkpoint folder, are kept):
+ * model.json + weights.bin (tfjs layers format), then manifest.json last. Each file is replaced
+ * atomically; the manifest's weights hash detects a version whose save was interrupted.
  */
 export async function saveModel(
   dir: string,
   model: EmbeddingModel,
   info: ManifestInput = {},
 ): Promise<ModelManifest> {
-  const target = path.resolve(dir);
-  const staging = `${target}.partial-${process.pid}-${Date.now()}`;
-  await fs.rm(staging, { recursive: true, force: true });
-  await model.model.save(fileSystemHandler(staging));
-  const weights = await fs.readFile(path.join(staging, WEIGHTS_FILE));
+  await fs.mkdir(dir, { recursive: true });
+  await fs.rm(path.join(dir, MANIFEST_FILE), { force: true });
+  await model.model.save(fileSystemHandler(dir));
+  const weights = await fs.readFile(path.join(dir, WEIGHTS_FILE));
   const manifest: ModelManifest = {
     id: info.id ?? randomUUID(),
     formatVersion: 1,
@@ -65,15 +65,7 @@ export async function saveModel(
     weightsSha256: sha256(weights),
     createdAt: new Date().toISOString(),
   };
-  await fs.writeFile(path.join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
-  const existed = await fs
-    .rename(target, old)
-    .then(() => true)
-    .catch(() => false);
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  await fs.rename(staging, target);
-  if (existed) await fs.rm(old, { recursive: true, force: true });
+  await writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

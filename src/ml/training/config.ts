@@ -1,0 +1,94 @@
+import type { AugmentationConfig } from '../data/augment';
+import type { BackboneName } from '../models';
+import type { LrSchedule } from './schedule';
+
+/** Everything a training run needs; stored in the manifest, so a run can be reproduced from it. */
+export interface TrainingConfig {
+  dataset: string;
+  backbone: BackboneName;
+  /** Image size for decoded data sets (folder:, iconify, emoji); MNIST/IDX keep theirs. */
+  imageSize?: number;
+  embeddingDim: number;
+  loss: string;
+  lossOptions?: Record<string, number>;
+  defense: string;
+  defenseOptions?: Record<string, number>;
+  epochs: number;
+  batchSize: number;
+  /** Images per class in a batch (m). Default: as many classes per batch as fit with m >= 4. */
+  perClass?: number;
+  learningRate: number;
+  schedule: LrSchedule;
+  warmupSteps?: number;
+  seed: number;
+  /** The model version is written here; checkpoints go to OUT/checkpoint. */
+  outDir: string;
+  resume?: boolean;
+  maxTrain?: number;
+  maxValidation?: number;
+  maxTest?: number;
+  validationFraction?: number;
+  /** Stop after this many epochs without a better validation R@1 (0 = never stop early). */
+  patience?: number;
+  /** Steps per epoch (default: train images / batch size). */
+  stepsPerEpoch?: number;
+  augmentation?: AugmentationConfig;
+}
+
+export const TRAINING_DEFAULTS = {
+  backbone: 'small-cnn' as BackboneName,
+  embeddingDim: 128,
+  loss: 'triplet',
+  defense: 'none',
+  epochs: 5,
+  batchSize: 128,
+  learningRate: 1e-3,
+  schedule: 'cosine' as LrSchedule,
+  seed: 0,
+  patience: 0,
+};
+
+/** Fills defaults and rejects impossible values before any work starts. */
+export function resolveTrainingConfig(
+  input: Partial<TrainingConfig> & { dataset: string; outDir: string },
+): TrainingConfig {
+  const config: TrainingConfig = {
+    ...TRAINING_DEFAULTS,
+    ...dropUndefined(input),
+  } as TrainingConfig;
+  const positiveInt = (name: keyof TrainingConfig) => {
+    const value = config[name];
+    if (!Number.isInteger(value) || (value as number) < 1)
+      throw new Error(`${name} must be a positive integer (got ${String(value)})`);
+  };
+  positiveInt('epochs');
+  positiveInt('batchSize');
+  if (config.perClass !== undefined) positiveInt('perClass');
+  positiveInt('embeddingDim');
+  if (config.stepsPerEpoch !== undefined) positiveInt('stepsPerEpoch');
+  if (!(config.learningRate > 0))
+    throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
+  if (config.perClass !== undefined && config.batchSize % config.perClass !== 0) {
+    throw new Error(
+      `batch size ${config.batchSize} must be a multiple of per-class ${config.perClass}`,
+    );
+  }
+  return config;
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The default m of the m-per-class sampler: the most classes per batch (at most batchSize / 4, at most
+ * the number of classes) that divide the batch size evenly.
+ */
+export function defaultPerClass(batchSize: number, classes: number): number {
+  for (let c = Math.min(classes, Math.floor(batchSize / 4)); c >= 1; c--) {
+    if (batchSize % c === 0) return batchSize / c;
+  }
+  throw new Error(
+    `batch size ${batchSize} is too small for m-per-class batches (need at least 8 images)`,
+  );
+}

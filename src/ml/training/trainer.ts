@@ -1,0 +1,285 @@
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { augmentBatch, NO_AUGMENTATION } from '../data/augment';
+import { loadDataset } from '../data/datasets';
+import { SeededRandom } from '../data/random';
+import { MPerClassSampler } from '../data/sampler';
+import { selectImages } from '../data/split';
+import { createDefense } from '../defenses';
+import { createLoss } from '../losses';
+import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
+import { loadModel, saveModel, type ModelManifest } from '../model-store';
+import { createEmbeddingModel, type EmbeddingModel } from '../models';
+import type { DatasetSplit, Defense, ProgressListener } from '../types';
+import {
+  CHECKPOINT_DIR,
+  readCheckpointState,
+  restoreOptimizer,
+  saveCheckpoint,
+  type EpochRecord,
+} from './checkpoint';
+import { defaultPerClass, resolveTrainingConfig, type TrainingConfig } from './config';
+import { learningRateAt, setLearningRate } from './schedule';
+import { applyGradients, computeGradients } from './step';
+
+export interface TrainingHooks {
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+  /** A defence instance to use instead of creating `config.defense` by name. */
+  defense?: Defense;
+  /** A data split already loaded (tests, callers that hold the data). */
+  split?: DatasetSplit;
+}
+
+export interface TrainingResult {
+  outDir: string;
+  manifest: ModelManifest;
+  metrics: RetrievalMetrics;
+  history: EpochRecord[];
+  stoppedEarly: boolean;
+  imagesPerSecond: number;
+  durationSeconds: number;
+}
+
+export class TrainingCancelledError extends Error {
+  constructor() {
+    super('training cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function inputSizeFor(config: TrainingConfig) {
+  const size = config.imageSize ?? 64;
+  return {
+    height: size,
+    width: size,
+    channels: config.backbone === 'small-cnn' ? (1 as const) : (3 as const),
+  };
+}
+
+/**
+ * Trains an embedding model with a metric loss under a defence (natural by default), one epoch of
+ * m-per-class batches at a time: checkpoint after each epoch, early stop on validation R@1, resume
+ * from OUT/checkpoint. Writes the final model version (the best validation epoch) to OUT.
+ */
+export async function trainEmbeddingModel(
+  input: Partial<TrainingConfig> & { dataset: string; outDir: string },
+  hooks: TrainingHooks = {},
+): Promise<TrainingResult> {
+  const config = resolveTrainingConfig(input);
+  const started = Date.now();
+  const checkAbort = () => {
+    if (hooks.signal?.aborted) throw new TrainingCancelledError();
+  };
+  hooks.onProgress?.({
+    phase: 'load-data',
+    step: 0,
+    totalSteps: 0,
+    message: `loading ${config.dataset}`,
+  });
+  const split =
+    hooks.split ??
+    (await loadDataset(config.dataset, {
+      seed: config.seed,
+      imageSize: inputSizeFor(config),
+      maxTrain: config.maxTrain,
+      maxValidation: config.maxValidation,
+      maxTest: config.maxTest,
+      validationFraction: config.validationFraction,
+    }));
+  checkAbort();
+  const resumed = config.resume ? await readCheckpointState(config.outDir) : null;
+  const model: EmbeddingModel = resumed
+    ? await loadModel(path.join(config.outDir, CHECKPOINT_DIR))
+    : await createEmbeddingModel({
+        backbone: config.backbone,
+        inputShape: split.train.shape,
+        embeddingDim: config.embeddingDim,
+        seed: config.seed,
+      });
+  const loss = createLoss(config.loss, { seed: config.seed, ...config.lossOptions });
+  const defense =
+    hooks.defense ?? createDefense(config.defense, { seed: config.seed, ...config.defenseOptions });
+  const variables = [...model.trainableVariables, ...loss.variables];
+  const optimizer = tf.train.adam(config.learningRate);
+  const augmentation = config.augmentation ?? NO_AUGMENTATION;
+  try {
+    if (resumed) await restoreOptimizer(config.outDir, optimizer, loss.variables, resumed);
+    const sampler = new MPerClassSampler(split.train.labels, {
+      batchSize: config.batchSize,
+      perClass:
+        config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size),
+      seed: config.seed,
+    });
+    const stepsPerEpoch = config.stepsPerEpoch ?? sampler.batchesPerEpoch;
+    const totalSteps = stepsPerEpoch * config.epochs;
+    const history: EpochRecord[] = resumed ? resumed.history : [];
+    let globalStep = resumed ? resumed.globalStep : 0;
+    let best = resumed ? resumed.bestValidationRecallAt1 : null;
+    let bestEpoch = resumed ? resumed.bestEpoch : -1;
+    let stoppedEarly = false;
+    let trainedImages = 0;
+    let trainingSeconds = 0;
+    const shape = split.train.shape;
+    for (let epoch = resumed ? resumed.epoch : 0; epoch < config.epochs; epoch++) {
+      const epochStart = Date.now();
+      const batches = batchesOfEpoch(sampler, epoch, stepsPerEpoch);
+      const augmentRandom = new SeededRandom(config.seed * 7919 + epoch);
+      let lossSum = 0;
+      let learningRate = config.learningRate;
+      for (let b = 0; b < batches.length; b++) {
+        checkAbort();
+        const stepStart = Date.now();
+        const batchSet = selectImages(split.train, batches[b]);
+        const pixels = augmentBatch(batchSet.images, shape, augmentation, augmentRandom);
+        const images = tf.tensor4d(pixels, [batches[b].length, ...shape]);
+        const labels = tf.tensor1d(batchSet.labels, 'int32');
+        learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
+        setLearningRate(optimizer, learningRate);
+        try {
+          const step = computeGradients(
+            model,
+            variables,
+            defense,
+            loss.compute,
+            { images, labels },
+            globalStep,
+          );
+          applyGradients(optimizer, step.grads);
+          lossSum += step.loss;
+          globalStep++;
+          trainedImages += batches[b].length;
+          trainingSeconds += (Date.now() - stepStart) / 1000;
+          const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
+          hooks.onProgress?.({
+            phase: 'train',
+            epoch: epoch + 1,
+            epochs: config.epochs,
+            step: globalStep,
+            totalSteps,
+            loss: step.loss,
+            imagesPerSecond,
+            etaSeconds: ((totalSteps - globalStep) * config.batchSize) / imagesPerSecond,
+          });
+        } finally {
+          tf.dispose([images, labels]);
+        }
+        await yieldToEventLoop(); // lets a cancel message (worker) or other work in
+      }
+      const validationRecallAt1 =
+        split.validation.labels.length > 1
+          ? evaluateRetrieval(
+              embedAll(model, split.validation),
+              model.embeddingDim,
+              split.validation.labels,
+              {
+                skipNmi: true,
+              },
+            ).recallAt1
+          : null;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: lossSum / batches.length,
+        learningRate,
+        validationRecallAt1,
+        imagesPerSecond: trainedImages / Math.max(trainingSeconds, 1e-6),
+        seconds: (Date.now() - epochStart) / 1000,
+      };
+      history.push(record);
+      const improved =
+        validationRecallAt1 !== null && (best === null || validationRecallAt1 > best);
+      if (improved) {
+        best = validationRecallAt1;
+        bestEpoch = epoch + 1;
+        await saveModel(path.join(config.outDir, CHECKPOINT_DIR, 'best'), model, {
+          training: { ...config },
+        });
+      }
+      await saveCheckpoint(config.outDir, model, optimizer, loss.variables, {
+        epoch: epoch + 1,
+        globalStep,
+        bestValidationRecallAt1: best,
+        bestEpoch,
+        history,
+        config,
+      });
+      hooks.onProgress?.({
+        phase: 'epoch',
+        epoch: epoch + 1,
+        epochs: config.epochs,
+        step: globalStep,
+        totalSteps,
+        loss: record.loss,
+        imagesPerSecond: record.imagesPerSecond,
+        message: `epoch ${epoch + 1}: loss ${record.loss.toFixed(4)}${
+          validationRecallAt1 === null ? '' : `, validation R@1 ${validationRecallAt1.toFixed(4)}`
+        }`,
+      });
+      const patience = config.patience ?? 0;
+      if (patience > 0 && bestEpoch > 0 && epoch + 1 - bestEpoch >= patience) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    // The delivered model is the best validation epoch (the last one when there is no validation split).
+    const lastEpoch = history.length > 0 ? history[history.length - 1].epoch : 0;
+    if (bestEpoch > 0 && bestEpoch !== lastEpoch) {
+      const bestModel = await loadModel(path.join(config.outDir, CHECKPOINT_DIR, 'best'));
+      model.model.setWeights(bestModel.model.getWeights());
+      bestModel.dispose();
+    }
+    hooks.onProgress?.({
+      phase: 'evaluate',
+      step: globalStep,
+      totalSteps,
+      message: 'evaluating on the test classes',
+    });
+    const metrics = evaluateRetrieval(
+      embedAll(model, split.test),
+      model.embeddingDim,
+      split.test.labels,
+      {
+        seed: config.seed,
+      },
+    );
+    const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
+    const durationSeconds = (Date.now() - started) / 1000;
+    const manifest = await saveModel(config.outDir, model, {
+      loss: { name: loss.name, config: loss.config },
+      defense: { name: defense.name, config: defense.config },
+      dataset: split.description,
+      training: { ...config, augmentation },
+      metrics: {
+        ...metrics,
+        bestEpoch,
+        bestValidationRecallAt1: best,
+        imagesPerSecond,
+        durationSeconds,
+        history,
+      },
+    });
+    return {
+      outDir: config.outDir,
+      manifest,
+      metrics,
+      history,
+      stoppedEarly,
+      imagesPerSecond,
+      durationSeconds,
+    };
+  } finally {
+    model.dispose();
+    loss.dispose();
+    optimizer.dispose();
+  }
+}
+
+/** The batches of one epoch; more than the sampler's natural count are drawn from further seeded rounds. */
+function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number): Int32Array[] {
+  const batches: Int32Array[] = [];
+  for (let round = 0; batches.length < steps; round++)
+    batches.push(...sampler.epoch(epoch + round * 1_000_003));
+  return batches.slice(0, steps);
+}
