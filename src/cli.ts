@@ -9,6 +9,9 @@ import * as keysCommand from './cli/keys.command';
 import * as dbCommand from './cli/db.command';
 import * as benchCommand from './cli/bench.command';
 import * as attackCommand from './cli/attack.command';
+import * as trainCommand from './cli/train.command';
+import * as evalCommand from './cli/eval.command';
+import * as dataCommand from './cli/data.command';
 
 export function buildProgram(): Command {
   const program = new Command('rir')
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   dbCommand.register(program);
   benchCommand.register(program);
   attackCommand.register(program);
+  trainCommand.register(program);
+  evalCommand.register(program);
+  dataCommand.register(program);
   return program;
 }
 

@@ -1,0 +1,211 @@
+/**
+ * `rir train`: trains an embedding model in a worker thread, with a progress bar on a terminal;
+ * the result (manifest, metrics) as JSON with --json. Ctrl-C cancels at the next step (resume later).
+ */
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { BACKBONES, type BackboneName } from '../ml/models';
+import { LOSS_NAMES } from '../ml/losses';
+import { runTrainingInWorker, type TrainingConfig, type TrainingResult } from '../ml/training';
+import type { ProgressEvent } from '../ml/types';
+
+const number = (name: string, integer: boolean) => (text: string) => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} (got '${text}')`);
+  }
+  return value;
+};
+
+interface TrainOptions {
+  dataset: string;
+  backbone: string;
+  loss: string;
+  defense: string;
+  eps?: number;
+  pgdSteps?: number;
+  epochs: number;
+  batchSize: number;
+  perClass?: number;
+  embeddingDim: number;
+  imageSize?: number;
+  lr: number;
+  schedule: string;
+  seed: number;
+  out: string;
+  resume?: boolean;
+  maxTrain?: number;
+  maxTest?: number;
+  stepsPerEpoch?: number;
+  patience: number;
+  augment?: boolean;
+  json?: boolean;
+}
+
+export function toTrainingConfig(
+  options: TrainOptions,
+): Partial<TrainingConfig> & { dataset: string; outDir: string } {
+  if (!BACKBONES.includes(options.backbone as BackboneName)) {
+    throw new Error(
+      `--backbone must be one of ${BACKBONES.join(', ')} (got '${options.backbone}')`,
+    );
+  }
+  if (!(LOSS_NAMES as readonly string[]).includes(options.loss)) {
+    throw new Error(`--loss must be one of ${LOSS_NAMES.join(', ')} (got '${options.loss}')`);
+  }
+  const defenseOptions: Record<string, number> = {};
+  if (options.eps !== undefined) defenseOptions.eps = options.eps;
+  if (options.pgdSteps !== undefined) defenseOptions.steps = options.pgdSteps;
+  return {
+    dataset: options.dataset,
+    backbone: options.backbone as BackboneName,
+    loss: options.loss,
+    defense: options.defense,
+    defenseOptions,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    perClass: options.perClass,
+    embeddingDim: options.embeddingDim,
+    imageSize: options.imageSize,
+    learningRate: options.lr,
+    schedule: options.schedule as TrainingConfig['schedule'],
+    seed: options.seed,
+    outDir: options.out,
+    resume: options.resume ?? false,
+    maxTrain: options.maxTrain,
+    maxTest: options.maxTest,
+    stepsPerEpoch: options.stepsPerEpoch,
+    patience: options.patience,
+    augmentation: options.augment
+      ? { maxShift: options.backbone === 'small-cnn' ? 2 : 4, horizontalFlip: false }
+      : undefined,
+  };
+}
+
+/** A progress bar on a terminal, a line per epoch otherwise (stderr, so --json stays clean on stdout). */
+function progressReporter(): { onProgress: (event: ProgressEvent) => void; stop: () => void } {
+  const bar = process.stderr.isTTY
+    ? new SingleBar(
+        {
+          format:
+            'epoch {epoch}/{epochs} |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+          stream: process.stderr,
+        },
+        Presets.shades_classic,
+      )
+    : null;
+  let started = false;
+  return {
+    onProgress: (event) => {
+      if (event.phase === 'train' && bar) {
+        const payload = {
+          epoch: event.epoch,
+          epochs: event.epochs,
+          loss: event.loss?.toFixed(4),
+          ips: Math.round(event.imagesPerSecond ?? 0),
+        };
+        if (!started) bar.start(event.totalSteps, event.step, payload);
+        started = true;
+        bar.update(event.step, payload);
+      } else if (event.phase !== 'train' && event.message) {
+        if (bar && started) bar.stop();
+        started = false;
+        process.stderr.write(`${event.message}\n`);
+      }
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function summary(result: TrainingResult): string {
+  const m = result.metrics;
+  return [
+    `model ${result.manifest.id} written to ${result.outDir}`,
+    `test classes: R@1 ${m.recallAt1.toFixed(4)}  R@2 ${m.recallAt2.toFixed(4)}  R@4 ${m.recallAt4.toFixed(4)}  R@8 ${m.recallAt8.toFixed(4)}`,
+    `MAP@R ${m.mapAtR.toFixed(4)}  NMI ${m.nmi.toFixed(4)}  mean pairwise distance ${m.meanPairwiseDistance.toFixed(4)}`,
+    `${result.imagesPerSecond.toFixed(1)} images/s, ${result.durationSeconds.toFixed(1)} s${result.stoppedEarly ? ' (stopped early)' : ''}`,
+  ].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'Train an embedding model with deep metric learning (optionally with a robust-training defence)',
+    )
+    .requiredOption('--dataset <spec>', 'mnist | iconify | emoji | idx:IMAGES,LABELS | folder:PATH')
+    .option('--backbone <name>', `${BACKBONES.join(' | ')}`, 'small-cnn')
+    .option('--loss <name>', `${LOSS_NAMES.join(' | ')}`, 'triplet')
+    .option('--defense <name>', 'none | panum | naive | est | act | hm | hm-ics', 'none')
+    .option(
+      '--eps <number>',
+      'training perturbation budget (L-inf, pixels in [0,1])',
+      number('--eps', false),
+    )
+    .option(
+      '--pgd-steps <n>',
+      'PGD steps of the defence inner maximisation',
+      number('--pgd-steps', true),
+    )
+    .option('--epochs <n>', 'epochs', number('--epochs', true), 5)
+    .option('--batch-size <n>', 'images per batch', number('--batch-size', true), 128)
+    .option(
+      '--per-class <m>',
+      'images per class in a batch (default: most classes with m >= 4)',
+      number('--per-class', true),
+    )
+    .option('--embedding-dim <n>', 'embedding dimension', number('--embedding-dim', true), 128)
+    .option(
+      '--image-size <px>',
+      'input size for decoded data sets (folder:, iconify, emoji)',
+      number('--image-size', true),
+    )
+    .option('--lr <rate>', 'Adam learning rate', number('--lr', false), 1e-3)
+    .option('--schedule <name>', 'constant | step | cosine', 'cosine')
+    .option(
+      '--seed <n>',
+      'seed of the split, batches and initialisation',
+      number('--seed', true),
+      0,
+    )
+    .requiredOption('--out <dir>', 'directory of the model version (checkpoints in DIR/checkpoint)')
+    .option('--resume', 'continue from DIR/checkpoint')
+    .option(
+      '--max-train <n>',
+      'use at most N training images (fast runs)',
+      number('--max-train', true),
+    )
+    .option('--max-test <n>', 'evaluate on at most N test images', number('--max-test', true))
+    .option(
+      '--steps-per-epoch <n>',
+      'batches per epoch (default: training images / batch size)',
+      number('--steps-per-epoch', true),
+    )
+    .option(
+      '--patience <n>',
+      'stop after N epochs without a better validation R@1 (0 = never)',
+      number('--patience', true),
+      0,
+    )
+    .option('--augment', 'random shifts during training (recorded in the manifest)')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (options: TrainOptions) => {
+      const config = toTrainingConfig(options);
+      const controller = new AbortController();
+      const onSignal = () => {
+        process.stderr.write('\ncancelling at the next step (resume with --resume)...\n');
+        controller.abort();
+      };
+      process.once('SIGINT', onSignal);
+      const reporter = progressReporter();
+      try {
+        const result = await runTrainingInWorker(config, reporter.onProgress, controller.signal);
+        reporter.stop();
+        if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else process.stdout.write(`${summary(result)}\n`);
+      } finally {
+        reporter.stop();
+        process.off('SIGINT', onSignal);
+      }
+    });
+}
