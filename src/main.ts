@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
@@ -11,6 +11,22 @@ import { AppConfig, loadConfig } from './config';
 import { initBackend } from './ml/backend';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { metricsMiddleware } from './modules/metrics/metrics.middleware';
+
+const NEST_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+const PINO_TO_NEST: Record<AppConfig['logLevel'], number> = {
+  silent: 0,
+  fatal: 1,
+  error: 2,
+  warn: 3,
+  info: 4,
+  debug: 5,
+  trace: 6,
+};
+
+function nestLogLevels(level: AppConfig['logLevel']): LogLevel[] | false {
+  const count = PINO_TO_NEST[level];
+  return count === 0 ? false : NEST_LEVELS.slice(0, count);
+}
 
 export interface CreateAppOptions {
   /** Variables that override process.env (tests, `rir serve --port`). */
@@ -29,13 +45,17 @@ export interface CreatedApp {
  * what the tests check is what runs. Throws ConfigValidationError naming a bad variable.
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<CreatedApp> {
-  const config = loadConfig({ ...process.env, ...options.env });
+  // Only overrides that are set replace the environment (`rir serve` without --port keeps PORT).
+  const overrides = Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined);
+  const config = loadConfig({ ...process.env, ...Object.fromEntries(overrides) });
   // A forced TFJS_BACKEND that cannot start stops start-up, loudly.
   if (!options.skipTfjs) await initBackend(config.tfjsBackend);
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
     bodyParser: false,
     bufferLogs: true,
+    // Until pino takes over (and if start-up fails before), Nest's own logger at LOG_LEVEL.
+    logger: nestLogLevels(config.logLevel),
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));

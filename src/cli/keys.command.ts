@@ -21,12 +21,17 @@ export function register(program: Command): void {
       const name = opts.name.trim();
       if (name.length < 1 || name.length > 100)
         throw new Error('--name must be 1 to 100 characters');
-      const created = await withCliDatabase([ApiKey], opts.dataDir, async (dataSource) => {
-        // Brings a fresh database up to date, as the server would.
-        await dataSource.runMigrations({ transaction: 'each' });
-        const service = new ApiKeysService(new ApiKeysRepository(dataSource.getRepository(ApiKey)));
-        return service.create(name, opts.role as Role);
-      });
+      const created = await withCliDatabase(
+        [ApiKey],
+        opts.dataDir,
+        async (dataSource) => {
+          // Brings a fresh database up to date, as the server would.
+          await dataSource.runMigrations({ transaction: 'each' });
+          const repository = new ApiKeysRepository(dataSource.getRepository(ApiKey));
+          return new ApiKeysService(repository).create(name, opts.role as Role);
+        },
+        'keys',
+      );
       if (opts.json) {
         console.log(JSON.stringify(created));
       } else {

@@ -7,9 +7,26 @@ export function register(program: Command): void {
     .option('--port <n>', 'port to listen on (PORT)')
     .option('--host <host>', 'interface to listen on (HOST)')
     .option('--data-dir <dir>', 'data directory (DATA_DIR)')
-    .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
+    .option(
+      '--role <role>',
+      'api (HTTP, enqueues jobs), worker (runs jobs, no HTTP) or all (SERVE_ROLE, default all)',
+    )
+    .action(async (opts: { port?: string; host?: string; dataDir?: string; role?: string }) => {
       // Loaded here so that other commands do not pay for Nest's start-up.
-      const { bootstrap } = await import('../main');
-      await bootstrap({ env: { PORT: opts.port, HOST: opts.host, DATA_DIR: opts.dataDir } });
+      const { bootstrap, createApp } = await import('../main');
+      const env = {
+        PORT: opts.port,
+        HOST: opts.host,
+        DATA_DIR: opts.dataDir,
+        SERVE_ROLE: opts.role,
+      };
+      if ((opts.role ?? process.env.SERVE_ROLE) !== 'worker') {
+        await bootstrap({ env });
+        return;
+      }
+      // A worker claims and runs jobs (JobRunner) and serves no HTTP.
+      const { app } = await createApp({ env });
+      app.enableShutdownHooks();
+      console.log(`rir worker started (pid ${process.pid})`);
     });
 }

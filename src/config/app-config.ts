@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { EnvironmentVariables, LOG_LEVELS, TFJS_BACKENDS } from './env.schema';
+import { EnvironmentVariables, LOG_LEVELS, SERVE_ROLES, TFJS_BACKENDS } from './env.schema';
 
 /** Injection token of the typed configuration: `@Inject(APP_CONFIG) config: AppConfig`. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -20,6 +20,10 @@ export interface AppConfig {
   http: { bodyLimitBytes: number };
   uploads: { maxFileBytes: number; maxPixels: number; maxFiles: number };
   rateLimit: { ttlMs: number; limit: number };
+  role: (typeof SERVE_ROLES)[number];
+  /** Absolute directories under which `folder:` data sets may be read. */
+  dataRoots: string[];
+  jobs: { heartbeatMs: number; staleMs: number; pollMs: number; maxAttempts: number };
 }
 
 export class ConfigValidationError extends Error {
@@ -35,7 +39,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const raw: Record<string, string> = {};
-  for (const name of [...known, 'DATABASE_URL', 'TFJS_BACKEND', 'ADMIN_API_KEY']) {
+  for (const name of [...known, 'DATABASE_URL', 'TFJS_BACKEND', 'ADMIN_API_KEY', 'DATA_ROOTS']) {
     const value = env[name];
     if (value !== undefined && value.trim() !== '') raw[name] = value.trim();
   }
@@ -67,5 +71,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxFiles: vars.UPLOAD_MAX_FILES,
     },
     rateLimit: { ttlMs: vars.RATE_LIMIT_TTL_MS, limit: vars.RATE_LIMIT_MAX },
+    role: vars.SERVE_ROLE,
+    dataRoots: (vars.DATA_ROOTS ?? path.join(dataDir, 'datasets'))
+      .split(',')
+      .filter((root) => root.trim() !== '')
+      .map((root) => path.resolve(root.trim())),
+    jobs: {
+      heartbeatMs: vars.JOB_HEARTBEAT_MS,
+      staleMs: vars.JOB_STALE_MS,
+      pollMs: vars.JOB_POLL_MS,
+      maxAttempts: vars.JOB_MAX_ATTEMPTS,
+    },
   };
 }

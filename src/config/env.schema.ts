@@ -1,8 +1,11 @@
+import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MinLength, Min } from 'class-validator';
 
 export const TFJS_BACKENDS = ['wasm', 'tensorflow', 'tensorflow-gpu', 'cpu'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** What a `rir serve` process does: serve HTTP and enqueue jobs (api), run jobs (worker), or both. */
+export const SERVE_ROLES = ['api', 'worker', 'all'] as const;
 
 /**
  * The environment variables the service reads, with their rules and defaults. Property names are
@@ -72,4 +75,35 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   RATE_LIMIT_MAX = 600;
+
+  @IsIn(SERVE_ROLES)
+  SERVE_ROLE: (typeof SERVE_ROLES)[number] = 'all';
+
+  /** Directories under which `folder:` training data may live (comma-separated); default DATA_DIR/datasets. */
+  @IsOptional()
+  @IsString()
+  DATA_ROOTS?: string;
+
+  /** Jobs: how often a running job's worker beats, and after how long without a beat it counts as dead. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(50)
+  JOB_HEARTBEAT_MS = 1000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(200)
+  JOB_STALE_MS = 15_000;
+
+  /** How often an idle worker looks for queued jobs. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(50)
+  JOB_POLL_MS = 1000;
+
+  /** Runs of one job (the first plus resumes after a worker died) before it is marked failed. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  JOB_MAX_ATTEMPTS = 3;
 }

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
 import type { AppConfig } from '../config';
 import { createPGliteDriver } from './pglite-pool';
-import { LockHolder, PGliteLock } from './pglite-lock';
+import { LockHolder, LockPurpose, PGliteLock } from './pglite-lock';
 
 /**
  * Every file in migrations/ (TypeScript in a checkout, JavaScript in dist/): each feature adds
@@ -33,8 +33,8 @@ export function dataSourceOptions(config: AppConfig, entities: Entities = []): D
 }
 
 /** The lock an embedded database needs, or null for PostgreSQL. */
-export function lockFor(config: AppConfig, holder: LockHolder) {
-  return config.database.kind === 'pglite' ? { dataDir: config.dataDir, holder } : null;
+export function lockFor(config: AppConfig, holder: LockHolder, purpose: LockPurpose = holder) {
+  return config.database.kind === 'pglite' ? { dataDir: config.dataDir, holder, purpose } : null;
 }
 
 /** A data source that also releases the embedded-database lock when destroyed. */
@@ -57,10 +57,10 @@ export class LockedDataSource extends DataSource {
  */
 export async function openDataSource(
   options: DataSourceOptions,
-  lock: { dataDir: string; holder: LockHolder } | null,
+  lock: ReturnType<typeof lockFor>,
 ): Promise<LockedDataSource> {
   const dataSource = new LockedDataSource(options);
-  if (lock) dataSource.lock = PGliteLock.acquire(lock.dataDir, lock.holder);
+  if (lock) dataSource.lock = PGliteLock.acquire(lock.dataDir, lock.holder, lock.purpose);
   try {
     await dataSource.initialize();
   } catch (error) {

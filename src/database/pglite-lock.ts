@@ -9,12 +9,19 @@ interface LockContent {
   since: string;
 }
 
+/** What to suggest when the database is taken, by what the contender wanted to do. */
+const HINTS = {
+  server: 'stop it first, or set DATABASE_URL to share a PostgreSQL server',
+  keys: 'stop it or create the key over HTTP (POST /v1/api-keys)',
+  cli: 'stop it first, or set DATABASE_URL to share a PostgreSQL server',
+} as const;
+export type LockPurpose = keyof typeof HINTS;
+
 export class DatabaseInUseError extends Error {
-  constructor(dataDir: string, owner: LockContent) {
+  constructor(dataDir: string, owner: LockContent, purpose: LockPurpose) {
     const who = owner.holder === 'server' ? 'a running server' : 'another rir command';
     super(
-      `the embedded database in ${dataDir} is in use by ${who} (pid ${owner.pid}); ` +
-        'stop it or create the key over HTTP (POST /v1/api-keys)',
+      `the embedded database in ${dataDir} is in use by ${who} (pid ${owner.pid}); ${HINTS[purpose]}`,
     );
     this.name = 'DatabaseInUseError';
   }
@@ -50,7 +57,7 @@ export class PGliteLock {
 
   private constructor(readonly file: string) {}
 
-  static acquire(dataDir: string, holder: LockHolder): PGliteLock {
+  static acquire(dataDir: string, holder: LockHolder, purpose: LockPurpose = holder): PGliteLock {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'pglite.lock');
     const content: LockContent = { pid: process.pid, holder, since: new Date().toISOString() };
@@ -65,7 +72,7 @@ export class PGliteLock {
       const owner = readLock(file);
       const stale =
         owner === null || (owner.pid === process.pid ? !heldHere.has(file) : !isAlive(owner.pid));
-      if (!stale) throw new DatabaseInUseError(dataDir, owner);
+      if (!stale) throw new DatabaseInUseError(dataDir, owner, purpose);
       fs.rmSync(file, { force: true });
     }
     throw new Error(`could not take the lock ${file}`);

@@ -15,7 +15,7 @@ describe('auth matrix', () => {
     searchKey = await t.keyFor('search');
     securityKey = await t.keyFor('security');
   });
-  afterAll(() => t.close());
+  afterAll(() => t?.close());
 
   const adminRoutes: { name: string; send: (key?: string) => Promise<Response>; ok: number }[] = [
     {

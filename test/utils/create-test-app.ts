@@ -10,6 +10,7 @@ import { createApp } from '../../src/main';
 import { ApiKeysService } from '../../src/modules/api-keys/api-keys.service';
 import type { Role } from '../../src/modules/auth/roles';
 import type { AppConfig } from '../../src/config';
+import { seedPGliteDir } from './pglite-template';
 
 export interface TestAppOptions {
   /** Extra environment for this app (limits, rate limits, ...). */
@@ -70,7 +71,9 @@ async function createThrowawayDatabase(
 async function newStorage(): Promise<Storage> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rir-test-'));
   const serverUrl = process.env.DATABASE_URL;
-  return serverUrl ? { dataDir, ...(await createThrowawayDatabase(serverUrl)) } : { dataDir };
+  if (serverUrl) return { dataDir, ...(await createThrowawayDatabase(serverUrl)) };
+  await seedPGliteDir(path.join(dataDir, 'pglite'));
+  return { dataDir };
 }
 
 async function start(

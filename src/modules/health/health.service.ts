@@ -24,8 +24,8 @@ export class HealthService {
   ) {}
 
   /** Database reachable, migrations applied, tfjs backend started, plus every registered check. */
-  ready() {
-    return this.health.check([
+  async ready(): Promise<HealthCheckResult> {
+    const checks = [
       () => this.typeorm.pingCheck('database', { connection: this.dataSource, timeout: 3000 }),
       () => this.run('migrations', () => this.migrations()),
       () => this.run('tfjs', () => this.tfjs()),
@@ -34,7 +34,16 @@ export class HealthService {
           () =>
             this.run(name, check),
       ),
-    ]);
+    ];
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      // Name the failing checks in the message; the per-check details stay in the body.
+      const result = error.getResponse() as HealthCheckResult;
+      const failing = Object.keys(result.error ?? {}).join(', ');
+      throw new ServiceUnavailableException({ ...result, message: `Not ready: ${failing}` });
+    }
   }
 
   private async migrations() {
