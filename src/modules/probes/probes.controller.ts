@@ -1,0 +1,91 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  StreamableFile,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { Throttle } from '@nestjs/throttler';
+import { ApiKeyAuth, Roles } from '../../common';
+import { CreateProbeDto } from './dto/create-probe.dto';
+import { ProbeSummary, ProbesService, ProbeView } from './probes.service';
+
+/** Probes are expensive: a tighter limit than the app default, per client. */
+export const PROBE_RATE_LIMIT = { limit: 20, ttl: 60_000 };
+
+@ApiTags('probes')
+@ApiKeyAuth()
+@Roles('security')
+@Controller('v1/probes')
+export class ProbesController {
+  constructor(private readonly probes: ProbesService) {}
+
+  @Post()
+  @HttpCode(202)
+  @Throttle({ default: PROBE_RATE_LIMIT })
+  @ApiOperation({
+    summary: 'Start a security probe: the attack suite against a model, as a background job',
+  })
+  @ApiAcceptedResponse({ description: '{ id, status }' })
+  @ApiBadRequestResponse({ description: 'Invalid configuration (nothing is queued)' })
+  @ApiNotFoundResponse({ description: 'Unknown model' })
+  @ApiTooManyRequestsResponse({ description: 'Rate limited (Retry-After)' })
+  create(@Body() dto: CreateProbeDto): Promise<{ id: string; status: string }> {
+    return this.probes.create(dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Probes, newest first, with status, progress and headline figures' })
+  list(): Promise<ProbeSummary[]> {
+    return this.probes.list();
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One probe: status and progress, then its report' })
+  @ApiNotFoundResponse({ description: 'No probe with this id' })
+  get(@Param('id') id: string): Promise<ProbeView> {
+    return this.probes.get(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Cancel a queued or running probe' })
+  cancel(@Param('id') id: string): Promise<ProbeView> {
+    return this.probes.cancel(id);
+  }
+
+  @Get(':id/report.html')
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @ApiProduces('text/html')
+  @ApiOperation({
+    summary: 'The report as one self-contained HTML page, with the R@1-versus-eps curve',
+  })
+  reportHtml(@Param('id') id: string): Promise<string> {
+    return this.probes.reportHtml(id);
+  }
+
+  @Get(':id/examples/:file')
+  @ApiProduces('image/png')
+  @ApiOperation({
+    summary: 'Example n as PNG (examples/N.png): original | adversarial | amplified perturbation',
+  })
+  async example(@Param('id') id: string, @Param('file') file: string): Promise<StreamableFile> {
+    const match = /^(\d{1,3})\.png$/.exec(file);
+    if (!match) throw new BadRequestException(`expected examples/<n>.png (got '${file}')`);
+    const png = await this.probes.examplePng(id, Number(match[1]));
+    return new StreamableFile(png, { type: 'image/png', length: png.length });
+  }
+}
