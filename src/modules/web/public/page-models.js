@@ -1,0 +1,220 @@
+// Models (admin): versions side by side (natural and adversarial R@1), deploy with confirmation.
+import { api } from './api.js';
+import {
+  confirmDialog,
+  fill,
+  formatDate,
+  formatPercent,
+  h,
+  messageBox,
+  poll,
+  statusLine,
+} from './ui.js';
+
+export const API_PATH = '/v1/models';
+
+function numberAt(object, paths) {
+  for (const path of paths) {
+    let value = object;
+    for (const key of path.split('.')) value = value?.[key];
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+  }
+  return undefined;
+}
+
+/** R@1 figures in percent, wherever the manifest keeps them (fractions are scaled to percent). */
+export function recallFigures(manifest = {}) {
+  const percent = (value) => (value === undefined ? undefined : value <= 1 ? value * 100 : value);
+  return {
+    natural: percent(
+      numberAt(manifest, [
+        'metrics.recallAt1',
+        'metrics.natural.recallAt1',
+        'metrics.r1',
+        'metrics.R@1',
+        'evaluation.recallAt1',
+        'natural.recallAt1',
+      ]),
+    ),
+    adversarial: percent(
+      numberAt(manifest, [
+        'metrics.adversarialRecallAt1',
+        'metrics.robust.recallAt1',
+        'metrics.robustness.recallAt1',
+        'metrics.robustness.adversarialRecallAt1',
+        'robustness.adversarialRecallAt1',
+        'robustness.recallAt1',
+        'metrics.ES:R',
+      ]),
+    ),
+    eps: numberAt(manifest, [
+      'metrics.robustness.eps',
+      'robustness.eps',
+      'metrics.eps',
+      'training.eps',
+      'trainingConfig.eps',
+      'config.eps',
+    ]),
+  };
+}
+
+function describeModel(manifest = {}) {
+  const spec = manifest.spec || manifest.model || {};
+  const training = manifest.training || manifest.trainingConfig || manifest.config || {};
+  return [
+    spec.backbone,
+    training.loss,
+    training.defense ?? training.defence,
+    manifest.dataset?.name ?? manifest.dataset ?? training.dataset,
+  ]
+    .filter((part) => typeof part === 'string')
+    .join(' · ');
+}
+
+export function render(main) {
+  const errors = messageBox();
+  const status = statusLine();
+  const body = h('tbody');
+  let stopPolling = null;
+
+  function deployCell(model) {
+    if (model.status === 'deploying') {
+      const p = model.deployProgress || {};
+      const fraction = p.total ? p.embedded / p.total : 0;
+      return h(
+        'td',
+        { class: 'cell-progress' },
+        h('progress', {
+          max: '1',
+          value: String(fraction),
+          'aria-label': `Reindex progress of ${model.id}`,
+        }),
+        h('div', { class: 'hint' }, `re-embedding ${p.embedded ?? 0}/${p.total ?? '?'}`),
+      );
+    }
+    if (model.active) return h('td', {}, h('span', { class: 'badge deployed' }, 'serving'));
+    return h(
+      'td',
+      {},
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small',
+          'aria-label': `Deploy model ${model.id}`,
+          onclick: async () => {
+            const ok = await confirmDialog(
+              `Deploy ${model.id}? The gallery is re-embedded with it in the background; searches keep using the current model until the swap.`,
+              'Deploy',
+            );
+            if (!ok) return;
+            try {
+              await api(`/v1/models/${encodeURIComponent(model.id)}/deploy`, { method: 'POST' });
+              status.textContent = `Deploying ${model.id}…`;
+              watch();
+            } catch (error) {
+              errors.show(error);
+            }
+          },
+        },
+        'Deploy',
+      ),
+      model.deployError
+        ? h('div', { class: 'hint' }, `last deploy failed: ${model.deployError}`)
+        : null,
+    );
+  }
+
+  function row(model) {
+    const figures = recallFigures(model.manifest);
+    return h(
+      'tr',
+      {},
+      h(
+        'th',
+        { scope: 'row' },
+        model.id,
+        h('div', { class: 'hint' }, describeModel(model.manifest)),
+      ),
+      h('td', {}, h('span', { class: `badge ${model.status}` }, model.status)),
+      h('td', { class: 'num' }, formatPercent(figures.natural)),
+      h(
+        'td',
+        { class: 'num' },
+        formatPercent(figures.adversarial),
+        figures.eps !== undefined
+          ? h('div', { class: 'hint' }, `eps ${figures.eps.toFixed(4)}`)
+          : null,
+      ),
+      h('td', { class: 'num' }, String(model.embeddingDim)),
+      h('td', {}, formatDate(model.createdAt)),
+      deployCell(model),
+    );
+  }
+
+  async function refresh() {
+    const models = await api('/v1/models');
+    fill(
+      body,
+      models.length
+        ? models.map(row)
+        : h('tr', {}, h('td', { colspan: '7', class: 'empty' }, 'No models registered.')),
+    );
+    const deploying = models.find((model) => model.status === 'deploying');
+    const serving = models.find((model) => model.active);
+    if (!deploying)
+      status.textContent = serving ? `Serving model: ${serving.id}.` : 'No model is deployed yet.';
+    return Boolean(deploying);
+  }
+
+  function watch() {
+    stopPolling?.();
+    stopPolling = poll(async () => {
+      try {
+        return await refresh();
+      } catch (error) {
+        errors.show(error);
+        return false;
+      }
+    }, 1000);
+  }
+
+  fill(
+    main,
+    h('h1', {}, 'Models'),
+    h(
+      'p',
+      { class: 'lead' },
+      'Model versions side by side. Adversarial R@1 is recall@1 of attacked queries (ES) at the eps shown.',
+    ),
+    errors,
+    status,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        {},
+        h('caption', { class: 'visually-hidden' }, 'Model versions'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Model'),
+            h('th', { scope: 'col' }, 'Status'),
+            h('th', { scope: 'col', class: 'num' }, 'Natural R@1'),
+            h('th', { scope: 'col', class: 'num' }, 'Adversarial R@1'),
+            h('th', { scope: 'col', class: 'num' }, 'Dim'),
+            h('th', { scope: 'col' }, 'Registered'),
+            h('th', { scope: 'col' }, 'Deploy'),
+          ),
+        ),
+        body,
+      ),
+    ),
+  );
+  watch();
+  return () => stopPolling?.();
+}

@@ -1,0 +1,247 @@
+// Training (admin): start a robust retraining job, watch its progress live, cancel it.
+import { api } from './api.js';
+import { ACTIVE, parseEps, progressCell } from './jobs.js';
+import { confirmDialog, field, fill, formatDate, h, messageBox, poll, statusLine } from './ui.js';
+
+export const API_PATH = '/v1/training-jobs';
+
+const DATASETS = ['mnist', 'gallery', 'iconify', 'emoji'];
+const LOSSES = ['triplet', 'triplet-semihard', 'contrastive', 'margin', 'multi-similarity'];
+const DEFENSES = ['none', 'panum', 'naive', 'est', 'act', 'hm', 'hm-ics'];
+const BACKBONES = ['small-cnn', 'mobilenetv2'];
+
+function select(name, options, value) {
+  return h(
+    'select',
+    { name },
+    options.map((option) => h('option', { value: option, selected: option === value }, option)),
+  );
+}
+
+export function render(main) {
+  const errors = messageBox();
+  const status = statusLine();
+  const jobsBody = h('tbody');
+  let stopPolling = null;
+
+  const dataset = h('input', {
+    type: 'text',
+    name: 'dataset',
+    value: 'mnist',
+    list: 'dataset-names',
+    required: true,
+  });
+  const backbone = select('backbone', BACKBONES, 'small-cnn');
+  const loss = select('loss', LOSSES, 'triplet');
+  const defense = select('defense', DEFENSES, 'none');
+  const epochs = h('input', {
+    type: 'number',
+    name: 'epochs',
+    min: '1',
+    max: '1000',
+    value: '2',
+    required: true,
+  });
+  const batchSize = h('input', {
+    type: 'number',
+    name: 'batchSize',
+    min: '2',
+    max: '4096',
+    value: '64',
+    required: true,
+  });
+  const eps = h('input', {
+    type: 'text',
+    name: 'eps',
+    value: '8/255',
+    inputmode: 'decimal',
+    required: true,
+  });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Start training');
+
+  async function start(event) {
+    event.preventDefault();
+    errors.clear();
+    const epsValue = parseEps(eps.value);
+    if (!(epsValue >= 0 && epsValue <= 1))
+      return errors.show('eps must be a number between 0 and 1, such as 0.03 or 8/255.');
+    submit.disabled = true;
+    try {
+      const body = {
+        dataset: dataset.value.trim(),
+        backbone: backbone.value,
+        loss: loss.value,
+        defense: defense.value,
+        epochs: Number(epochs.value),
+        batchSize: Number(batchSize.value),
+        eps: epsValue,
+      };
+      const job = await api('/v1/training-jobs', { method: 'POST', json: body });
+      status.textContent = `Started training job ${job.id}.`;
+      watch();
+    } catch (error) {
+      errors.show(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  function row(job) {
+    const p = job.payload || {};
+    const config = [
+      p.dataset,
+      p.backbone,
+      p.loss,
+      p.defense ?? p.defence,
+      p.epochs && `${p.epochs} ep`,
+      typeof p.eps === 'number' && `eps ${p.eps.toFixed(4)}`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    const modelId = job.result?.modelId ?? job.modelId;
+    return h(
+      'tr',
+      {},
+      h(
+        'td',
+        {},
+        h('code', {}, job.id.slice(0, 8)),
+        h('div', { class: 'hint' }, formatDate(job.createdAt)),
+      ),
+      h('td', {}, config || '–'),
+      h(
+        'td',
+        {},
+        h('span', { class: `badge ${job.status}` }, job.status),
+        job.error ? h('div', { class: 'hint' }, job.error) : null,
+      ),
+      progressCell(job),
+      h('td', {}, modelId ? h('a', { href: '#/models' }, modelId) : '–'),
+      h(
+        'td',
+        {},
+        ACTIVE.includes(job.status)
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger small',
+                disabled: job.cancelRequested,
+                'aria-label': `Cancel training job ${job.id}`,
+                onclick: async () => {
+                  if (
+                    !(await confirmDialog(
+                      'Cancel this training job? What it trained so far is kept.',
+                      'Cancel job',
+                    ))
+                  )
+                    return;
+                  try {
+                    await api(`/v1/training-jobs/${job.id}/cancel`, { method: 'POST' });
+                    status.textContent = `Cancel requested for job ${job.id}.`;
+                    watch();
+                  } catch (error) {
+                    errors.show(error);
+                  }
+                },
+              },
+              job.cancelRequested ? 'Cancelling…' : 'Cancel',
+            )
+          : null,
+      ),
+    );
+  }
+
+  async function refresh() {
+    const response = await api('/v1/training-jobs');
+    const jobs = Array.isArray(response) ? response : (response.items ?? response.jobs ?? []);
+    fill(
+      jobsBody,
+      jobs.length
+        ? jobs.map(row)
+        : h('tr', {}, h('td', { colspan: '6', class: 'empty' }, 'No training jobs yet.')),
+    );
+    return jobs.some((job) => ACTIVE.includes(job.status));
+  }
+
+  function watch() {
+    stopPolling?.();
+    stopPolling = poll(async () => {
+      try {
+        return await refresh();
+      } catch (error) {
+        errors.show(error);
+        return false;
+      }
+    }, 1000);
+  }
+
+  fill(
+    main,
+    h('h1', {}, 'Training'),
+    h(
+      'p',
+      { class: 'lead' },
+      'Retrain the embedding model, optionally with an adversarial defence. A finished job registers a model version on the Models page.',
+    ),
+    h(
+      'form',
+      { class: 'card', onsubmit: start },
+      h(
+        'datalist',
+        { id: 'dataset-names' },
+        DATASETS.map((name) => h('option', { value: name })),
+      ),
+      h(
+        'div',
+        { class: 'row' },
+        field(
+          'Data set',
+          dataset,
+          'mnist, gallery (its labelled images), or folder:PATH on the server',
+        ),
+        field('Backbone', backbone),
+        field('Loss', loss),
+        field('Defence', defense),
+      ),
+      h(
+        'div',
+        { class: 'row' },
+        field('Epochs', epochs),
+        field('Batch size', batchSize),
+        field(
+          'eps (L∞ budget)',
+          eps,
+          'Used by the defence; a number in [0, 1] or a fraction like 8/255',
+        ),
+      ),
+      submit,
+    ),
+    errors,
+    status,
+    h('h2', {}, 'Jobs'),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        {},
+        h('caption', { class: 'visually-hidden' }, 'Training jobs, newest first'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Job', 'Configuration', 'Status', 'Progress', 'Model', ''].map((name) =>
+              h('th', { scope: 'col' }, name),
+            ),
+          ),
+        ),
+        jobsBody,
+      ),
+    ),
+  );
+  watch();
+  return () => stopPolling?.();
+}

@@ -1,0 +1,53 @@
+import { Controller, Get, Headers, NotFoundException, Param, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { Response } from 'express';
+import { Public } from '../auth/auth.decorators';
+import {
+  ASSET_NAME_PATTERN,
+  CONSOLE_CSP,
+  ConsoleAsset,
+  findPublicDir,
+  loadConsoleAssets,
+} from './console-assets';
+
+/**
+ * Serves the web console: `/` is the page, `/console/<file>` its scripts and styles. Public (the
+ * console asks for the key itself) and not rate limited, so a limited client still sees the
+ * console explain the 429 its API calls get.
+ */
+@ApiExcludeController()
+@Public()
+@SkipThrottle()
+@Controller()
+export class WebController {
+  private readonly assets: Map<string, ConsoleAsset> = loadConsoleAssets(findPublicDir());
+
+  @Get()
+  index(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() response: Response) {
+    this.send(this.assets.get('index.html')!, ifNoneMatch, response);
+  }
+
+  @Get('console/:file')
+  asset(
+    @Param('file') file: string,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() response: Response,
+  ) {
+    const asset = ASSET_NAME_PATTERN.test(file) ? this.assets.get(file) : undefined;
+    if (!asset) throw new NotFoundException(`No console file ${file}`);
+    this.send(asset, ifNoneMatch, response);
+  }
+
+  private send(asset: ConsoleAsset, ifNoneMatch: string | undefined, response: Response): void {
+    response.setHeader('content-security-policy', CONSOLE_CSP);
+    response.setHeader('cache-control', 'no-cache');
+    response.setHeader('etag', asset.etag);
+    if (ifNoneMatch === asset.etag) {
+      response.status(304).end();
+      return;
+    }
+    response.setHeader('content-type', asset.contentType);
+    response.send(asset.body);
+  }
+}

@@ -1,0 +1,58 @@
+import { createTestApp, TestApp } from '../utils/create-test-app';
+
+describe('web console module (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+
+  it('serves the console page at / without a key, with its own content security policy', async () => {
+    const res = await t.http.get('/');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+    expect(res.text).toContain('<script type="module" src="/console/app.js">');
+    expect(res.headers['content-security-policy']).toContain("img-src 'self' blob: data:");
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+  });
+
+  it('serves the scripts and styles, and answers 304 to a matching etag', async () => {
+    const js = await t.http.get('/console/app.js');
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toContain('text/javascript');
+    expect(js.text).toContain('PAGES');
+    const again = await t.http.get('/console/app.js').set('if-none-match', js.headers.etag);
+    expect(again.status).toBe(304);
+    const css = await t.http.get('/console/style.css');
+    expect(css.status).toBe(200);
+    expect(css.headers['content-type']).toContain('text/css');
+  });
+
+  it('refuses names outside the console folder and unknown files with 404', async () => {
+    for (const name of [
+      '..%2Fweb.module.ts',
+      'web.module.ts',
+      '.hidden.js',
+      'missing.js',
+      'index.html',
+    ]) {
+      const res = await t.http.get(`/console/${name}`);
+      expect(res.status).toBe(404);
+      expect(res.body.message).toMatch(/No console file|Cannot GET/);
+    }
+  });
+
+  it('GET /v1/auth/me names the calling key and its role, and needs a key', async () => {
+    const searchKey = await t.keyFor('search');
+    const me = await t.http.get('/v1/auth/me').set('x-api-key', searchKey);
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ id: expect.any(String), name: 'test-search', role: 'search' });
+    const admin = await t.http.get('/v1/auth/me').set('x-api-key', t.adminKey);
+    expect(admin.body.role).toBe('admin');
+    const none = await t.http.get('/v1/auth/me');
+    expect(none.status).toBe(401);
+    const bad = await t.http.get('/v1/auth/me').set('x-api-key', 'nope');
+    expect(bad.status).toBe(401);
+    expect(bad.body.message).toBe('Invalid API key');
+  });
+});
