@@ -1,0 +1,195 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { DEFENSE_NAMES } from '../../../ml/defenses/options';
+import { LOSS_NAMES } from '../../../ml/losses';
+import { BACKBONES } from '../../../ml/models';
+
+const oneOf = (what: string, names: readonly string[]) => ({
+  message: `unknown ${what} '$value': valid ${what}s are ${names.join(', ')}`,
+});
+
+/** The defence's parameters; the robust defences read eps, steps, stepSize and weight. */
+export class DefenseParamsDto {
+  @ApiPropertyOptional({ description: 'L-inf budget (pixels in [0,1])', default: 8 / 255 })
+  @IsOptional()
+  @IsNumber()
+  @Min(0, { message: 'eps must be in [0, 1]' })
+  @Max(1, { message: 'eps must be in [0, 1]' })
+  eps?: number;
+
+  @ApiPropertyOptional({ description: 'PGD steps of the inner maximisation', default: 8 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  steps?: number;
+
+  @ApiPropertyOptional({ description: 'PGD step size (default 2.5 * eps / steps)' })
+  @IsOptional()
+  @IsNumber()
+  @Min(1e-9, { message: 'stepSize must be > 0' })
+  @Max(1)
+  stepSize?: number;
+
+  @ApiPropertyOptional({ description: 'Weight of the adversarial term (panum, naive)', default: 1 })
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  weight?: number;
+}
+
+export class CreateTrainingJobDto {
+  @ApiProperty({
+    description:
+      "Data set: 'mnist', 'folder:PATH' or 'idx:IMAGES,LABELS' (paths relative to an allowed data root), or 'gallery' (the gallery's labelled images)",
+    example: 'mnist',
+  })
+  @IsString()
+  @MaxLength(1000)
+  dataset!: string;
+
+  @ApiPropertyOptional({ enum: BACKBONES, default: 'small-cnn' })
+  @IsOptional()
+  @IsIn(BACKBONES, oneOf('backbone', BACKBONES))
+  backbone?: (typeof BACKBONES)[number];
+
+  @ApiPropertyOptional({
+    description: 'Input size of decoded images (folder:, gallery)',
+    default: 64,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(16)
+  @Max(224)
+  imageSize?: number;
+
+  @ApiPropertyOptional({ enum: LOSS_NAMES, default: 'triplet' })
+  @IsOptional()
+  @IsIn(LOSS_NAMES, oneOf('loss', LOSS_NAMES))
+  loss?: string;
+
+  @ApiPropertyOptional({ enum: DEFENSE_NAMES, default: 'none' })
+  @IsOptional()
+  @IsIn(DEFENSE_NAMES, oneOf('defense', DEFENSE_NAMES))
+  defense?: string;
+
+  @ApiPropertyOptional({ type: DefenseParamsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => DefenseParamsDto)
+  defenseParams?: DefenseParamsDto;
+
+  @ApiPropertyOptional({ default: 5 })
+  @IsOptional()
+  @IsInt()
+  @Min(1, { message: 'epochs must be at least 1' })
+  @Max(1000)
+  epochs?: number;
+
+  @ApiPropertyOptional({ default: 128 })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(4096)
+  batchSize?: number;
+
+  @ApiPropertyOptional({
+    description: 'Images per class in a batch (m of the sampler)',
+    default: 8,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(1024)
+  perClass?: number;
+
+  @ApiPropertyOptional({ default: 128 })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(2048)
+  embeddingDim?: number;
+
+  @ApiPropertyOptional({ default: 0.001 })
+  @IsOptional()
+  @IsNumber()
+  @Min(1e-7)
+  @Max(1)
+  learningRate?: number;
+
+  @ApiPropertyOptional({ default: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  seed?: number;
+
+  @ApiPropertyOptional({ description: 'Steps per epoch (default: training images / batch size)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  stepsPerEpoch?: number;
+
+  @ApiPropertyOptional({ description: 'Use at most this many training images (quick runs)' })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  maxTrainImages?: number;
+
+  @ApiPropertyOptional({
+    description: 'Use at most this many validation images (held out of the training classes)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  maxValidationImages?: number;
+
+  @ApiPropertyOptional({ description: 'Use at most this many held-out (test) images' })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  maxTestImages?: number;
+
+  @ApiPropertyOptional({
+    description: 'Held-out queries attacked for the robustness figure',
+    default: 100,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  robustnessSamples?: number;
+
+  @ApiPropertyOptional({ description: 'PGD steps of that attack', default: 10 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  robustnessSteps?: number;
+}
+
+export class ListTrainingJobsQueryDto {
+  @ApiPropertyOptional({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] })
+  @IsOptional()
+  @IsIn(['queued', 'running', 'succeeded', 'failed', 'cancelled'], {
+    message: 'status must be one of queued, running, succeeded, failed, cancelled',
+  })
+  status?: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+  @ApiPropertyOptional({ default: 100 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}

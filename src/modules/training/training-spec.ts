@@ -1,0 +1,42 @@
+/**
+ * A training job's payload as stored in the jobs table: the request after validation, with a
+ * `folder:`/`idx:` location resolved to an absolute path inside an allowed data root.
+ * Framework-free: the job's worker thread reads it too.
+ */
+export interface TrainingJobSpec {
+  /** As the client named it (`mnist`, `folder:cats`, `gallery`). */
+  datasetName: string;
+  /** What the ML core loads (`mnist`, `folder:/abs/path`, `idx:/abs/a,/abs/b`). */
+  dataset: string;
+  backbone: 'small-cnn' | 'mobilenetv2';
+  imageSize?: number;
+  embeddingDim: number;
+  loss: string;
+  defense: string;
+  defenseOptions: { eps: number; steps: number; alpha?: number; weight?: number };
+  epochs: number;
+  batchSize: number;
+  perClass: number;
+  learningRate: number;
+  seed: number;
+  stepsPerEpoch?: number;
+  maxTrain?: number;
+  maxValidation?: number;
+  maxTest?: number;
+  /** The quick robustness figure: ES at `defenseOptions.eps` on this many held-out queries. */
+  robustness: { samples: number; steps: number };
+}
+
+/** What a training job leaves in `result`. */
+export interface TrainingJobResult extends Record<string, unknown> {
+  cancelled?: boolean;
+  modelId?: string;
+  modelDir?: string;
+  /** Natural retrieval metrics on the held-out (test) classes. */
+  metrics?: Record<string, unknown>;
+  /** R@1 (percent) of held-out queries under the embedding-shifting attack at the job's eps. */
+  robustness?: Record<string, unknown>;
+  epochsCompleted?: number;
+  checkpointDir?: string;
+  resumedFromEpoch?: number;
+}

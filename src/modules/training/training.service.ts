@@ -1,0 +1,188 @@
+import { BadRequestException, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { resolveDefenseOptions, type DefenseName } from '../../ml/defenses/options';
+import { CHECKPOINT_DIR, readCheckpointState } from '../../ml/training/checkpoint';
+import {
+  Job,
+  JobContext,
+  JobRunner,
+  JobsService,
+  JobThreadCancelledError,
+  runInJobThread,
+  threadEntry,
+} from '../jobs';
+import { ModelRegistryService } from '../models/model-registry.service';
+import { resolveDatasetSpec } from './dataset-location';
+import { CreateTrainingJobDto } from './dto/create-training-job.dto';
+import { GalleryDataset } from './gallery-dataset';
+import type { TrainingJobResult, TrainingJobSpec } from './training-spec';
+import { toTrainingJobView, TrainingJobView } from './training-job.view';
+
+export const TRAINING_JOB = 'training';
+const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
+/** Fewest labelled classes the gallery needs: half train, half held out, two per batch at least. */
+const MIN_GALLERY_CLASSES = 4;
+
+/**
+ * Admin-triggered (robust) retraining: validates a request into a TrainingJobSpec, queues it, and,
+ * in worker processes, runs it in a worker thread and registers the resulting model version.
+ */
+@Injectable()
+export class TrainingService implements OnModuleInit {
+  private readonly logger = new Logger(TrainingService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobsService,
+    private readonly runner: JobRunner,
+    private readonly registry: ModelRegistryService,
+    private readonly gallery: GalleryDataset,
+  ) {}
+
+  onModuleInit(): void {
+    this.jobs.registerHandler(TRAINING_JOB, (job, ctx) => this.run(job, ctx));
+  }
+
+  async create(dto: CreateTrainingJobDto): Promise<{ id: string; status: string }> {
+    const spec = await this.validate(dto);
+    const job = await this.jobs.enqueue(TRAINING_JOB, spec as unknown as Record<string, unknown>);
+    this.runner.poke();
+    return { id: job.id, status: job.status };
+  }
+
+  async get(id: string): Promise<TrainingJobView> {
+    return toTrainingJobView(await this.jobs.get(id, TRAINING_JOB));
+  }
+
+  async list(status?: Job['status'], limit = 100): Promise<TrainingJobView[]> {
+    return (await this.jobs.list({ type: TRAINING_JOB, status }, limit)).map(toTrainingJobView);
+  }
+
+  async cancel(id: string): Promise<TrainingJobView> {
+    return toTrainingJobView(await this.jobs.cancel(id, TRAINING_JOB));
+  }
+
+  /** Every check that can fail before training starts, so a bad request creates no job. */
+  async validate(dto: CreateTrainingJobDto): Promise<TrainingJobSpec> {
+    const defense = dto.defense ?? 'none';
+    const params = dto.defenseParams ?? {};
+    const perClass = dto.perClass ?? 8;
+    const batchSize = dto.batchSize ?? 128;
+    if (batchSize < perClass) {
+      throw new BadRequestException(
+        `batchSize ${batchSize} is smaller than the sampler's per-class m (perClass ${perClass})`,
+      );
+    }
+    if (batchSize % perClass !== 0) {
+      throw new BadRequestException(
+        `batchSize ${batchSize} must be a multiple of perClass ${perClass} (m images per class per batch)`,
+      );
+    }
+    let resolved;
+    try {
+      resolved = resolveDefenseOptions(defense as DefenseName, {
+        eps: params.eps,
+        steps: params.steps,
+        alpha: params.stepSize,
+        weight: params.weight,
+      });
+    } catch (error) {
+      throw new BadRequestException((error as Error).message);
+    }
+    let dataset: string;
+    if (dto.dataset === 'gallery') {
+      const classes = await this.gallery.classCount();
+      if (classes < MIN_GALLERY_CLASSES) {
+        throw new BadRequestException(
+          `the gallery has ${classes} labels with at least 2 images; training on it needs ${MIN_GALLERY_CLASSES}`,
+        );
+      }
+      dataset = 'gallery';
+    } else {
+      dataset = await resolveDatasetSpec(dto.dataset, this.config.dataRoots);
+    }
+    return {
+      datasetName: dto.dataset,
+      dataset,
+      backbone: dto.backbone ?? 'small-cnn',
+      imageSize: dto.imageSize,
+      embeddingDim: dto.embeddingDim ?? 128,
+      loss: dto.loss ?? 'triplet',
+      defense,
+      defenseOptions: {
+        eps: resolved.eps,
+        steps: resolved.steps,
+        alpha: params.stepSize,
+        weight: params.weight,
+      },
+      epochs: dto.epochs ?? 5,
+      batchSize,
+      perClass,
+      learningRate: dto.learningRate ?? 1e-3,
+      seed: dto.seed ?? 0,
+      stepsPerEpoch: dto.stepsPerEpoch,
+      maxTrain: dto.maxTrainImages,
+      maxValidation: dto.maxValidationImages,
+      maxTest: dto.maxTestImages,
+      robustness: { samples: dto.robustnessSamples ?? 100, steps: dto.robustnessSteps ?? 10 },
+    };
+  }
+
+  /** The job handler (worker role): train in a thread, then register the model version. */
+  private async run(job: Job, ctx: JobContext): Promise<TrainingJobResult> {
+    const spec = { ...(job.payload as unknown as TrainingJobSpec) };
+    if (spec.datasetName === 'gallery') {
+      const dir = path.join(ctx.checkpointDir, 'gallery-data');
+      // A resumed run trains on the images the first run exported.
+      const exported = await fs.stat(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!exported || ctx.attempt === 1) await this.gallery.export(this.config.dataDir, dir);
+      spec.dataset = `folder:${dir}`;
+    }
+    let result: TrainingJobResult;
+    try {
+      result = await runInJobThread<TrainingJobResult>(
+        threadEntry(WORKERS_DIR, 'training-job.worker'),
+        { spec, backend: this.config.tfjsBackend },
+        ctx,
+      );
+    } catch (error) {
+      if (!(error instanceof JobThreadCancelledError)) throw error;
+      // The thread was stopped mid-step: what it kept is its last epoch checkpoint.
+      const modelDir = path.join(ctx.checkpointDir, 'model');
+      const kept = await readCheckpointState(modelDir);
+      return {
+        cancelled: true,
+        epochsCompleted: kept?.epoch ?? 0,
+        checkpointDir: kept ? path.join(modelDir, CHECKPOINT_DIR) : undefined,
+      };
+    }
+    if (result.cancelled || !result.modelDir) return result;
+    const modelId = `train-${job.id}`;
+    const target = path.join(this.registry.modelsDir, modelId);
+    await copyModelVersion(result.modelDir, path.join(ctx.checkpointDir, 'staging'), target);
+    await this.registry.registerDirectory(target, modelId);
+    this.logger.log(`training job ${job.id} registered model ${modelId}`);
+    return { ...result, modelId, modelDir: target };
+  }
+}
+
+/**
+ * Copies the model files (not the checkpoints) into place through a staging directory outside
+ * DATA_DIR/models (so the registry's scan never sees a half-copied version) and a rename.
+ */
+async function copyModelVersion(from: string, staging: string, to: string): Promise<void> {
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.mkdir(staging, { recursive: true });
+  for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+    if (entry.isFile())
+      await fs.copyFile(path.join(from, entry.name), path.join(staging, entry.name));
+  }
+  await fs.rm(to, { recursive: true, force: true });
+  await fs.mkdir(path.dirname(to), { recursive: true });
+  await fs.rename(staging, to);
+}

@@ -1,0 +1,159 @@
+/**
+ * Worker-thread entry of a training job: trains (resuming from the job's checkpoint if a previous run
+ * left one), then measures the quick robustness figure, and answers with the model directory.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { prepareGallery, runAttack, sampleQueries, naturalRecallAt1 } from '../ml/attacks/suite';
+import { initBackend } from '../ml/backend';
+import { loadDataset } from '../ml/data';
+import { loadModel, MANIFEST_FILE } from '../ml/model-store';
+import { CHECKPOINT_DIR, readCheckpointState } from '../ml/training/checkpoint';
+import { trainEmbeddingModel } from '../ml/training/trainer';
+import type { ImageSet, ProgressEvent } from '../ml/types';
+import { serveJobThread, type JobThreadContext } from '../modules/jobs/job-thread';
+import type { JobProgress } from '../modules/jobs/job.entity';
+import type { TrainingJobResult, TrainingJobSpec } from '../modules/training/training-spec';
+
+export interface TrainingThreadInput {
+  spec: TrainingJobSpec;
+  backend?: string;
+}
+
+function toJobProgress(event: ProgressEvent): JobProgress {
+  return {
+    phase: event.phase,
+    epoch: event.epoch,
+    epochs: event.epochs,
+    step: event.step,
+    total: event.totalSteps,
+    loss: event.loss,
+    imagesPerSecond: event.imagesPerSecond,
+    etaSeconds: event.etaSeconds,
+    message: event.message,
+  };
+}
+
+/** R@1 of held-out queries before and after the ES attack (RobRank's ES:R) at the job's eps. */
+async function quickRobustness(
+  modelDir: string,
+  test: ImageSet,
+  spec: TrainingJobSpec,
+): Promise<Record<string, unknown>> {
+  const model = await loadModel(modelDir);
+  const gallery = prepareGallery(model, test);
+  try {
+    const rows = sampleQueries(
+      gallery,
+      Math.min(spec.robustness.samples, test.labels.length),
+      spec.seed,
+    );
+    const eps = spec.defenseOptions.eps;
+    const naturalR1 = naturalRecallAt1(gallery, rows);
+    if (eps === 0 || rows.length === 0) {
+      return {
+        attack: 'ES',
+        eps,
+        samples: rows.length,
+        naturalRecallAt1: naturalR1,
+        recallAt1UnderAttack: naturalR1,
+      };
+    }
+    const steps = spec.robustness.steps;
+    const run = runAttack(model, gallery, 'ES', rows, {
+      eps,
+      alpha: (2.5 * eps) / steps,
+      steps,
+      seed: spec.seed,
+    });
+    return {
+      attack: 'ES',
+      eps,
+      steps,
+      samples: rows.length,
+      naturalRecallAt1: naturalR1,
+      recallAt1UnderAttack: run.figures['ES:R'],
+      embeddingShift: run.figures['ES:D'],
+    };
+  } finally {
+    gallery.dispose();
+    model.dispose();
+  }
+}
+
+async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJobResult> {
+  const { spec, backend } = raw as TrainingThreadInput;
+  await initBackend(backend);
+  const outDir = path.join(thread.checkpointDir, 'model');
+  const previous = await readCheckpointState(outDir);
+  thread.reportProgress({ phase: 'load-data', message: `loading ${spec.datasetName}` });
+  const size = spec.imageSize ?? 64;
+  const split = await loadDataset(spec.dataset, {
+    seed: spec.seed,
+    imageSize: { height: size, width: size, channels: spec.backbone === 'small-cnn' ? 1 : 3 },
+    maxTrain: spec.maxTrain,
+    maxValidation: spec.maxValidation,
+    maxTest: spec.maxTest,
+  });
+  try {
+    await trainEmbeddingModel(
+      {
+        dataset: spec.dataset,
+        backbone: spec.backbone,
+        imageSize: spec.imageSize,
+        embeddingDim: spec.embeddingDim,
+        loss: spec.loss,
+        defense: spec.defense,
+        defenseOptions: spec.defenseOptions,
+        epochs: spec.epochs,
+        batchSize: spec.batchSize,
+        perClass: spec.perClass,
+        learningRate: spec.learningRate,
+        seed: spec.seed,
+        stepsPerEpoch: spec.stepsPerEpoch,
+        maxTrain: spec.maxTrain,
+        maxValidation: spec.maxValidation,
+        maxTest: spec.maxTest,
+        outDir,
+        resume: previous !== null,
+      },
+      {
+        split,
+        signal: thread.signal,
+        onProgress: (event) => thread.reportProgress(toJobProgress(event)),
+      },
+    );
+  } catch (error) {
+    if (!thread.cancelled()) throw error;
+    // Cancelled: keep the checkpoint of the last finished epoch (a model version on its own).
+    const kept = await readCheckpointState(outDir);
+    return {
+      cancelled: true,
+      epochsCompleted: kept?.epoch ?? 0,
+      checkpointDir: kept ? path.join(outDir, CHECKPOINT_DIR) : undefined,
+    };
+  }
+  thread.reportProgress({
+    phase: 'robustness',
+    message: 'ES attack on the held-out classes',
+    etaSeconds: undefined,
+  });
+  const robustness = await quickRobustness(outDir, split.test, spec);
+  const manifestFile = path.join(outDir, MANIFEST_FILE);
+  const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as {
+    metrics: Record<string, unknown> | null;
+  };
+  manifest.metrics = { ...manifest.metrics, robustness };
+  await fs.writeFile(`${manifestFile}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await fs.rename(`${manifestFile}.tmp`, manifestFile);
+  const metrics = { ...(manifest.metrics ?? {}) };
+  delete metrics.history;
+  return {
+    modelDir: outDir,
+    metrics,
+    robustness,
+    resumedFromEpoch: previous?.epoch,
+  };
+}
+
+serveJobThread(train);

@@ -1,0 +1,115 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { createTestApp, TestApp } from '../utils/create-test-app';
+import { FINISHED, pollJob, TINY_JOB } from './helpers';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: { JOB_POLL_MS: '100', JOB_HEARTBEAT_MS: '200' } });
+});
+afterAll(() => t?.close());
+
+const post = (body: Record<string, unknown>) =>
+  t.http.post('/v1/training-jobs').set('x-api-key', t.adminKey).send(body);
+
+describe('training jobs (embedded mode, in-process worker thread)', () => {
+  it('trains a tiny model, reports progress and registers the model version', async () => {
+    const res = await post(TINY_JOB);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ id: expect.any(String), status: 'queued' });
+    const job = await pollJob(
+      () => t.http,
+      t.adminKey,
+      res.body.id,
+      (j) => FINISHED.includes(j.status),
+    );
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('succeeded');
+    expect(job.attempts).toBe(1);
+    expect(job.progress).toMatchObject({ total: 3 });
+    expect(job.modelId).toBe(`train-${job.id}`);
+    const metrics = job.metrics as { recallAt1: number };
+    expect(metrics.recallAt1).toBeGreaterThan(0);
+    expect(metrics.recallAt1).toBeLessThanOrEqual(1);
+    const robustness = job.robustness as {
+      recallAt1UnderAttack: number;
+      eps: number;
+      samples: number;
+    };
+    expect(robustness.eps).toBeCloseTo(0.03);
+    expect(robustness.samples).toBe(10);
+    expect(robustness.recallAt1UnderAttack).toBeGreaterThanOrEqual(0);
+    expect(robustness.recallAt1UnderAttack).toBeLessThanOrEqual(100);
+
+    const model = await t.http.get(`/v1/models/${job.modelId}`).set('x-api-key', t.adminKey);
+    expect(model.status).toBe(200);
+    const manifest = model.body.manifest as {
+      metrics: { robustness: unknown };
+      embeddingDim: number;
+    };
+    expect(manifest.embeddingDim).toBe(16);
+    expect(manifest.metrics.robustness).toEqual(job.robustness);
+
+    const list = await t.http
+      .get('/v1/training-jobs?status=succeeded')
+      .set('x-api-key', t.adminKey);
+    expect(list.status).toBe(200);
+    expect(list.body.map((j: { id: string }) => j.id)).toContain(job.id);
+    const none = await t.http.get('/v1/training-jobs?status=failed').set('x-api-key', t.adminKey);
+    expect(none.body).toEqual([]);
+  });
+
+  it('cancels a running job within 5 s and keeps its finished epochs', async () => {
+    const res = await post({ ...TINY_JOB, epochs: 50, stepsPerEpoch: 2 });
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    // Wait until at least one epoch has been checkpointed.
+    await pollJob(
+      () => t.http,
+      t.adminKey,
+      id,
+      (j) => Number(j.progress?.epoch ?? 0) >= 2,
+    );
+    const requested = Date.now();
+    const cancel = await t.http.post(`/v1/training-jobs/${id}/cancel`).set('x-api-key', t.adminKey);
+    expect(cancel.status).toBe(202);
+    const job = await pollJob(
+      () => t.http,
+      t.adminKey,
+      id,
+      (j) => FINISHED.includes(j.status),
+      {
+        everyMs: 100,
+        limit: 200,
+      },
+    );
+    const tookMs = Date.now() - requested;
+    expect(job.status).toBe('cancelled');
+    expect(job.error).toBe('cancelled by request');
+    expect(tookMs).toBeLessThan(5000);
+    const kept = job.result as { epochsCompleted: number; checkpointDir: string };
+    expect(kept.epochsCompleted).toBeGreaterThanOrEqual(1);
+    await expect(fs.stat(path.join(kept.checkpointDir, 'manifest.json'))).resolves.toBeTruthy();
+    expect(job.modelId).toBeNull();
+  });
+
+  it('cancels a queued job at once and ignores a cancel of a finished one', async () => {
+    const [first, second] = await Promise.all([post(TINY_JOB), post(TINY_JOB)]);
+    const cancel = await t.http
+      .post(`/v1/training-jobs/${second.body.id}/cancel`)
+      .set('x-api-key', t.adminKey);
+    expect(cancel.status).toBe(202);
+    expect(['cancelled', 'running']).toContain(cancel.body.status);
+    const done = await pollJob(
+      () => t.http,
+      t.adminKey,
+      first.body.id,
+      (j) => FINISHED.includes(j.status),
+    );
+    expect(done.status).toBe('succeeded');
+    const again = await t.http
+      .post(`/v1/training-jobs/${first.body.id}/cancel`)
+      .set('x-api-key', t.adminKey);
+    expect(again.body.status).toBe('succeeded');
+  });
+});
