@@ -105,6 +105,8 @@ export class GalleryService {
       prepared.push(await this.prepare(file.buffer, name, label ?? null, metadata));
     }
     let vectors = await this.embed(prepared, serving.embedder);
+    // Durable file writes (content-addressed, idempotent) happen outside the lock so uploads overlap.
+    for (const image of prepared) await this.images.write(image.item.contentSha256, image.bytes);
     return this.indexes.writeLock.run(async () => {
       // A deploy may have swapped the model while these were embedded: embed again with the new one.
       const now = this.search.serving();
@@ -212,6 +214,7 @@ export class GalleryService {
   ): Promise<IngestedItem> {
     const existing = await this.gallery.findByHash(image.item.contentSha256);
     if (existing) return { ...toView(existing), duplicate: true };
+    // Written before the lock; a delete of an item with the same content may have removed it since.
     await this.images.write(image.item.contentSha256, image.bytes);
     const createdAt = await this.gallery.insertWithEmbedding(
       image.item,
