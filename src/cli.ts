@@ -9,6 +9,7 @@ import * as keysCommand from './cli/keys.command';
 import * as dbCommand from './cli/db.command';
 import * as benchCommand from './cli/bench.command';
 import * as attackCommand from './cli/attack.command';
+import * as reproduceCommand from './cli/reproduce.command';
 import * as trainCommand from './cli/train.command';
 import * as evalCommand from './cli/eval.command';
 import * as dataCommand from './cli/data.command';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   dbCommand.register(program);
   benchCommand.register(program);
   attackCommand.register(program);
+  reproduceCommand.register(program);
   trainCommand.register(program);
   evalCommand.register(program);
   dataCommand.register(program);

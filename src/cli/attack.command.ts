@@ -1,0 +1,99 @@
+/**
+ * `rir attack`: the attack suite against a stored model on a data set's test split, in a worker thread;
+ * a table on the terminal, the report as JSON with --json.
+ */
+import * as path from 'path';
+import type { Command } from 'commander';
+import { parseBudget, validateRequest, type RobustnessRequest } from '../ml/robustness/evaluate';
+import { renderReport } from '../ml/robustness/render';
+import type { RobustnessReport } from '../ml/robustness/report';
+import { siblingEntry, spawnWorker } from '../workers/pool';
+import type { AttackWorkerData, AttackWorkerMessage } from '../workers/attack.worker';
+
+function integer(name: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!Number.isInteger(value)) throw new Error(`${name} must be an integer (got '${text}')`);
+    return value;
+  };
+}
+
+/** Runs the evaluation in a worker thread; progress lines go to stderr. */
+export function runInWorker(
+  request: RobustnessRequest,
+  onProgress: (message: string) => void,
+): Promise<RobustnessReport> {
+  const entry = siblingEntry(path.join(__dirname, '..', 'workers'), 'attack.worker', __filename);
+  const data: AttackWorkerData = { request, backend: process.env.TFJS_BACKEND };
+  const worker = spawnWorker(entry, data);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    worker.on('message', (message: AttackWorkerMessage) => {
+      if (message.type === 'progress') onProgress(message.message);
+      else if (message.type === 'done') {
+        settled = true;
+        resolve(message.report);
+      } else {
+        settled = true;
+        reject(new Error(message.message));
+      }
+    });
+    worker.on('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`attack worker exited with code ${code} before reporting`));
+    });
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('attack')
+    .description(
+      'Run the DML attack suite (RobRank) against a model and report the figures, ERS and sanity checks',
+    )
+    .requiredOption('--model <dir>', 'model version directory (manifest.json + weights)')
+    .requiredOption(
+      '--dataset <spec>',
+      'mnist | idx:IMAGES,LABELS | folder:PATH (its test classes are attacked)',
+    )
+    .option(
+      '--attacks <list>',
+      "'all' or a comma-separated list of CA+,CA-,QA+,QA-,TMA,ES,LTM,GTM,GTT",
+      'all',
+    )
+    .option('--eps <e>', 'L-inf budget, a number or a fraction like 77/255', '8/255')
+    .option('--alpha <a>', 'PGD step size, a number or a fraction', '3/255')
+    .option('--steps <n>', 'PGD steps', integer('--steps'), 32)
+    .option('--restarts <n>', 'PGD restarts (worst case per sample kept)', integer('--restarts'), 1)
+    .option('--sample <n>', 'queries attacked', integer('--sample'), 200)
+    .option('--gallery <n>', 'test images used as the clean gallery', integer('--gallery'), 1000)
+    .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)
+    .option('--no-strength-check', 'skip the 2x steps + 1 restart check')
+    .option('--json', 'print the report as JSON')
+    .action(async (options) => {
+      const request: RobustnessRequest = {
+        modelDir: options.model,
+        dataset: options.dataset,
+        attacks: options.attacks,
+        eps: parseBudget(options.eps, '--eps'),
+        alpha: parseBudget(options.alpha, '--alpha'),
+        steps: options.steps,
+        restarts: options.restarts,
+        sampleSize: options.sample,
+        gallerySize: options.gallery,
+        seed: options.seed,
+        skipStrengthCheck: options.strengthCheck === false,
+      };
+      validateRequest(request); // bad input fails here, before a worker starts
+      const report = await runInWorker(request, (message) => {
+        if (!options.json) process.stderr.write(`\r${message}          `);
+      });
+      if (!options.json) process.stderr.write('\n');
+      process.stdout.write(
+        options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
+      );
+    });
+}

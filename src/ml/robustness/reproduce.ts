@@ -1,0 +1,280 @@
+/**
+ * The reproduction of the seed paper's claim: every defence trained on every data set under a stated
+ * budget, then attacked with the whole suite. Each run lives in OUT/<dataset>/<defence>/ (model version,
+ * training checkpoints, report.json); a run whose report exists is skipped, a half-trained one resumes
+ * from its last checkpoint, so the whole thing can be stopped and restarted at any time.
+ */
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ATTACK_NAMES } from '../attacks/definitions';
+import { DEFENSE_NAMES, createDefense, type DefenseOptions } from '../defenses';
+import { loadDataset } from '../data';
+import { loadModelVersion, readManifest } from '../model-store';
+import { trainEmbeddingModel } from '../training';
+import type { ProgressEvent } from '../types';
+import { buildRobustnessReport, type RobustnessReport } from './report';
+
+export type BudgetName = 'smoke' | 'small' | 'full';
+
+export interface ReproductionBudget {
+  /** Training images (a seeded subset of the training classes), validation images, test images (gallery). */
+  maxTrain: number;
+  maxValidation: number;
+  maxTest: number;
+  batchSize: number;
+  perClass: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  learningRate: number;
+  training: Required<Pick<DefenseOptions, 'eps' | 'steps' | 'alpha' | 'weight'>>;
+  evaluation: {
+    eps: number;
+    alpha: number;
+    steps: number;
+    restarts: number;
+    sampleSize: number;
+    targetedStepFactor: number;
+  };
+}
+
+/** Budgets per data set. MNIST: eps 77/255, alpha 3/255, 32 steps at evaluation (RESEARCH.md section 2). */
+export const BUDGETS: Record<string, Record<BudgetName, ReproductionBudget>> = {
+  mnist: {
+    // Checks the pipeline end to end in a few minutes; its numbers mean nothing.
+    smoke: {
+      maxTrain: 400,
+      maxValidation: 50,
+      maxTest: 200,
+      batchSize: 20,
+      perClass: 4,
+      epochs: 1,
+      stepsPerEpoch: 2,
+      learningRate: 1e-3,
+      training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
+      evaluation: {
+        eps: 77 / 255,
+        alpha: 3 / 255,
+        steps: 2,
+        restarts: 1,
+        sampleSize: 4,
+        targetedStepFactor: 2,
+      },
+    },
+    // Sized for two CPU cores shared with other work (about 90 minutes for four defences).
+    small: {
+      maxTrain: 6000,
+      maxValidation: 300,
+      maxTest: 1000,
+      batchSize: 40,
+      perClass: 8,
+      epochs: 2,
+      stepsPerEpoch: 50,
+      learningRate: 1e-3,
+      training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
+      evaluation: {
+        eps: 77 / 255,
+        alpha: 3 / 255,
+        steps: 32,
+        restarts: 1,
+        sampleSize: 50,
+        targetedStepFactor: 2,
+      },
+    },
+    full: {
+      maxTrain: 30000,
+      maxValidation: 1000,
+      maxTest: 4861,
+      batchSize: 125,
+      perClass: 25,
+      epochs: 12,
+      stepsPerEpoch: 61,
+      learningRate: 1e-3,
+      training: { eps: 0.3, steps: 7, alpha: 0.1, weight: 1 },
+      evaluation: {
+        eps: 77 / 255,
+        alpha: 3 / 255,
+        steps: 32,
+        restarts: 1,
+        sampleSize: 500,
+        targetedStepFactor: 3,
+      },
+    },
+  },
+};
+
+export const DEFAULT_DEFENSES = ['none', 'panum', 'est', 'naive', 'act', 'hm'];
+
+export interface ReproduceOptions {
+  datasets: string[];
+  defenses: string[];
+  outDir: string;
+  budget: BudgetName;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunRecord {
+  dataset: string;
+  defense: string;
+  report: RobustnessReport;
+  trainingSeconds: number;
+  trainingConfig: Record<string, unknown>;
+  defenseConfig: Record<string, unknown>;
+  naturalTestMetrics: Record<string, unknown>;
+}
+
+/** Checks names and budgets before anything is trained. */
+export function validateReproduce(options: ReproduceOptions): void {
+  if (options.datasets.length === 0) throw new Error('no data set given');
+  for (const dataset of options.datasets) {
+    if (!BUDGETS[dataset]) {
+      throw new Error(
+        `no reproduction budget for data set '${dataset}' (budgets exist for ${Object.keys(BUDGETS).join(', ')})`,
+      );
+    }
+  }
+  if (!['smoke', 'small', 'full'].includes(options.budget)) {
+    throw new Error(`budget must be smoke, small or full (got '${String(options.budget)}')`);
+  }
+  for (const defense of options.defenses) {
+    createDefense(defense, BUDGETS[options.datasets[0]][options.budget].training); // throws on an unknown name
+  }
+  if (options.defenses.length === 0)
+    throw new Error(`no defence given (known: ${DEFENSE_NAMES.join(', ')})`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs
+    .access(file)
+    .then(() => true)
+    .catch(() => false);
+}
+
+function progressLogger(
+  log: (line: string) => void,
+  label: string,
+): (event: ProgressEvent) => void {
+  let last = 0;
+  return (event) => {
+    const now = Date.now();
+    if (event.phase === 'train' && now - last < 30_000 && event.step !== event.totalSteps) return;
+    last = now;
+    const loss = event.loss === undefined ? '' : ` loss ${event.loss.toFixed(4)}`;
+    const speed =
+      event.imagesPerSecond === undefined ? '' : ` ${event.imagesPerSecond.toFixed(0)} img/s`;
+    log(
+      `${label} ${event.phase} ${event.step}/${event.totalSteps}${loss}${speed}${event.message ? ` ${event.message}` : ''}`,
+    );
+  };
+}
+
+/** Trains (or resumes, or skips) one defence on one data set, then attacks it (or reads its report). */
+export async function reproduceRun(
+  dataset: string,
+  defense: string,
+  options: ReproduceOptions,
+): Promise<RunRecord> {
+  const log = options.log ?? (() => undefined);
+  const budget = BUDGETS[dataset][options.budget];
+  const seed = options.seed ?? 0;
+  const runDir = path.join(options.outDir, dataset, defense);
+  const modelDir = path.join(runDir, 'model');
+  const reportFile = path.join(runDir, 'report.json');
+  const label = `[${dataset}/${defense}]`;
+  if (!(await exists(path.join(modelDir, 'manifest.json')))) {
+    log(
+      `${label} training (${budget.epochs} x ${budget.stepsPerEpoch} steps, batch ${budget.batchSize})`,
+    );
+    await trainEmbeddingModel(
+      {
+        dataset,
+        outDir: modelDir,
+        resume: await exists(path.join(modelDir, 'checkpoint', 'state.json')),
+        backbone: 'small-cnn',
+        defense,
+        defenseOptions: { ...budget.training, seed },
+        batchSize: budget.batchSize,
+        perClass: budget.perClass,
+        epochs: budget.epochs,
+        stepsPerEpoch: budget.stepsPerEpoch,
+        learningRate: budget.learningRate,
+        maxTrain: budget.maxTrain,
+        maxValidation: budget.maxValidation,
+        maxTest: budget.maxTest,
+        seed,
+      },
+      { onProgress: progressLogger(log, label) },
+    );
+  } else {
+    log(`${label} model exists, training skipped`);
+  }
+  const manifest = await readManifest(modelDir);
+  let report: RobustnessReport;
+  if (await exists(reportFile)) {
+    log(`${label} report exists, attacks skipped`);
+    report = JSON.parse(await fs.readFile(reportFile, 'utf8')) as RobustnessReport;
+  } else {
+    log(
+      `${label} attacking (${budget.evaluation.sampleSize} queries, all ${ATTACK_NAMES.length} attacks + strength check)`,
+    );
+    const { model } = await loadModelVersion(modelDir);
+    try {
+      const split = await loadDataset(dataset, {
+        seed,
+        maxTrain: 0,
+        maxValidation: 0,
+        maxTest: budget.maxTest,
+      });
+      let last = 0;
+      report = buildRobustnessReport(model, split.test, {
+        attacks: [...ATTACK_NAMES],
+        ...budget.evaluation,
+        seed,
+        model: `${dataset}/${defense} ${manifest.id}`,
+        dataset,
+        onProgress: (message) => {
+          if (Date.now() - last > 30_000) {
+            last = Date.now();
+            log(`${label} ${message}`);
+          }
+        },
+      });
+    } finally {
+      model.dispose();
+    }
+    await fs.writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+    log(
+      `${label} done: natural R@1 ${report.natural.recallAt1.toFixed(1)}, ES:R ${report.figures['ES:R']?.toFixed(1)}, ERS ${report.ers?.toFixed(1)}`,
+    );
+  }
+  const metrics = (manifest.metrics ?? {}) as Record<string, unknown>;
+  return {
+    dataset,
+    defense,
+    report,
+    trainingSeconds: Number(metrics.durationSeconds ?? NaN),
+    trainingConfig: manifest.training ?? {},
+    defenseConfig: manifest.defense?.config ?? {},
+    naturalTestMetrics: metrics,
+  };
+}
+
+export interface MachineDescription {
+  cpus: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  backend: string;
+}
+
+export function describeMachine(backend: string): MachineDescription {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    backend,
+  };
+}
