@@ -150,7 +150,9 @@ export class CreateProbeDto {
   })
   examples?: number;
 
-  @ApiPropertyOptional({ description: 'Queries per candidate of CA+/CA- (default 5)' })
+  @ApiPropertyOptional({
+    description: 'Queries per candidate of CA+/CA- (default 1, as `rir attack`)',
+  })
   @IsOptional()
   @IsInt({ message: 'queriesPerCandidate must be an integer' })
   @Min(1, { message: 'queriesPerCandidate must be at least 1' })

@@ -51,7 +51,8 @@ export const PROBE_DEFAULTS = {
   gallerySize: 1000,
   seed: 0,
   examples: 4,
-  queriesPerCandidate: 5,
+  // The suite's default, so a probe and `rir attack` with the same settings give the same figures.
+  queriesPerCandidate: 1,
 };
 
 /** The eps the suite, ERS and sanity checks run at. */
