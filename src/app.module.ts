@@ -7,8 +7,15 @@ import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
+import { GalleryModule } from './modules/gallery/gallery.module';
+import { ModelsModule } from './modules/models/models.module';
+import { ProbesModule } from './modules/probes/probes.module';
+import { SearchModule } from './modules/search/search.module';
+import { TrainingModule } from './modules/training/training.module';
+import { WebModule } from './modules/web/web.module';
 
 /** Feature modules: add one line per module (see docs/ARCHITECTURE.md). */
+const FEATURE_MODULES: DynamicModule['imports'] = [SearchModule, GalleryModule, ModelsModule, WebModule, ProbesModule, TrainingModule];
 
 @Module({})
 export class AppModule {
