@@ -11,6 +11,7 @@ export function register(program: Command): void {
       '--role <role>',
       'api (HTTP, enqueues jobs), worker (runs jobs, no HTTP) or all (SERVE_ROLE, default all)',
     )
+    .option('--demo [count]', 'fill an empty gallery with MNIST test images (default 1000)')
     .action(async (opts: { port?: string; host?: string; dataDir?: string; role?: string }) => {
       // Loaded here so that other commands do not pay for Nest's start-up.
       const { bootstrap, createApp } = await import('../main');
@@ -21,7 +22,9 @@ export function register(program: Command): void {
         SERVE_ROLE: opts.role,
       };
       if ((opts.role ?? process.env.SERVE_ROLE) !== 'worker') {
-        await bootstrap({ env });
+        const app = await bootstrap({ env });
+        const { loadDemoOption } = await import('../modules/gallery/demo-gallery');
+        await loadDemoOption(app, opts);
         return;
       }
       // A worker claims and runs jobs (JobRunner) and serves no HTTP.
