@@ -110,6 +110,23 @@ describe('probes API (e2e)', () => {
     ).toBe(404);
   });
 
+  it('cancels a running probe: it stops with status cancelled and no report', async () => {
+    const res = await post({ ...tiny, attacks: 'all', steps: 1000, sampleSize: 20 });
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    for (;;) {
+      const probe = await t.http.get(`/v1/probes/${id}`).set('x-api-key', securityKey);
+      if (probe.body.status === 'running' && probe.body.progress) break;
+      expect(['queued', 'running']).toContain(probe.body.status);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const cancel = await t.http.post(`/v1/probes/${id}/cancel`).set('x-api-key', securityKey);
+    expect(cancel.status).toBe(202);
+    const done = await waitForProbe(t, securityKey, id);
+    expect(done.status).toBe('cancelled');
+    expect(done.report).toBeNull();
+  });
+
   // Last: it uses up this app's probe budget.
   it(`rate limits POST /v1/probes (${PROBE_RATE_LIMIT.limit} a minute) with 429 and Retry-After`, async () => {
     let limited = null;
