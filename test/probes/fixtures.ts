@@ -84,14 +84,16 @@ export async function writeTrainedModel(
     () => false,
   );
   if (!ready) {
-    const split = await loadDataset('mnist', {
-      seed: 0,
-      maxTrain: 2000,
-      maxValidation: 0,
-      maxTest: 0,
-    });
     const model = buildMlp(options.seed ?? 0);
-    train(model, split.train, options);
+    if (options.steps > 0) {
+      const split = await loadDataset('mnist', {
+        seed: 0,
+        maxTrain: 2000,
+        maxValidation: 0,
+        maxTest: 0,
+      });
+      train(model, split.train, options);
+    }
     // saveModel writes a sibling folder and renames it: a parallel spec never sees half a model.
     await saveModel(cached, model, {
       id: key,
