@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe('/srv/rir');
   });
 
+  it('reads optional variables that have no default', () => {
+    const config = loadConfig({ ADMIN_API_KEY: 'k'.repeat(16), TFJS_BACKEND: 'wasm' });
+    expect(config.adminApiKey).toBe('k'.repeat(16));
+    expect(config.tfjsBackend).toBe('wasm');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: ' ' }).database.kind).toBe('pglite');
   });

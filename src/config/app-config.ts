@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { getMetadataStorage, validateSync } from 'class-validator';
 import { EnvironmentVariables, LOG_LEVELS, SERVE_ROLES, TFJS_BACKENDS } from './env.schema';
 
 /** Injection token of the typed configuration: `@Inject(APP_CONFIG) config: AppConfig`. */
@@ -37,9 +37,12 @@ type Env = Record<string, string | undefined>;
 
 /** Validates the environment (empty strings count as unset) and returns the typed configuration. */
 export function loadConfig(env: Env = process.env): AppConfig {
-  const known = Object.keys(new EnvironmentVariables());
+  // Every variable that has a validation rule (optional ones too).
+  const known = getMetadataStorage()
+    .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+    .map((rule) => rule.propertyName);
   const raw: Record<string, string> = {};
-  for (const name of [...known, 'DATABASE_URL', 'TFJS_BACKEND', 'ADMIN_API_KEY', 'DATA_ROOTS']) {
+  for (const name of new Set(known)) {
     const value = env[name];
     if (value !== undefined && value.trim() !== '') raw[name] = value.trim();
   }

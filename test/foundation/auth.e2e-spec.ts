@@ -109,7 +109,7 @@ describe('auth matrix', () => {
     expect(entry).toMatchObject({
       name: 'ops',
       role: 'admin',
-      keyPrefix: created.body.key.slice(0, 12),
+      keyPrefix: created.body.key.slice(0, 10),
     });
     expect(JSON.stringify(listed.body)).not.toContain(created.body.key);
 

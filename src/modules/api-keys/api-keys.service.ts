@@ -25,7 +25,7 @@ export class ApiKeysService {
   /** Creates a key with 256 random bits; only its hash is stored. */
   async create(name: string, role: Role): Promise<CreatedApiKey> {
     const key = `rir_${randomBytes(32).toString('base64url')}`;
-    const saved = await this.keys.insert(this.newRow(name, role, key));
+    const saved = await this.keys.insert(this.newRow(name, role, key, key.slice(0, 10)));
     return { id: saved.id, name: saved.name, role: saved.role, key };
   }
 
@@ -55,16 +55,17 @@ export class ApiKeysService {
       return;
     }
     if (existing) return;
-    await this.keys.insert(this.newRow('ADMIN_API_KEY', 'admin', key));
+    // Its prefix is not shown: a short, chosen secret could not spare any characters.
+    await this.keys.insert(this.newRow('ADMIN_API_KEY', 'admin', key, 'env'));
     this.logger.log('Registered ADMIN_API_KEY as an admin key');
   }
 
-  private newRow(name: string, role: Role, key: string): ApiKey {
+  private newRow(name: string, role: Role, key: string, keyPrefix: string): ApiKey {
     const row = new ApiKey();
     row.id = randomUUID();
     row.name = name;
     row.role = role;
-    row.keyPrefix = key.slice(0, 12);
+    row.keyPrefix = keyPrefix;
     row.keyHash = hashApiKey(key);
     row.revokedAt = null;
     return row;
