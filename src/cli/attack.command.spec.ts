@@ -1,0 +1,108 @@
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildProgram } from '../cli';
+import { initBackend } from '../ml/backend';
+import { saveModel } from '../ml/model-store';
+import { createEmbeddingModel } from '../ml/models';
+import { evaluateRobustness, parseBudget } from '../ml/robustness/evaluate';
+import { runInWorker } from './attack.command';
+
+let dir: string;
+
+beforeAll(async () => {
+  await initBackend(process.env.TFJS_BACKEND);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-attack-'));
+  const mnistModel = await createEmbeddingModel({
+    backbone: 'small-cnn',
+    inputShape: [28, 28, 1],
+    embeddingDim: 8,
+    seed: 1,
+  });
+  await saveModel(path.join(dir, 'mnist'), mnistModel);
+  mnistModel.dispose();
+  const smallModel = await createEmbeddingModel({
+    backbone: 'small-cnn',
+    inputShape: [8, 8, 1],
+    embeddingDim: 8,
+    seed: 1,
+  });
+  await saveModel(path.join(dir, 'small'), smallModel);
+  smallModel.dispose();
+});
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const attack = (...args: string[]) =>
+  buildProgram()
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .parseAsync([
+      'node',
+      'rir',
+      'attack',
+      '--model',
+      path.join(dir, 'mnist'),
+      '--dataset',
+      'mnist',
+      ...args,
+    ]);
+
+describe('rir attack', () => {
+  it('reads budgets as numbers or fractions', () => {
+    expect(parseBudget('77/255', '--eps')).toBeCloseTo(0.30196, 5);
+    expect(parseBudget('0.3', '--eps')).toBe(0.3);
+    expect(() => parseBudget('abc', '--eps')).toThrow(
+      /--eps must be a number or a fraction like 8\/255/,
+    );
+  });
+
+  it.each([
+    [['--eps', '2'], /eps must be in \[0, 1\] \(got 2\)/],
+    [['--eps', '-1/255'], /--eps must be a number or a fraction/],
+    [['--steps', '0'], /steps must be a positive integer \(got 0\)/],
+    [['--steps', '-4'], /steps must be a positive integer/],
+    [['--attacks', 'ES,FOO'], /unknown attack 'FOO'/],
+  ])('rejects %j before any work', async (args, message) => {
+    await expect(attack(...args)).rejects.toThrow(message);
+  });
+
+  it('rejects a model whose input shape does not match the data set', async () => {
+    await expect(
+      evaluateRobustness({
+        modelDir: path.join(dir, 'small'),
+        dataset: 'mnist',
+        attacks: 'ES',
+        eps: 0.1,
+        alpha: 0.01,
+        steps: 1,
+      }),
+    ).rejects.toThrow(/model input shape 8x8x1 does not match the data set's image shape 28x28x1/);
+  });
+
+  it('runs the suite in a worker thread and returns a JSON report', async () => {
+    const progress: string[] = [];
+    const report = await runInWorker(
+      {
+        modelDir: path.join(dir, 'mnist'),
+        dataset: 'mnist',
+        attacks: 'ES,GTM',
+        eps: 77 / 255,
+        alpha: 3 / 255,
+        steps: 2,
+        sampleSize: 6,
+        gallerySize: 60,
+        skipStrengthCheck: true,
+      },
+      (message) => progress.push(message),
+    );
+    expect(report.options).toMatchObject({ sampleSize: 6, gallerySize: 60, steps: 2 });
+    expect(report.figures['ES:R']).toBeGreaterThanOrEqual(0);
+    expect(report.figures.GTM).toBeLessThanOrEqual(100);
+    expect(report.sanity.maxPerturbation).toBeLessThanOrEqual(77 / 255 + 1e-6);
+    expect(report.ers).toBeNull(); // a partial suite has no ERS
+    expect(progress.some((line) => line.startsWith('ES:'))).toBe(true);
+  });
+});
