@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'net';
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -78,11 +79,11 @@ export async function bootstrap(options: CreateAppOptions = {}): Promise<INestAp
     config.database.kind === 'postgres'
       ? 'PostgreSQL'
       : `embedded PGlite in ${config.database.dir}`;
+  // PORT=0 picks a free port: report the one the server really got.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${config.host}:${port}`;
   app
     .get(Logger)
-    .log(
-      `rir listening on http://${config.host}:${config.port} (database: ${where}; docs: /docs)`,
-      'Bootstrap',
-    );
+    .log(`rir listening on ${url} (database: ${where}; docs: ${url}/docs)`, 'Bootstrap');
   return app;
 }
