@@ -27,6 +27,11 @@ export interface ReproductionBudget {
   epochs: number;
   stepsPerEpoch: number;
   learningRate: number;
+  /**
+   * Robust defences start from the finished `none` model of the same data set and train this many
+   * steps more (adversarial fine-tuning) at a constant learning rate. Absent: every defence trains from scratch.
+   */
+  fineTune?: { steps: number; learningRate: number };
   training: Required<Pick<DefenseOptions, 'eps' | 'steps' | 'alpha' | 'weight'>>;
   evaluation: {
     eps: number;
@@ -51,6 +56,7 @@ export const BUDGETS: Record<string, Record<BudgetName, ReproductionBudget>> = {
       epochs: 1,
       stepsPerEpoch: 2,
       learningRate: 1e-3,
+      fineTune: { steps: 2, learningRate: 5e-4 },
       training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
       evaluation: {
         eps: 77 / 255,
@@ -71,13 +77,14 @@ export const BUDGETS: Record<string, Record<BudgetName, ReproductionBudget>> = {
       epochs: 2,
       stepsPerEpoch: 50,
       learningRate: 1e-3,
+      fineTune: { steps: 30, learningRate: 5e-4 },
       training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
       evaluation: {
         eps: 77 / 255,
         alpha: 3 / 255,
         steps: 32,
         restarts: 1,
-        sampleSize: 50,
+        sampleSize: 30,
         targetedStepFactor: 2,
       },
     },
@@ -144,6 +151,38 @@ export function validateReproduce(options: ReproduceOptions): void {
     throw new Error(`no defence given (known: ${DEFENSE_NAMES.join(', ')})`);
 }
 
+/**
+ * Starts a robust run from the natural model's last checkpoint (weights, Adam state, step count), so that
+ * the trainer resumes it for one more epoch under the defence. The best-epoch record is cleared: the
+ * delivered model must be the fine-tuned one, not the natural epoch with the higher validation R@1.
+ */
+async function seedFromNatural(naturalModelDir: string, modelDir: string): Promise<void> {
+  const target = path.join(modelDir, 'checkpoint');
+  if (await exists(path.join(target, 'state.json'))) return; // already seeded (or resumed mid fine-tuning)
+  const source = path.join(naturalModelDir, 'checkpoint');
+  if (!(await exists(path.join(source, 'state.json')))) {
+    throw new Error(
+      `fine-tuning needs the natural model's checkpoint at ${source}: run the 'none' defence first`,
+    );
+  }
+  await fs.mkdir(target, { recursive: true });
+  for (const file of await fs.readdir(source)) {
+    if (file === 'best' || file === 'state.json') continue;
+    await fs.copyFile(path.join(source, file), path.join(target, file));
+  }
+  const state = JSON.parse(await fs.readFile(path.join(source, 'state.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const seeded = {
+    ...state,
+    bestValidationRecallAt1: null,
+    bestEpoch: -1,
+    warmStartedFrom: naturalModelDir,
+  };
+  await fs.writeFile(path.join(target, 'state.json'), `${JSON.stringify(seeded, null, 2)}\n`); // last: marks the copy complete
+}
+
 async function exists(file: string): Promise<boolean> {
   return fs
     .access(file)
@@ -183,8 +222,14 @@ export async function reproduceRun(
   const reportFile = path.join(runDir, 'report.json');
   const label = `[${dataset}/${defense}]`;
   if (!(await exists(path.join(modelDir, 'manifest.json')))) {
+    const fineTune = defense !== 'none' ? budget.fineTune : undefined;
+    if (fineTune)
+      await seedFromNatural(path.join(options.outDir, dataset, 'none', 'model'), modelDir);
+    const epochs = fineTune ? budget.epochs + 1 : budget.epochs;
     log(
-      `${label} training (${budget.epochs} x ${budget.stepsPerEpoch} steps, batch ${budget.batchSize})`,
+      fineTune
+        ? `${label} adversarial fine-tuning of the natural model (${fineTune.steps} steps, batch ${budget.batchSize})`
+        : `${label} training (${budget.epochs} x ${budget.stepsPerEpoch} steps, batch ${budget.batchSize})`,
     );
     await trainEmbeddingModel(
       {
@@ -196,9 +241,10 @@ export async function reproduceRun(
         defenseOptions: { ...budget.training, seed },
         batchSize: budget.batchSize,
         perClass: budget.perClass,
-        epochs: budget.epochs,
-        stepsPerEpoch: budget.stepsPerEpoch,
-        learningRate: budget.learningRate,
+        epochs,
+        stepsPerEpoch: fineTune ? fineTune.steps : budget.stepsPerEpoch,
+        learningRate: fineTune ? fineTune.learningRate : budget.learningRate,
+        schedule: fineTune ? 'constant' : 'cosine',
         maxTrain: budget.maxTrain,
         maxValidation: budget.maxValidation,
         maxTest: budget.maxTest,

@@ -99,7 +99,12 @@ export function renderResultsPage(input: ResultsPageInput): string {
       out.push(
         `Budget: small CNN, ${b.maxTrain} training images of the training classes, batch ${b.batchSize} (${b.perClass} per class), ` +
           `${b.epochs * b.stepsPerEpoch} iterations, Adam ${b.learningRate}, batch-hard triplet (margin 0.2); training PGD eps ${num(b.training.eps, 3)}, ` +
-          `${b.training.steps} steps of ${num(b.training.alpha, 3)}, adversarial weight ${b.training.weight}. Evaluation on the test classes: ` +
+          `${b.training.steps} steps of ${num(b.training.alpha, 3)}, adversarial weight ${b.training.weight}. ` +
+          (b.fineTune
+            ? `The undefended model trains ${b.epochs * b.stepsPerEpoch} iterations (cosine learning rate); every robust defence starts from it and ` +
+              `fine-tunes ${b.fineTune.steps} more iterations under its own objective (constant learning rate ${b.fineTune.learningRate}). `
+            : '') +
+          `Evaluation on the test classes: ` +
           `${b.evaluation.sampleSize} queries against a gallery of ${b.maxTest} images, eps ${num(b.evaluation.eps * 255, 0)}/255, ` +
           `alpha ${num(b.evaluation.alpha * 255, 0)}/255, ${b.evaluation.steps} steps (TMA and GTM: ${b.evaluation.targetedStepFactor}x the steps at ` +
           `alpha/${b.evaluation.targetedStepFactor} with a cosine-decaying step, because targeted objectives overshoot).`,
