@@ -112,4 +112,28 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
       .set('x-api-key', t.adminKey);
     expect(again.body.status).toBe('succeeded');
   });
+
+  it('hands a running job back at shutdown and resumes it from its checkpoint after a restart', async () => {
+    const res = await post({ ...TINY_JOB, epochs: 5, stepsPerEpoch: 2 });
+    const id = res.body.id as string;
+    await pollJob(
+      () => t.http,
+      t.adminKey,
+      id,
+      (j) => Number(j.progress?.epoch ?? 0) >= 2,
+    );
+    t = await t.restart();
+    const job = await pollJob(
+      () => t.http,
+      t.adminKey,
+      id,
+      (j) => FINISHED.includes(j.status),
+    );
+    expect(job.status).toBe('succeeded');
+    // The interrupted run cost no attempt.
+    expect(job.attempts).toBe(1);
+    const resumed = (job.result as { resumedFromEpoch: number }).resumedFromEpoch;
+    expect(resumed).toBeGreaterThanOrEqual(1);
+    expect(resumed).toBeLessThan(5);
+  });
 });

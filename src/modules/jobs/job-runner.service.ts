@@ -51,12 +51,16 @@ export class JobRunner implements OnApplicationBootstrap, OnModuleDestroy {
     }));
   }
 
-  /** Embedded mode always runs jobs in-process (nothing else can reach its database). */
   get runsJobs(): boolean {
-    return this.config.role !== 'api' || this.config.database.kind === 'pglite';
+    return this.config.role !== 'api';
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.database.kind === 'pglite' && !this.runsJobs) {
+      this.logger.warn(
+        'role api on embedded PGlite: no other process can run its jobs; use role all',
+      );
+    }
     if (this.config.database.kind === 'pglite') {
       // One process owns an embedded database: whatever it shows as running died with the last run.
       await this.report(await this.repo.recoverStale(0));

@@ -15,8 +15,8 @@ import { DEFENSE_NAMES } from '../../../ml/defenses/options';
 import { LOSS_NAMES } from '../../../ml/losses';
 import { BACKBONES } from '../../../ml/models';
 
-const oneOf = (what: string, names: readonly string[]) => ({
-  message: `unknown ${what} '$value': valid ${what}s are ${names.join(', ')}`,
+const oneOf = (what: string, names: readonly string[], plural = `${what}s`) => ({
+  message: `unknown ${what} '$value': valid ${plural} are ${names.join(', ')}`,
 });
 
 /** The defence's parameters; the robust defences read eps, steps, stepSize and weight. */
@@ -76,7 +76,7 @@ export class CreateTrainingJobDto {
 
   @ApiPropertyOptional({ enum: LOSS_NAMES, default: 'triplet' })
   @IsOptional()
-  @IsIn(LOSS_NAMES, oneOf('loss', LOSS_NAMES))
+  @IsIn(LOSS_NAMES, oneOf('loss', LOSS_NAMES, 'losses'))
   loss?: string;
 
   @ApiPropertyOptional({ enum: DEFENSE_NAMES, default: 'none' })
