@@ -10,6 +10,8 @@ export interface BackendInfo {
   simd: boolean | null;
   gpu: boolean;
   kernelsPatched: string[];
+  /** The native BLAS behind the wasm conv/matmul kernels (e.g. libdnnl.so.2), null when pure wasm. */
+  nativeGemm?: string | null;
 }
 
 let active: BackendInfo | null = null;
@@ -35,15 +37,19 @@ function tryRequire(pkg: string): Error | null {
 
 async function start(name: BackendName): Promise<BackendInfo> {
   const kernelsPatched: string[] = [];
+  let nativeGemm: string | null = null;
   if (name !== 'cpu') {
     const failure = tryRequire(PACKAGE[name]);
-    if (failure) throw new Error(`${PACKAGE[name]} is not available: ${failure.message.split('\n')[0]}`);
+    if (failure)
+      throw new Error(`${PACKAGE[name]} is not available: ${failure.message.split('\n')[0]}`);
   }
   // The tfjs-node packages register themselves under the name 'tensorflow'.
   const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (registered === 'wasm') {
     const { registerWasmGradientKernels } = await import('./wasm-kernels');
+    const { loadNativeGemm } = await import('./native-kernels');
     kernelsPatched.push(...registerWasmGradientKernels());
+    nativeGemm = loadNativeGemm().library;
   }
   const ok = await tf.setBackend(registered);
   await tf.ready();
@@ -52,7 +58,14 @@ async function start(name: BackendName): Promise<BackendInfo> {
     throw new Error(`tfjs backend '${registered}' failed to start (active: ${tf.getBackend()})`);
   }
   const simd = registered === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : null;
-  return { name: registered, requested: name, simd, gpu: name === 'tensorflow-gpu', kernelsPatched };
+  return {
+    name: registered,
+    requested: name,
+    simd,
+    gpu: name === 'tensorflow-gpu',
+    kernelsPatched,
+    nativeGemm,
+  };
 }
 
 /**

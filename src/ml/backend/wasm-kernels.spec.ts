@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './index';
+import { loadNativeGemm } from './native-kernels';
+import { registerWasmGradientKernels } from './wasm-kernels';
 
 /** Deterministic values in [-0.5, 0.5): both backends must see identical inputs. */
 function values(size: number, seed: number): Float32Array {
@@ -73,6 +75,62 @@ cases.push({
   layer: (x, w) => tf.matMul(x.reshape([4, 18]), w as tf.Tensor2D),
 });
 
+cases.push({
+  name: 'batched matmul, transposed operands',
+  x: [4, 3, 3, 2],
+  w: [4, 5, 9],
+  layer: (x, w) => tf.matMul(x.reshape([4, 9, 2]), w as tf.Tensor3D, true, true),
+});
+
+/** Single-input ops the heap kernels replace (MaxPoolGrad, leading-axis Sum); quantised inputs force ties. */
+const inputOnlyCases: Array<{
+  name: string;
+  x: [number, number, number, number];
+  quantised?: boolean;
+  op: (x: tf.Tensor4D) => tf.Tensor;
+}> = [
+  { name: 'max-pool 2x2 stride 2', x: [2, 8, 6, 3], op: (x) => tf.maxPool(x, 2, 2, 'valid') },
+  {
+    name: 'max-pool 3x3 stride 2 same (overlapping windows)',
+    x: [2, 7, 9, 3],
+    op: (x) => tf.maxPool(x, 3, 2, 'same'),
+  },
+  {
+    name: 'max-pool 2x2 stride 1 with ties',
+    x: [1, 6, 6, 2],
+    quantised: true,
+    op: (x) => tf.maxPool(x, 2, 1, 'valid'),
+  },
+  {
+    name: 'batched matmul against one broadcast matrix',
+    x: [4, 3, 3, 2],
+    op: (x) => tf.matMul(x.reshape([4, 9, 2]), tf.tensor2d(values(10, 6), [2, 5])),
+  },
+  { name: 'sum over leading axes', x: [3, 4, 5, 6], op: (x) => tf.sum(tf.square(x), [0, 1, 2]) },
+  {
+    name: 'sum over leading axes, keepDims',
+    x: [3, 4, 5, 6],
+    op: (x) => tf.sum(tf.square(x), [1, 0], true),
+  },
+  {
+    name: 'sum over trailing axes (stock kernel)',
+    x: [3, 4, 5, 6],
+    op: (x) => tf.sum(tf.square(x), [2, 3]),
+  },
+];
+
+function inputOnlyValues(index: number): { y: Float32Array; dx: Float32Array } {
+  const c = inputOnlyCases[index];
+  return tf.tidy(() => {
+    const raw = values(tf.util.sizeFromShape(c.x), 4);
+    const x = tf.tensor4d(c.quantised ? raw.map((v) => Math.round(v * 2) / 2) : raw, c.x);
+    const y = c.op(x);
+    const r = tf.tensor(values(y.size, 5), y.shape);
+    const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(c.op(xx as tf.Tensor4D), r)))(x);
+    return { y: y.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array };
+  });
+}
+
 /** Gradients of sum(layer(x, w) * r) w.r.t. x and w, read back as plain arrays. */
 function gradients(c: Case): { dx: Float32Array; dw: Float32Array } {
   return tf.tidy(() => {
@@ -125,63 +183,86 @@ function smallNetGradients(): Float32Array[] {
   });
 }
 
-describe('wasm gradient kernels', () => {
-  let onWasm: { dx: Float32Array; dw: Float32Array }[];
-  let smallNetOnWasm: Float32Array[];
+function describeKernels(native: boolean): void {
+  describe(`wasm gradient kernels${native ? ' with the native GEMM' : ''}`, () => {
+    let onWasm: { dx: Float32Array; dw: Float32Array }[];
+    let smallNetOnWasm: Float32Array[];
+    let inputOnlyOnWasm: { y: Float32Array; dx: Float32Array }[];
 
-  beforeAll(async () => {
-    const info = await initBackend('wasm');
-    expect(info.kernelsPatched).toEqual(
-      expect.arrayContaining([
-        'Conv2DBackpropFilter',
-        'DepthwiseConv2dNativeBackpropFilter',
-        'DepthwiseConv2dNativeBackpropInput',
-      ]),
+    beforeAll(async () => {
+      await initBackend('wasm');
+      await tf.setBackend('wasm');
+      const patched = registerWasmGradientKernels({ native });
+      if (native)
+        expect(patched).toEqual(
+          expect.arrayContaining(['Conv2D', 'Conv2DBackpropInput', 'BatchMatMul']),
+        );
+      expect(patched).toEqual(
+        expect.arrayContaining([
+          'Conv2DBackpropFilter',
+          'DepthwiseConv2dNativeBackpropFilter',
+          'DepthwiseConv2dNativeBackpropInput',
+        ]),
+      );
+      onWasm = cases.map(gradients);
+      smallNetOnWasm = smallNetGradients();
+      inputOnlyOnWasm = inputOnlyCases.map((_, i) => inputOnlyValues(i));
+      await tf.setBackend('cpu');
+    });
+
+    afterAll(async () => {
+      await tf.setBackend('wasm');
+    });
+
+    it.each(cases.map((c, i) => [c.name, i] as const))(
+      '%s: gradients match the cpu backend',
+      (_name, index) => {
+        const reference = gradients(cases[index]);
+        expect(relativeError(onWasm[index].dx, reference.dx)).toBeLessThan(1e-4);
+        expect(relativeError(onWasm[index].dw, reference.dw)).toBeLessThan(1e-4);
+      },
     );
-    onWasm = cases.map(gradients);
-    smallNetOnWasm = smallNetGradients();
-    await tf.setBackend('cpu');
-  });
 
-  afterAll(async () => {
-    await tf.setBackend('wasm');
-  });
+    it.each(inputOnlyCases.map((c, i) => [c.name, i] as const))(
+      '%s: values and input gradient match the cpu backend',
+      (_name, index) => {
+        const reference = inputOnlyValues(index);
+        expect(relativeError(inputOnlyOnWasm[index].y, reference.y)).toBeLessThan(1e-5);
+        expect(relativeError(inputOnlyOnWasm[index].dx, reference.dx)).toBeLessThan(1e-5);
+      },
+    );
 
-  it.each(cases.map((c, i) => [c.name, i] as const))(
-    '%s: gradients match the cpu backend',
-    (_name, index) => {
-      const reference = gradients(cases[index]);
-      expect(relativeError(onWasm[index].dx, reference.dx)).toBeLessThan(1e-4);
-      expect(relativeError(onWasm[index].dw, reference.dw)).toBeLessThan(1e-4);
-    },
-  );
+    it('trains a batch-norm / depthwise / relu6 / pooling net: every gradient matches the cpu backend', () => {
+      const reference = smallNetGradients();
+      expect(smallNetOnWasm).toHaveLength(reference.length);
+      reference.forEach((expected, i) => {
+        expect(expected.some((v) => v !== 0)).toBe(true);
+        expect(relativeError(smallNetOnWasm[i], expected)).toBeLessThan(1e-4);
+      });
+    });
 
-  it('trains a batch-norm / depthwise / relu6 / pooling net: every gradient matches the cpu backend', () => {
-    const reference = smallNetGradients();
-    expect(smallNetOnWasm).toHaveLength(reference.length);
-    reference.forEach((expected, i) => {
-      expect(expected.some((v) => v !== 0)).toBe(true);
-      expect(relativeError(smallNetOnWasm[i], expected)).toBeLessThan(1e-4);
+    it('rejects a dy whose shape does not fit the convolution, naming both shapes', async () => {
+      await tf.setBackend('wasm');
+      try {
+        const x = tf.zeros([1, 6, 6, 2]);
+        const dy = tf.zeros([1, 5, 5, 3]);
+        expect(() =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] },
+            ),
+        ).toThrow('expected dy of shape [1, 6, 6, 3], got [1, 5, 5, 3]');
+        tf.dispose([x, dy]);
+      } finally {
+        await tf.setBackend('cpu');
+      }
     });
   });
+}
 
-  it('rejects a dy whose shape does not fit the convolution, naming both shapes', async () => {
-    await tf.setBackend('wasm');
-    try {
-      const x = tf.zeros([1, 6, 6, 2]);
-      const dy = tf.zeros([1, 5, 5, 3]);
-      expect(() =>
-        tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropFilter',
-            { x, dy },
-            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] },
-          ),
-      ).toThrow('expected dy of shape [1, 6, 6, 3], got [1, 5, 5, 3]');
-      tf.dispose([x, dy]);
-    } finally {
-      await tf.setBackend('cpu');
-    }
-  });
-});
+describeKernels(false);
+// The native GEMM is optional (built by src/ml/backend/native/build.js); test it wherever it loads.
+if (loadNativeGemm().library) describeKernels(true);

@@ -5,6 +5,8 @@
  * close to its forward pass.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeKernelConfigs } from './native-kernels';
+import { heapKernelConfigs } from './wasm-heap-kernels';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -277,16 +279,26 @@ function kernel(
   };
 }
 
+/** The stock wasm kernels, recorded before the first replacement (so registering twice wraps nothing twice). */
+const stockKernels = new Map<string, tf.KernelConfig | undefined>();
+
+function stockKernel(name: string): tf.KernelConfig | undefined {
+  if (!stockKernels.has(name)) stockKernels.set(name, tf.getKernel(name, BACKEND));
+  return stockKernels.get(name);
+}
+
 function register(config: tf.KernelConfig): void {
+  stockKernel(config.kernelName);
   if (tf.getKernel(config.kernelName, BACKEND)) tf.unregisterKernel(config.kernelName, BACKEND);
   tf.registerKernel(config);
 }
 
 /**
  * Registers the gradient kernels for wasm and returns their names. Call before tf.setBackend('wasm')
- * so setup functions run at backend initialisation. Idempotent.
+ * so setup functions run at backend initialisation. Idempotent; calling it again with another `native`
+ * choice swaps the native GEMM kernels in or out (they fall back to the kernels registered below them).
  */
-export function registerWasmGradientKernels(): string[] {
+export function registerWasmGradientKernels(options: { native?: boolean } = {}): string[] {
   const configs: tf.KernelConfig[] = [
     kernel('Conv2DBackpropFilter', ({ x, dy }, attrs) => {
       assertNhwcUndilated(
@@ -338,6 +350,16 @@ export function registerWasmGradientKernels(): string[] {
       );
     }),
   ];
+  configs.push(...heapKernelConfigs(stockKernel));
+  // Native kernels wrap the ones now registered (stock or the formulations above) as their fallback.
+  for (const name of ['Conv2D', 'FusedConv2D', 'BatchMatMul']) {
+    const stock = stockKernel(name);
+    if (stock) configs.push(stock);
+  }
   configs.forEach(register);
-  return configs.map((config) => config.kernelName);
+  const native =
+    (options.native ?? true) ? nativeKernelConfigs((name) => tf.getKernel(name, BACKEND)) : [];
+  native.forEach(register);
+  const patched = configs.filter((c) => c !== stockKernel(c.kernelName)).map((c) => c.kernelName);
+  return [...new Set([...patched, ...native.map((c) => c.kernelName)])];
 }

@@ -1,0 +1,311 @@
+// Native GEMM and im2col/col2im for the tfjs wasm backend, working in place on the wasm heap
+// (an ArrayBuffer passed from JS). The BLAS is found at run time (oneDNN's dnnl_sgemm, else OpenBLAS's
+// cblas_sgemm); init() reports which, or null, and the JS side then keeps the pure-wasm kernels.
+#include <dlfcn.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <math.h>
+
+#include <algorithm>
+#include <string>
+
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                             int64_t, float, float*, int64_t);
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
+                               float*, int);
+typedef void (*omp_set_num_threads_fn)(int);
+
+static dnnl_sgemm_fn dnnl_sgemm = nullptr;
+static cblas_sgemm_fn cblas_sgemm = nullptr;
+static omp_set_num_threads_fn omp_set_threads = nullptr;
+static std::string library;
+
+static bool load_blas() {
+  if (dnnl_sgemm || cblas_sgemm) return true;
+  const char* dnnl_names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
+  for (const char* name : dnnl_names) {
+    void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) continue;
+    dnnl_sgemm = (dnnl_sgemm_fn)dlsym(handle, "dnnl_sgemm");
+    if (dnnl_sgemm) {
+      library = name;
+      omp_set_threads = (omp_set_num_threads_fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+      if (!omp_set_threads) {
+        void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+        if (gomp) omp_set_threads = (omp_set_num_threads_fn)dlsym(gomp, "omp_set_num_threads");
+      }
+      return true;
+    }
+  }
+  const char* blas_names[] = {"libopenblas.so.0", "libopenblas.so"};
+  for (const char* name : blas_names) {
+    void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) continue;
+    cblas_sgemm = (cblas_sgemm_fn)dlsym(handle, "cblas_sgemm");
+    if (cblas_sgemm) {
+      library = name;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- argument helpers -------------------------------------------------------------------------
+
+struct Args {
+  napi_env env;
+  napi_value argv[20];
+  size_t argc = 20;
+  bool ok = true;
+  Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
+  int64_t i(size_t k) {
+    double v = 0;
+    if (k >= argc || napi_get_value_double(env, argv[k], &v) != napi_ok) ok = false;
+    return (int64_t)v;
+  }
+  float f(size_t k) { return (float)i_d(k); }
+  double i_d(size_t k) {
+    double v = 0;
+    if (k >= argc || napi_get_value_double(env, argv[k], &v) != napi_ok) ok = false;
+    return v;
+  }
+  uint8_t* heap(size_t k, size_t* length) {
+    void* data = nullptr;
+    if (k >= argc || napi_get_arraybuffer_info(env, argv[k], &data, length) != napi_ok) ok = false;
+    return (uint8_t*)data;
+  }
+};
+
+static napi_value fail(napi_env env, const char* message) {
+  napi_throw_error(env, nullptr, message);
+  return nullptr;
+}
+
+static float* at(uint8_t* heap, size_t length, int64_t offset, int64_t floats, bool* ok) {
+  if (offset < 0 || (offset & 3) || (size_t)(offset + floats * 4) > length) *ok = false;
+  return (float*)(heap + offset);
+}
+
+static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (dnnl_sgemm) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    cblas_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta,
+                c, (int)ldc);
+  }
+}
+
+// ---- exported functions -----------------------------------------------------------------------
+
+// init() -> name of the BLAS library, or null when none could be loaded.
+static napi_value Init(napi_env env, napi_callback_info info) {
+  napi_value result;
+  if (!load_blas()) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_create_string_utf8(env, library.c_str(), library.size(), &result);
+  return result;
+}
+
+// setThreads(n): OpenMP threads used by the calling thread's GEMMs.
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int64_t n = args.i(0);
+  if (omp_set_threads && n > 0) omp_set_threads((int)n);
+  return nullptr;
+}
+
+// gemm(heap, transA, transB, M, N, K, alpha, aOffset, lda, bOffset, ldb, beta, cOffset, ldc); offsets in bytes.
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  bool ta = args.i(1) != 0, tb = args.i(2) != 0;
+  int64_t m = args.i(3), n = args.i(4), k = args.i(5);
+  float alpha = args.f(6);
+  int64_t lda = args.i(8), ldb = args.i(10), ldc = args.i(13);
+  float beta = args.f(11);
+  bool ok = args.ok && (dnnl_sgemm || cblas_sgemm);
+  const float* a = at(heap, length, args.i(7), (ta ? k : m) * lda, &ok);
+  const float* b = at(heap, length, args.i(9), (tb ? n : k) * ldb, &ok);
+  float* c = at(heap, length, args.i(12), m * ldc, &ok);
+  if (!ok || !args.ok) return fail(env, "gemm: bad arguments or BLAS not loaded");
+  gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  return nullptr;
+}
+
+struct ConvGeometry {
+  int64_t n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow;
+  int64_t rows() const { return n * oh * ow; }
+  int64_t cols() const { return kh * kw * c; }
+};
+
+static ConvGeometry geometry(Args& args, size_t first) {
+  ConvGeometry g;
+  int64_t* fields[] = {&g.n, &g.h, &g.w, &g.c, &g.kh, &g.kw, &g.sh, &g.sw, &g.pt, &g.pl, &g.oh, &g.ow};
+  for (size_t k = 0; k < 12; k++) *fields[k] = args.i(first + k);
+  return g;
+}
+
+// im2col(heap, xOffset, N, H, W, C, KH, KW, SH, SW, padTop, padLeft, OH, OW, colsOffset):
+// cols[(n*OH + oh)*OW + ow][(kh*KW + kw)*C + c] = x[n, oh*SH + kh - padTop, ow*SW + kw - padLeft, c] (0 outside).
+static napi_value Im2col(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  ConvGeometry g = geometry(args, 2);
+  bool ok = args.ok;
+  const float* x = at(heap, length, args.i(1), g.n * g.h * g.w * g.c, &ok);
+  float* cols = at(heap, length, args.i(14), g.rows() * g.cols(), &ok);
+  if (!ok || !args.ok) return fail(env, "im2col: bad arguments");
+  float* out = cols;
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t oh = 0; oh < g.oh; oh++)
+      for (int64_t ow = 0; ow < g.ow; ow++)
+        for (int64_t i = 0; i < g.kh; i++) {
+          int64_t r = oh * g.sh + i - g.pt;
+          for (int64_t j = 0; j < g.kw; j++, out += g.c) {
+            int64_t col = ow * g.sw + j - g.pl;
+            if (r < 0 || r >= g.h || col < 0 || col >= g.w) {
+              memset(out, 0, g.c * sizeof(float));
+            } else {
+              memcpy(out, x + ((b * g.h + r) * g.w + col) * g.c, g.c * sizeof(float));
+            }
+          }
+        }
+  return nullptr;
+}
+
+// col2im(heap, colsOffset, N, H, W, C, KH, KW, SH, SW, padTop, padLeft, OH, OW, dxOffset): the adjoint of
+// im2col, dx = 0 then every column entry added back to the pixel it was copied from.
+static napi_value Col2im(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  ConvGeometry g = geometry(args, 2);
+  bool ok = args.ok;
+  const float* cols = at(heap, length, args.i(1), g.rows() * g.cols(), &ok);
+  float* dx = at(heap, length, args.i(14), g.n * g.h * g.w * g.c, &ok);
+  if (!ok || !args.ok) return fail(env, "col2im: bad arguments");
+  memset(dx, 0, g.n * g.h * g.w * g.c * sizeof(float));
+  const float* in = cols;
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t oh = 0; oh < g.oh; oh++)
+      for (int64_t ow = 0; ow < g.ow; ow++)
+        for (int64_t i = 0; i < g.kh; i++) {
+          int64_t r = oh * g.sh + i - g.pt;
+          for (int64_t j = 0; j < g.kw; j++, in += g.c) {
+            int64_t col = ow * g.sw + j - g.pl;
+            if (r < 0 || r >= g.h || col < 0 || col >= g.w) continue;
+            float* target = dx + ((b * g.h + r) * g.w + col) * g.c;
+            for (int64_t c = 0; c < g.c; c++) target[c] += in[c];
+          }
+        }
+  return nullptr;
+}
+
+// biasActivation(heap, yOffset, rows, cols, biasOffset (-1: none), relu (0/1)): y = act(y + bias) in place.
+static napi_value BiasActivation(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  int64_t rows = args.i(2), cols = args.i(3), biasOffset = args.i(4);
+  bool relu = args.i(5) != 0;
+  bool ok = args.ok;
+  float* y = at(heap, length, args.i(1), rows * cols, &ok);
+  const float* bias = biasOffset >= 0 ? at(heap, length, biasOffset, cols, &ok) : nullptr;
+  if (!ok) return fail(env, "biasActivation: bad arguments");
+  for (int64_t r = 0; r < rows; r++) {
+    float* row = y + r * cols;
+    if (bias)
+      for (int64_t c = 0; c < cols; c++) row[c] += bias[c];
+    if (relu)
+      for (int64_t c = 0; c < cols; c++) row[c] = std::max(row[c], 0.0f);
+  }
+  return nullptr;
+}
+
+// maxPoolGrad(heap, xOffset, dyOffset, dxOffset, N, H, W, C, KH, KW, SH, SW, padTop, padLeft, OH, OW):
+// TensorFlow's semantics, each window's gradient to its first strict maximum in scan order.
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  ConvGeometry g = geometry(args, 4);
+  bool ok = args.ok;
+  const float* x = at(heap, length, args.i(1), g.n * g.h * g.w * g.c, &ok);
+  const float* dy = at(heap, length, args.i(2), g.n * g.oh * g.ow * g.c, &ok);
+  float* dx = at(heap, length, args.i(3), g.n * g.h * g.w * g.c, &ok);
+  if (!ok || !args.ok) return fail(env, "maxPoolGrad: bad arguments");
+  memset(dx, 0, g.n * g.h * g.w * g.c * sizeof(float));
+  std::string scratch((size_t)g.c * (sizeof(float) + sizeof(int64_t)), '\0');
+  float* best = (float*)&scratch[0];
+  int64_t* best_at = (int64_t*)&scratch[g.c * sizeof(float)];
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t oh = 0; oh < g.oh; oh++)
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        for (int64_t c = 0; c < g.c; c++) {
+          best[c] = -INFINITY;
+          best_at[c] = -1;
+        }
+        for (int64_t i = 0; i < g.kh; i++) {
+          int64_t r = oh * g.sh + i - g.pt;
+          if (r < 0 || r >= g.h) continue;
+          for (int64_t j = 0; j < g.kw; j++) {
+            int64_t col = ow * g.sw + j - g.pl;
+            if (col < 0 || col >= g.w) continue;
+            int64_t base = ((b * g.h + r) * g.w + col) * g.c;
+            for (int64_t c = 0; c < g.c; c++) {
+              float v = x[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                best_at[c] = base + c;
+              }
+            }
+          }
+        }
+        const float* grad = dy + ((b * g.oh + oh) * g.ow + ow) * g.c;
+        for (int64_t c = 0; c < g.c; c++)
+          if (best_at[c] >= 0) dx[best_at[c]] += grad[c];
+      }
+  return nullptr;
+}
+
+// sumRows(heap, xOffset, rows, cols, outOffset): out[c] = sum over r of x[r, c] (double accumulators).
+static napi_value SumRows(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  int64_t rows = args.i(2), cols = args.i(3);
+  bool ok = args.ok;
+  const float* x = at(heap, length, args.i(1), rows * cols, &ok);
+  float* out = at(heap, length, args.i(4), cols, &ok);
+  if (!ok) return fail(env, "sumRows: bad arguments");
+  std::string scratch((size_t)cols * sizeof(double), '\0');
+  double* acc = (double*)&scratch[0];
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+  }
+  for (int64_t c = 0; c < cols; c++) out[c] = (float)acc[c];
+  return nullptr;
+}
+
+NAPI_MODULE_INIT() {
+  struct {
+    const char* name;
+    napi_callback fn;
+  } functions[] = {{"init", Init},     {"setThreads", SetThreads}, {"gemm", Gemm},
+                   {"im2col", Im2col}, {"col2im", Col2im},         {"biasActivation", BiasActivation},
+                   {"maxPoolGrad", MaxPoolGrad}, {"sumRows", SumRows}};
+  for (auto& f : functions) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  return exports;
+}

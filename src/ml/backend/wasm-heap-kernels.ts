@@ -1,0 +1,136 @@
+/**
+ * wasm kernels written as plain loops over the wasm heap, for memory-bound ops where tfjs-backend-wasm's
+ * own kernels are slow: MaxPoolGrad (its C++ rescans every window per input pixel) and Sum over leading
+ * axes (the bias gradient; the stock kernel first transposes the whole tensor).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function heapFloats(backend: HeapBackend, info: tf.TensorInfo, name: string): Float32Array {
+  if (info.dtype !== 'float32') throw new Error(`${name}: expected float32, got ${info.dtype}`);
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/**
+ * Max-pool gradient with TensorFlow's semantics: each output's gradient goes to the first maximum of its
+ * window in scan order (strictly greater wins), accumulated where windows overlap.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  if (dy.shape.join() !== [batchSize, outHeight, outWidth, channels].join()) {
+    throw new Error(
+      `MaxPoolGrad: expected dy [${[batchSize, outHeight, outWidth, channels].join(', ')}], got [${dy.shape.join(', ')}]`,
+    );
+  }
+  const heap = backend as unknown as HeapBackend;
+  const out = heap.makeOutput(input.shape, 'float32');
+  // Views after the allocation: growing the heap detaches earlier ones.
+  const x = heapFloats(heap, input, 'MaxPoolGrad input');
+  const g = heapFloats(heap, dy, 'MaxPoolGrad dy');
+  const dx = heapFloats(heap, out, 'MaxPoolGrad output');
+  dx.fill(0);
+  const best = new Float32Array(channels);
+  const bestAt = new Int32Array(channels);
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const rowStart = oh * sh - top;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const colStart = ow * sw - left;
+        best.fill(-Infinity);
+        bestAt.fill(-1);
+        for (let i = 0; i < fh; i++) {
+          const r = rowStart + i;
+          if (r < 0 || r >= inHeight) continue;
+          for (let j = 0; j < fw; j++) {
+            const col = colStart + j;
+            if (col < 0 || col >= inWidth) continue;
+            const base = ((b * inHeight + r) * inWidth + col) * channels;
+            for (let c = 0; c < channels; c++) {
+              const v = x[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                bestAt[c] = base + c;
+              }
+            }
+          }
+        }
+        const dyBase = ((b * outHeight + oh) * outWidth + ow) * channels;
+        for (let c = 0; c < channels; c++) if (bestAt[c] >= 0) dx[bestAt[c]] += g[dyBase + c];
+      }
+    }
+  }
+  return out;
+}
+
+/** Sum over a leading run of axes (rows of a [rows, cols] view) in one pass; other sums go to the stock kernel. */
+function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = tf.util
+      .parseAxisParam(axis, x.shape)
+      .slice()
+      .sort((a, b) => a - b);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32') return stock(args);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+    const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    const outShape = keepDims
+      ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
+      : x.shape.slice(axes.length);
+    const heap = backend as unknown as HeapBackend;
+    const out = heap.makeOutput(outShape, 'float32');
+    const values = heapFloats(heap, x, 'Sum input');
+    const result = heapFloats(heap, out, 'Sum output');
+    const acc = new Float64Array(cols);
+    for (let r = 0, offset = 0; r < rows; r++, offset += cols) {
+      for (let c = 0; c < cols; c++) acc[c] += values[offset + c];
+    }
+    result.set(acc);
+    return out;
+  };
+}
+
+/** Kernel configs to register for wasm; `stock` looks up the kernel being wrapped (before replacement). */
+export function heapKernelConfigs(
+  stock: (name: string) => tf.KernelConfig | undefined,
+): tf.KernelConfig[] {
+  const configs: tf.KernelConfig[] = [
+    { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad },
+  ];
+  const sum = stock('Sum');
+  if (sum) {
+    // Keep the stock setup: it binds the wasm function the delegated path calls.
+    configs.push({
+      kernelName: 'Sum',
+      backendName: 'wasm',
+      setupFunc: sum.setupFunc,
+      kernelFunc: sumKernel(sum.kernelFunc),
+    });
+  }
+  return configs;
+}
