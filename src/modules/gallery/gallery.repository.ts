@@ -49,40 +49,51 @@ export class GalleryRepository {
     return this.repo.count();
   }
 
+  findByHashes(hashes: string[]): Promise<GalleryItem[]> {
+    return hashes.length === 0
+      ? Promise.resolve([])
+      : this.repo.find({ where: { contentSha256: In(hashes) } });
+  }
+
   /**
-   * Inserts the item and its embedding under `modelId` in one statement (so atomically, without an
-   * explicit transaction). Returns the creation time, or null when an item with the same content exists.
+   * Inserts items with their embeddings under `modelId` in one statement (so atomically, without an
+   * explicit transaction). Items whose content already exists are skipped. Returns id -> created_at
+   * of the inserted ones.
    */
-  async insertWithEmbedding(
-    item: NewGalleryItem,
+  async insertManyWithEmbeddings(
+    rows: { item: NewGalleryItem; vector: number[] }[],
     modelId: string,
-    vector: number[],
-  ): Promise<Date | null> {
-    const rows: { id: string; created_at: Date }[] = await this.repo.query(
-      `WITH item AS (
+  ): Promise<Map<string, Date>> {
+    if (rows.length === 0) return new Map();
+    const payload = rows.map(({ item, vector }) => ({
+      id: item.id,
+      label: item.label,
+      metadata: item.metadata,
+      content_sha256: item.contentSha256,
+      mime: item.mime,
+      width: item.width,
+      height: item.height,
+      bytes: item.bytes,
+      vector,
+    }));
+    const inserted: { id: string; created_at: Date }[] = await this.repo.query(
+      `WITH input AS (
+         SELECT * FROM json_to_recordset($1::json) AS r(
+           id uuid, label varchar, metadata jsonb, content_sha256 char(64), mime varchar,
+           width integer, height integer, bytes integer, vector real[])
+       ), item AS (
          INSERT INTO gallery_items (id, label, metadata, content_sha256, mime, width, height, bytes)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)
+         SELECT id, label, COALESCE(metadata, '{}'::jsonb), content_sha256, mime, width, height, bytes FROM input
          ON CONFLICT (content_sha256) DO NOTHING
          RETURNING id, created_at
        ), embedding AS (
          INSERT INTO embeddings (model_id, item_id, vector)
-         SELECT $9, id, $10::real[] FROM item
+         SELECT $2, input.id, input.vector FROM input JOIN item ON item.id = input.id
        )
        SELECT id, created_at FROM item`,
-      [
-        item.id,
-        item.label,
-        JSON.stringify(item.metadata),
-        item.contentSha256,
-        item.mime,
-        item.width,
-        item.height,
-        item.bytes,
-        modelId,
-        vector,
-      ],
+      [JSON.stringify(payload), modelId],
     );
-    return rows.length === 1 ? new Date(rows[0].created_at) : null;
+    return new Map(inserted.map((row) => [row.id, new Date(row.created_at)]));
   }
 
   /** Deletes the item (its embeddings go with it); returns the deleted row, or null. */

@@ -106,28 +106,74 @@ export class GalleryService {
     }
     let vectors = await this.embed(prepared, serving.embedder);
     // Durable file writes (content-addressed, idempotent) happen outside the lock so uploads overlap.
-    for (const image of prepared) await this.images.write(image.item.contentSha256, image.bytes);
-    return this.indexes.writeLock.run(async () => {
+    // The first occurrence of each content hash; later copies in the same request are duplicates of it.
+    const unique = new Map<string, number>();
+    prepared.forEach((image, n) => {
+      if (!unique.has(image.item.contentSha256)) unique.set(image.item.contentSha256, n);
+    });
+    await this.images.writeMany(
+      [...unique.values()]
+        .map((n) => prepared[n])
+        .map((image) => ({ hash: image.item.contentSha256, bytes: image.bytes })),
+    );
+    const stored = await this.indexes.writeLock.run(async () => {
       // A deploy may have swapped the model while these were embedded: embed again with the new one.
       const now = this.search.serving();
       if (now !== serving) {
         serving = now;
         vectors = await this.embed(prepared, serving.embedder);
       }
-      const results: IngestedItem[] = [];
-      const seen = new Map<string, IngestedItem>();
-      for (const [n, image] of prepared.entries()) {
-        const again = seen.get(image.item.contentSha256);
-        if (again) {
-          results.push({ ...again, duplicate: true });
-          continue;
-        }
-        const result = await this.store(image, serving.modelId, vectors[n]);
-        seen.set(image.item.contentSha256, result);
-        results.push(result);
-      }
-      return results;
+      return this.commit(
+        [...unique.values()].map((n) => ({ image: prepared[n], vector: vectors[n] })),
+        serving.modelId,
+      );
     });
+    return prepared.map((image, n) => {
+      const result = stored.get(image.item.contentSha256) as IngestedItem;
+      // The second copy of a file sent twice in one request is a duplicate of the first.
+      return unique.get(image.item.contentSha256) === n ? result : { ...result, duplicate: true };
+    });
+  }
+
+  /**
+   * Inserts the new images (rows + embeddings in one statement), then indexes them; images whose
+   * content is already in the gallery come back as duplicates of the existing item. Caller holds writeLock.
+   */
+  private async commit(
+    batch: { image: PreparedImage; vector: Float32Array }[],
+    modelId: string,
+  ): Promise<Map<string, IngestedItem>> {
+    const results = new Map<string, IngestedItem>();
+    const existing = await this.gallery.findByHashes(batch.map((b) => b.image.item.contentSha256));
+    for (const item of existing)
+      results.set(item.contentSha256, { ...toView(item), duplicate: true });
+    const fresh = batch.filter((b) => !results.has(b.image.item.contentSha256));
+    // Written before the lock; a delete of an item with the same content may have removed it since.
+    await this.images.writeMany(
+      fresh.map((b) => ({ hash: b.image.item.contentSha256, bytes: b.image.bytes })),
+    );
+    const created = await this.gallery.insertManyWithEmbeddings(
+      fresh.map((b) => ({ item: b.image.item, vector: Array.from(b.vector) })),
+      modelId,
+    );
+    for (const { image, vector } of fresh) {
+      const createdAt = created.get(image.item.id);
+      if (!createdAt) continue;
+      this.catalog.set(image.item.id, { label: image.item.label, metadata: image.item.metadata });
+      await this.indexes.add(modelId, image.item.id, vector);
+      results.set(image.item.contentSha256, {
+        ...image.item,
+        createdAt: createdAt.toISOString(),
+        duplicate: false,
+      });
+    }
+    // Lost a race with a concurrent upload of the same content (ON CONFLICT DO NOTHING): report the winner.
+    const lost = fresh
+      .filter((b) => !created.has(b.image.item.id))
+      .map((b) => b.image.item.contentSha256);
+    for (const item of await this.gallery.findByHashes(lost))
+      results.set(item.contentSha256, { ...toView(item), duplicate: true });
+    return results;
   }
 
   async list(
@@ -205,31 +251,6 @@ export class GalleryService {
       }
     }
     return embedder.embed(pixels);
-  }
-
-  private async store(
-    image: PreparedImage,
-    modelId: string,
-    vector: Float32Array,
-  ): Promise<IngestedItem> {
-    const existing = await this.gallery.findByHash(image.item.contentSha256);
-    if (existing) return { ...toView(existing), duplicate: true };
-    // Written before the lock; a delete of an item with the same content may have removed it since.
-    await this.images.write(image.item.contentSha256, image.bytes);
-    const createdAt = await this.gallery.insertWithEmbedding(
-      image.item,
-      modelId,
-      Array.from(vector),
-    );
-    if (!createdAt) {
-      const winner = await this.gallery.findByHash(image.item.contentSha256);
-      if (!winner)
-        throw new Error(`item with content ${image.item.contentSha256} vanished during insert`);
-      return { ...toView(winner), duplicate: true };
-    }
-    this.catalog.set(image.item.id, { label: image.item.label, metadata: image.item.metadata });
-    await this.indexes.add(modelId, image.item.id, vector);
-    return { ...image.item, createdAt: createdAt.toISOString(), duplicate: false };
   }
 
   /** Start-up: loads the catalog and removes image files no row names (left by a crash mid-ingest). */

@@ -24,9 +24,14 @@ export class ImageStore {
 
   /** Writes the bytes durably; a file already there with the same size is kept (content-addressed). */
   async write(contentSha256: string, bytes: Buffer): Promise<void> {
+    if (await this.writeFile(contentSha256, bytes)) await this.syncDir();
+  }
+
+  /** temp + fsync + rename; returns false when the file was already there. */
+  private async writeFile(contentSha256: string, bytes: Buffer): Promise<boolean> {
     const target = this.pathOf(contentSha256);
     const existing = await fs.stat(target).catch(() => null);
-    if (existing && existing.size === bytes.length) return;
+    if (existing && existing.size === bytes.length) return false;
     const temp = path.join(this.dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const handle = await fs.open(temp, 'w');
     try {
@@ -41,12 +46,22 @@ export class ImageStore {
       await fs.rm(temp, { force: true });
       throw error;
     }
+    return true;
+  }
+
+  private async syncDir(): Promise<void> {
     const dir = await fs.open(this.dir, 'r');
     try {
       await dir.sync();
     } finally {
       await dir.close();
     }
+  }
+
+  /** Writes several files durably, with one directory fsync for all of them. */
+  async writeMany(files: { hash: string; bytes: Buffer }[]): Promise<void> {
+    const renamed = await Promise.all(files.map((file) => this.writeFile(file.hash, file.bytes)));
+    if (renamed.some(Boolean)) await this.syncDir();
   }
 
   read(contentSha256: string): Promise<Buffer> {
