@@ -72,7 +72,7 @@ async function newStorage(): Promise<Storage> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rir-test-'));
   const serverUrl = process.env.DATABASE_URL;
   if (serverUrl) return { dataDir, ...(await createThrowawayDatabase(serverUrl)) };
-  await seedPGliteDir(path.join(dataDir, 'pglite'));
+  await seedPGliteDir(path.join(dataDir, 'pglite'), { migrated: true });
   return { dataDir };
 }
 
