@@ -1,6 +1,6 @@
 /**
  * Tiny real models for the probe tests: an MLP (784 -> 64 -> 32) trained for a few steps on MNIST's
- * training classes, naturally or with the panum defence, saved as a model version directory. Trained
+ * training classes (semi-hard triplet loss), naturally or with the panum defence, saved as a model version directory. Trained
  * models are cached under the OS temp dir (keyed by their settings) so spec files share them.
  */
 import { promises as fs } from 'fs';
@@ -47,7 +47,8 @@ function buildMlp(seed: number): EmbeddingModel {
 function train(model: EmbeddingModel, data: ImageSet, options: TinyModelOptions): void {
   const seed = options.seed ?? 0;
   const defense = createDefense(options.defense, { eps: 0.3, steps: 3, seed });
-  const loss = tripletLoss();
+  // Semi-hard mining: batch-hard from scratch collapses this MLP (mean pairwise distance ~0.02).
+  const loss = tripletLoss({ mining: 'semi-hard' });
   const optimizer = tf.train.adam(0.003);
   const sampler = new MPerClassSampler(data.labels, { batchSize: 40, perClass: 8, seed });
   let step = 0;
@@ -77,7 +78,7 @@ export async function writeTrainedModel(
   options: TinyModelOptions,
 ): Promise<string> {
   await initBackend(process.env.TFJS_BACKEND);
-  const key = `${options.defense}-${options.steps}-${options.seed ?? 0}`;
+  const key = `${options.defense}-${options.steps}-${options.seed ?? 0}-semihard`;
   const cached = path.join(CACHE, key);
   const ready = await fs.stat(path.join(cached, 'manifest.json')).then(
     () => true,

@@ -9,7 +9,7 @@ const escape = (text: unknown): string =>
 
 const CURVE_SERIES: { key: 'recallAt1' | 'ES:R' | 'LTM' | 'GTM'; colour: string; name: string }[] =
   [
-    { key: 'recallAt1', colour: '#c0392b', name: 'worst R@1 under attack' },
+    { key: 'recallAt1', colour: '#c0392b', name: 'R@1, worst case' },
     { key: 'ES:R', colour: '#2980b9', name: 'ES:R' },
     { key: 'LTM', colour: '#27ae60', name: 'LTM' },
     { key: 'GTM', colour: '#8e44ad', name: 'GTM' },
@@ -123,10 +123,13 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.warn{color:#b00}i
   }
   lines.push('</table>');
   lines.push('<h2>R@1 under attack versus eps</h2>', curveSvg(r.curve, r.clean.recallAt1));
-  lines.push('<table><tr><th>eps</th><th>worst R@1 under attack</th><th>ERS</th></tr>');
+  lines.push(
+    '<table><tr><th>eps</th><th>R@1 under attack (worst case per query up to this eps)</th><th>lowest R@1 measured at this eps</th><th>ERS</th></tr>',
+  );
+  const cell = (v: number | null) => (v === null ? '-' : v.toFixed(1));
   for (const p of r.curve)
     lines.push(
-      `<tr><td>${p.eps.toFixed(4)}</td><td>${p.recallAt1 === null ? '-' : p.recallAt1.toFixed(1)}</td><td>${p.ers === null ? '-' : p.ers.toFixed(1)}</td></tr>`,
+      `<tr><td>${p.eps.toFixed(4)}</td><td>${cell(p.recallAt1)}</td><td>${cell(p.rawRecallAt1)}</td><td>${cell(p.ers)}</td></tr>`,
     );
   lines.push('</table>');
   if (r.candidateRanks) {

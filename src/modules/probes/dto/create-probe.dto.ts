@@ -64,7 +64,8 @@ export class CreateProbeDto {
   attacks?: unknown;
 
   @ApiPropertyOptional({
-    description: 'Perturbation budget (l-inf, pixels in [0,1]): one value or a list for a curve',
+    description:
+      'Perturbation budget (l-inf, pixels in [0,1]; numbers or fractions such as "8/255"): one value, or a list for an R@1-versus-eps curve (the full suite, ERS and sanity checks use the largest)',
     example: [0, 0.03, 0.1, 0.3],
   })
   @IsOptional()

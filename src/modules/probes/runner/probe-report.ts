@@ -22,8 +22,13 @@ export interface AttackSummary {
 
 export interface CurvePoint {
   eps: number;
-  /** The lowest R@1 under attack among the attacks that report one (ES:R, LTM, GTM); null if none ran. */
+  /**
+   * R@1 (percent) under the worst case: share of sampled queries that no R@1 attack (ES, LTM, GTM)
+   * broke at this eps or any smaller one on the curve. Null when no R@1 attack ran.
+   */
   recallAt1: number | null;
+  /** The lowest R@1-type figure measured at this eps alone. */
+  rawRecallAt1: number | null;
   figures: Partial<Record<MetricName, number>>;
   ers: number | null;
 }
@@ -102,6 +107,7 @@ export interface ProbeReport {
     nonFiniteGradientShare: number;
     embeddingSpread: number;
     strength: StrengthCheck | null;
+    /** The raw per-eps R@1 never rises with eps (when it does, the attack at the larger eps is too weak). */
     monotoneCurve: boolean;
     warnings: string[];
   };

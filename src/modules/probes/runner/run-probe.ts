@@ -3,13 +3,14 @@
  * probe set, run the attack suite (src/ml/robustness) at every eps, then craft the worst examples and
  * the CA+ rank distribution. Runs in a worker thread (src/workers/probe.worker.ts); framework-free.
  */
-import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
+import type { AttackName } from '../../../ml/attacks/definitions';
 import { prepareGallery, sampleQueries, type AttackSuiteOptions } from '../../../ml/attacks/suite';
 import { buildRobustnessReport, type RobustnessReport } from '../../../ml/robustness/report';
 import { loadModelVersion } from '../../../ml/model-store';
+import { rawCurveMonotone, recallCurve, worstRecall } from './curve';
 import { craftExamples, rankDistribution, type ExampleImages } from './examples';
 import { primaryEps, type ProbeConfig } from './probe-config';
-import type { AttackSummary, CurvePoint, ProbeReport } from './probe-report';
+import type { AttackSummary, ProbeReport } from './probe-report';
 import { loadProbeSet, type ProbeSetSource } from './probe-set';
 
 export type { ExampleImages };
@@ -39,8 +40,6 @@ export interface ProbeOutcome {
   report: ProbeReport;
   images: ExampleImages[];
 }
-
-const RECALL_FIGURES: MetricName[] = ['ES:R', 'LTM', 'GTM'];
 
 export class ProbeCancelledError extends Error {
   constructor() {
@@ -105,9 +104,14 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
   const eps = primaryEps(config);
   const hasEs = config.attacks.includes('ES');
   // Work units: every attack at every eps, the strength check (plus a base ES run without ES), examples, CA+.
+  const recallAttacks = config.attacks.filter((a) => ['ES', 'LTM', 'GTM'].includes(a)).length;
+  // Work units: the suite and its strength check (plus a base ES run without ES), the curve (R@1
+  // attacks again at the primary eps, every attack elsewhere), examples, CA+ ranks.
   const total =
-    config.attacks.length * config.eps.length +
+    config.attacks.length +
     (hasEs ? 1 : 2) +
+    recallAttacks +
+    config.attacks.length * (config.eps.length - 1) +
     1 +
     (config.attacks.includes('CA+') ? 1 : 0);
   const meter = new ProgressMeter(total, hooks);
@@ -119,58 +123,51 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
   try {
     const set = await loadProbeSet(input.source, embedder.inputShape);
     throwIfCancelled(hooks);
-    const reports = new Map<number, RobustnessReport>();
-    // The primary eps first (with the strength check), then the rest of the curve.
-    for (const e of [eps, ...config.eps.filter((x) => x !== eps)]) {
-      await yieldToEventLoop();
-      throwIfCancelled(hooks);
-      reports.set(
-        e,
-        buildRobustnessReport(embedder, set.images, {
-          ...suiteOptions(config, e),
-          attacks: config.attacks,
-          model: input.modelId,
-          dataset: set.name,
-          skipStrengthCheck: e !== eps,
-          onProgress: meter.listener(`attacks at eps ${e.toFixed(4)}`),
-        }),
-      );
-    }
     await yieldToEventLoop();
-    throwIfCancelled(hooks);
-    const primary = reports.get(eps) as RobustnessReport;
+    // The full suite (figures, ERS, sanity with the strength check) at the primary eps: the same
+    // computation as `rir attack`.
+    const primary = buildRobustnessReport(embedder, set.images, {
+      ...suiteOptions(config, eps),
+      attacks: config.attacks,
+      model: input.modelId,
+      dataset: set.name,
+      onProgress: meter.listener(`attacks at eps ${eps.toFixed(4)}`),
+    });
     const gallery = prepareGallery(embedder, set.images);
     try {
       const rows = sampleQueries(gallery, config.sampleSize, config.seed);
+      const between = async (): Promise<void> => {
+        await yieldToEventLoop();
+        throwIfCancelled(hooks);
+      };
+      const curve = await recallCurve({
+        embedder,
+        gallery,
+        rows,
+        attacks: config.attacks,
+        eps: [...config.eps].sort((a, b) => a - b),
+        measured: new Map([[eps, primary.figures]]),
+        optionsAt: (e) => ({
+          ...suiteOptions(config, e),
+          onProgress: meter.listener(`curve at eps ${e.toFixed(4)}`),
+        }),
+        between,
+      });
+      await between();
       const options = { ...suiteOptions(config, eps), onProgress: meter.listener('examples') };
       const examples = craftExamples(embedder, gallery, set, rows, config, options);
-      await yieldToEventLoop();
-      throwIfCancelled(hooks);
+      await between();
       const candidateRanks = config.attacks.includes('CA+')
         ? rankDistribution(embedder, gallery, set, rows, {
             ...options,
             onProgress: meter.listener('CA+ rank distribution'),
           })
         : null;
-      const curve = [...reports.entries()]
-        .sort(([a], [b]) => a - b)
-        .map(([e, r]): CurvePoint => ({
-          eps: e,
-          recallAt1: worstRecall(r.figures),
-          figures: r.figures,
-          ers: r.ers,
-        }));
-      const monotone = curve.every(
-        (point, i) =>
-          i === 0 ||
-          point.recallAt1 === null ||
-          curve[i - 1].recallAt1 === null ||
-          point.recallAt1 <= (curve[i - 1].recallAt1 as number),
-      );
+      const monotone = rawCurveMonotone(curve);
       const warnings = [...primary.sanity.warnings];
       if (!monotone) {
         warnings.push(
-          'R@1 under attack rises with eps somewhere on the curve: a larger budget contains every smaller perturbation, so the attack at the larger eps is too weak (more steps or restarts)',
+          'R@1 under attack measured at each eps alone rises with eps somewhere: a larger budget contains every smaller perturbation, so the attack at the larger eps is too weak (more steps, restarts or a smaller step); the curve reports the worst case per query',
         );
       }
       const finished = new Date();
@@ -215,13 +212,6 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
   } finally {
     embedder.dispose();
   }
-}
-
-function worstRecall(figures: Partial<Record<MetricName, number>>): number | null {
-  const values = RECALL_FIGURES.map((m) => figures[m]).filter(
-    (v): v is number => typeof v === 'number',
-  );
-  return values.length ? Math.min(...values) : null;
 }
 
 function summarise(report: RobustnessReport): AttackSummary[] {
