@@ -95,11 +95,20 @@ describe('probes API (e2e)', () => {
     expect(await probeCount()).toBe(before);
   });
 
-  it('answers 400 when no model is named and none is deployed', async () => {
+  it('probes the deployed model when none is named (400 when none is deployed)', async () => {
+    const models = await t.http.get('/v1/models').set('x-api-key', t.adminKey);
+    const active = models.body.find((m: { active: boolean }) => m.active) as
+      { id: string } | undefined;
     const { model: _model, ...rest } = tiny;
     const res = await post(rest);
-    expect(res.status).toBe(400);
-    expect(res.body.message).toMatch(/no model is deployed/);
+    if (!active) {
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/no model is deployed/);
+      return;
+    }
+    expect(res.status).toBe(202);
+    const done = await waitForProbe(t, securityKey, res.body.id);
+    expect(done.report?.model.id).toBe(active.id);
   });
 
   it('404s an unknown probe and its examples', async () => {
