@@ -171,7 +171,7 @@ export function buildRobustnessReport(
       warnings.push(`${(100 * nonFiniteShare).toFixed(1)}% of input gradients were not finite`);
     if (zeroShare > 0.05)
       warnings.push(
-        `${(100 * zeroShare).toFixed(1)}% of input gradients were exactly zero (gradient masking?)`,
+        `${(100 * zeroShare).toFixed(1)}% of input gradients were exactly zero (saturated hinge objectives, or gradient masking)`,
       );
     const spread = embeddingSpread(gallery.table);
     if (spread < 0.05)
