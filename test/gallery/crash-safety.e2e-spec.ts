@@ -34,6 +34,9 @@ interface Server {
   output: string[];
 }
 
+/** Every server this file started, so that none outlives the test run (even after a timeout). */
+const started: ChildProcess[] = [];
+
 async function startServer(dataDir: string, adminKey: string): Promise<Server> {
   const port = await freePort();
   const output: string[] = [];
@@ -77,9 +80,9 @@ async function startServer(dataDir: string, adminKey: string): Promise<Server> {
   }
 }
 
-function killHard(server: Server): Promise<void> {
+function killHard(server: Pick<Server, 'child'>): Promise<void> {
   return new Promise((resolve) => {
-    if (server.child.exitCode !== null) return resolve();
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
     server.child.once('exit', () => resolve());
     server.child.kill('SIGKILL');
   });
@@ -91,7 +94,7 @@ describe('crash safety (real server, kill -9 mid-ingest)', () => {
   let server: Server | null = null;
 
   afterAll(async () => {
-    if (server) await killHard(server);
+    await Promise.all(started.map((child) => killHard({ child })));
     rmSync(dataDir, { recursive: true, force: true });
   });
 

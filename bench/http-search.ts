@@ -1,0 +1,321 @@
+/**
+ * HTTP load benchmark of search on loopback: starts `rir serve` as a child process (bundled default
+ * model), fills the gallery with MNIST images over HTTP, then runs autocannon against search by id
+ * and search by upload (28x28 PNG), idle and while images are being ingested. Prints one JSON object.
+ *
+ *   node -r @swc-node/register bench/http-search.ts [--gallery 70000] [--duration 30] [--connections 32]
+ *        [--data-dir DIR]   (reuse a data directory: a gallery already filled is not filled again)
+ */
+import { ChildProcess, spawn } from 'child_process';
+import { randomBytes } from 'crypto';
+import { mkdtempSync, rmSync } from 'fs';
+import { createServer } from 'net';
+import { cpus, tmpdir } from 'os';
+import * as path from 'path';
+import { mnistPngs } from '../src/modules/gallery/demo-gallery';
+
+const ROOT = path.join(__dirname, '..');
+
+/** The part of autocannon's API used here (the package ships no type declarations). */
+interface RawRequest {
+  method?: string;
+  path?: string;
+  body?: Buffer;
+  headers?: Record<string, string>;
+}
+interface Percentiles {
+  average: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  total: number;
+}
+interface AutocannonResult {
+  requests: Percentiles;
+  latency: Percentiles;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+interface AutocannonOptions {
+  url: string;
+  connections: number;
+  duration: number;
+  headers?: Record<string, string>;
+  requests: (RawRequest & { setupRequest?: (req: RawRequest) => RawRequest })[];
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (
+  options: AutocannonOptions,
+  done: (error: Error | null, result: AutocannonResult) => void,
+) => unknown;
+
+function arg(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function http(url: string, init: RequestInit & { key: string }): Promise<Response> {
+  return fetch(url, { ...init, headers: { ...(init.headers ?? {}), 'x-api-key': init.key } });
+}
+
+function multipart(fields: [string, Buffer | string, string?][]): {
+  body: Buffer;
+  contentType: string;
+} {
+  const boundary = `----rir${randomBytes(8).toString('hex')}`;
+  const parts: Buffer[] = [];
+  for (const [name, value, filename] of fields) {
+    const disposition = filename
+      ? `form-data; name="${name}"; filename="${filename}"`
+      : `form-data; name="${name}"`;
+    const type = filename ? 'Content-Type: image/png\r\n' : '';
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${type}\r\n`));
+    parts.push(typeof value === 'string' ? Buffer.from(value) : value, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** Uploads images in requests of `batch` files, `parallel` requests at a time; returns images/s. */
+async function ingest(
+  base: string,
+  key: string,
+  pngs: Buffer[],
+  label: string,
+  batch = 100,
+  parallel = 2,
+): Promise<number> {
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < pngs.length) {
+      const start = next;
+      next += batch;
+      const form = multipart([
+        ['label', label],
+        ...pngs
+          .slice(start, start + batch)
+          .map((png, i) => ['files', png, `${start + i}.png`] as [string, Buffer, string]),
+      ]);
+      const res = await http(`${base}/v1/gallery/images`, {
+        method: 'POST',
+        key,
+        body: form.body,
+        headers: { 'content-type': form.contentType },
+      });
+      if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return pngs.length / ((Date.now() - started) / 1000);
+}
+
+function summarise(result: AutocannonResult) {
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    requests: result.requests.total,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+function run(options: AutocannonOptions): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+async function main(): Promise<void> {
+  const galleryTarget = Number(arg('gallery', '70000'));
+  const duration = Number(arg('duration', '30'));
+  const connections = Number(arg('connections', '32'));
+  const keepDir = process.argv.includes('--data-dir');
+  const dataDir = keepDir
+    ? path.resolve(arg('data-dir', ''))
+    : mkdtempSync(path.join(tmpdir(), 'rir-http-bench-'));
+  const adminKey = `rir_bench_admin_${randomBytes(12).toString('hex')}`;
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'bin', 'rir'),
+      'serve',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ADMIN_API_KEY: adminKey,
+        DATABASE_URL: '',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_MAX: '1000000000',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  try {
+    for (;;) {
+      const ready = await fetch(`${base}/health/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const keyRes = await http(`${base}/v1/api-keys`, {
+      method: 'POST',
+      key: adminKey,
+      body: JSON.stringify({ name: 'bench', role: 'search' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const searchKey = ((await keyRes.json()) as { key: string }).key;
+
+    const count = async () =>
+      (
+        (await (await http(`${base}/v1/gallery/images?size=1`, { key: adminKey })).json()) as {
+          total: number;
+        }
+      ).total;
+    let ingestImagesPerSecond: number | null = null;
+    const have = await count();
+    if (have < galleryTarget) {
+      const images = await mnistPngs(galleryTarget - have, have);
+      ingestImagesPerSecond = Math.round(
+        await ingest(
+          base,
+          adminKey,
+          images.map((i) => i.png),
+          'mnist',
+        ),
+      );
+    }
+    const gallerySize = await count();
+
+    // Ids to query, and query images (test images, which are also in the gallery).
+    const ids: string[] = [];
+    for (let page = 1; ids.length < 2000; page++) {
+      const res = (await (
+        await http(`${base}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
+      ).json()) as { items: { id: string }[] };
+      if (res.items.length === 0) break;
+      ids.push(...res.items.map((item) => item.id));
+    }
+    const queries = (await mnistPngs(200)).map((image) =>
+      multipart([
+        ['file', image.png, 'q.png'],
+        ['k', '10'],
+      ]),
+    );
+    let n = 0;
+    const byId: AutocannonOptions = {
+      url: base,
+      connections,
+      duration,
+      headers: { 'x-api-key': searchKey },
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req) => ({
+            ...req,
+            path: `/v1/search/similar/${ids[n++ % ids.length]}?k=10`,
+          }),
+        },
+      ],
+    };
+    const byUpload: AutocannonOptions = {
+      url: base,
+      connections,
+      duration,
+      requests: [
+        {
+          method: 'POST',
+          path: '/v1/search',
+          setupRequest: (req) => {
+            const query = queries[n++ % queries.length];
+            return {
+              ...req,
+              body: query.body,
+              headers: { 'x-api-key': searchKey, 'content-type': query.contentType },
+            };
+          },
+        },
+      ],
+    };
+    const idle = { byId: summarise(await run(byId)), byUpload: summarise(await run(byUpload)) };
+
+    // The same while images are being ingested (inverted MNIST images: new content, not duplicates).
+    const extra = (await mnistPngs(4000, 0)).map((image) => image.png);
+    const sharp = (await import('sharp')).default;
+    const inverted = await Promise.all(extra.map((png) => sharp(png).negate().png().toBuffer()));
+    let ingesting = true;
+    let ingestedDuringLoad = 0;
+    const ingestLoop = (async () => {
+      for (let i = 0; ingesting && i < inverted.length; i += 50) {
+        await ingest(base, adminKey, inverted.slice(i, i + 50), 'inverted', 50, 1);
+        ingestedDuringLoad += Math.min(50, inverted.length - i);
+      }
+    })();
+    const whileIngesting = {
+      byId: summarise(await run(byId)),
+      byUpload: summarise(await run(byUpload)),
+    };
+    ingesting = false;
+    await ingestLoop;
+
+    console.log(
+      JSON.stringify(
+        {
+          benchmark: 'http-search',
+          date: new Date().toISOString(),
+          cpus: cpus().length,
+          cpuModel: cpus()[0]?.model,
+          gallerySize,
+          ingestImagesPerSecond,
+          durationSeconds: duration,
+          connections,
+          idle,
+          whileIngesting: { ...whileIngesting, imagesIngested: ingestedDuringLoad },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    if (!keepDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
