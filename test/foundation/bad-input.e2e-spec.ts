@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /** Bad requests get a 4xx with a message, never a 500, and never a stack trace. */
@@ -91,5 +92,21 @@ describe('bad input', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
     expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  // Last: it takes the database away from this app.
+  it('an unexpected failure is a bare 500 (nothing leaked) and readiness reports the database down', async () => {
+    await t.app.get(DataSource).destroy();
+    const res = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey);
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+    });
+    const ready = await t.http.get('/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.message).toMatch(/^Not ready: .*database/);
+    expect(ready.body.details.database.status).toBe('down');
   });
 });
