@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       body: JSON.stringify({
         dataset: 'mnist',
         epochs: 1,
-        batchSize: 64,
+        batchSize: 40,
         perClass: 8,
         stepsPerEpoch: 30,
         maxTrainImages: 3000,
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
         defense: 'est',
         defenseParams: { eps: 0.1, steps: 4 },
         epochs: 50,
-        batchSize: 64,
+        batchSize: 40,
         perClass: 8,
         maxTrainImages: 5000,
         maxValidationImages: 200,

@@ -58,6 +58,11 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
       /batchSize 4 is smaller than the sampler's per-class m \(perClass 8\)/,
     ],
     [
+      'more classes per batch than the data set trains on',
+      { batchSize: 64, perClass: 8 },
+      /8 classes per batch, but mnist trains on 5 classes/,
+    ],
+    [
       'batch size not a multiple of m',
       { batchSize: 20, perClass: 8 },
       /must be a multiple of perClass 8/,

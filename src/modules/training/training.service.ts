@@ -24,6 +24,7 @@ export const TRAINING_JOB = 'training';
 const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
 /** Fewest labelled classes the gallery needs: half train, half held out, two per batch at least. */
 const MIN_GALLERY_CLASSES = 4;
+const MNIST_TRAIN_CLASSES = 5;
 
 /**
  * Admin-triggered (robust) retraining: validates a request into a TrainingJobSpec, queues it, and,
@@ -68,7 +69,8 @@ export class TrainingService implements OnModuleInit {
   async validate(dto: CreateTrainingJobDto): Promise<TrainingJobSpec> {
     const defense = dto.defense ?? 'none';
     const params = dto.defenseParams ?? {};
-    const perClass = dto.perClass ?? 8;
+    // MNIST's 5 training classes fit 4 classes of 32 in a default batch; other data, 16 of 8.
+    const perClass = dto.perClass ?? (dto.dataset === 'mnist' ? 32 : 8);
     const batchSize = dto.batchSize ?? 128;
     if (batchSize < perClass) {
       throw new BadRequestException(
@@ -78,6 +80,12 @@ export class TrainingService implements OnModuleInit {
     if (batchSize % perClass !== 0) {
       throw new BadRequestException(
         `batchSize ${batchSize} must be a multiple of perClass ${perClass} (m images per class per batch)`,
+      );
+    }
+    // MNIST trains on digits 0-4: a batch cannot hold more classes than that.
+    if (dto.dataset === 'mnist' && batchSize / perClass > MNIST_TRAIN_CLASSES) {
+      throw new BadRequestException(
+        `batchSize ${batchSize} / perClass ${perClass} = ${batchSize / perClass} classes per batch, but mnist trains on ${MNIST_TRAIN_CLASSES} classes`,
       );
     }
     let resolved;

@@ -105,8 +105,7 @@ export class CreateTrainingJobDto {
   batchSize?: number;
 
   @ApiPropertyOptional({
-    description: 'Images per class in a batch (m of the sampler)',
-    default: 8,
+    description: 'Images per class in a batch (m of the sampler); default 8 (32 for mnist)',
   })
   @IsOptional()
   @IsInt()
