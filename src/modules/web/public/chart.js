@@ -9,14 +9,15 @@ function el(tag, attributes = {}, text) {
   return node;
 }
 
-/** Round tick steps (1, 2, 5 x 10^k) covering [0, max]. */
+/** Round tick steps (1, 2, 5 x 10^k) from 0 up to the first tick at or above max. */
 export function ticks(max, count = 5) {
-  if (!(max > 0)) return [0];
+  if (!(max > 0)) return [0, 1];
   const raw = max / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw * (1 - 1e-9));
+  const steps = Math.ceil(max / step - 1e-9);
   const out = [];
-  for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let i = 0; i <= steps; i++) out.push(Number((i * step).toPrecision(12)));
   return out;
 }
 

@@ -7,7 +7,6 @@ import {
   dropZone,
   field,
   fill,
-  formatDate,
   h,
   messageBox,
   statusLine,
@@ -107,7 +106,7 @@ export function render(main, { identity }) {
       h(
         'span',
         { class: 'tile-meta' },
-        `${item.width}×${item.height} · ${formatDate(item.createdAt)}`,
+        `${item.width}×${item.height} · ${new Date(item.createdAt).toLocaleDateString()}`,
       ),
       isAdmin
         ? h(
@@ -232,22 +231,34 @@ function uploadForm(onUploaded) {
         });
         for (const item of result.items) item.duplicate ? duplicates++ : added++;
       } catch (error) {
-        const range =
+        const files =
           batch.length > 1
-            ? `files ${first}–${first + batch.length - 1}`
-            : `file ${first} (${batch[0].name})`;
-        failures.push(`${range}: ${describeError(error)}`);
+            ? `Files ${first}–${first + batch.length - 1}`
+            : `File ${first} (${batch[0].name})`;
+        failures.push(
+          batches.length > 1 ? `${files}: ${describeError(error)}` : describeError(error),
+        );
       }
       doneBytes += batchBytes;
       progress.value = doneBytes;
       first += batch.length;
     }
     submit.disabled = false;
-    status.textContent = `Added ${added} image${added === 1 ? '' : 's'}${duplicates ? `, ${duplicates} already in the gallery` : ''}.`;
-    if (failures.length)
+    const kept = duplicates ? `, ${duplicates} already in the gallery` : '';
+    status.textContent =
+      added || duplicates
+        ? `Added ${added} image${added === 1 ? '' : 's'}${kept}.`
+        : 'No images were added.';
+    if (failures.length === 1 && batches.length === 1)
+      errors.show(`Nothing was stored. ${failures[0]}`);
+    else if (failures.length)
       errors.show(
-        `Some uploads were rejected (nothing of those was stored). ${failures.join(' ')}`,
+        `${failures.length} of ${batches.length} batches were rejected (nothing of those was stored). ${failures.join(' ')}`,
       );
+    if (!failures.length) {
+      files = [];
+      chosen.textContent = 'No files chosen.';
+    }
     onUploaded();
   }
 

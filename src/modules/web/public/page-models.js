@@ -13,59 +13,31 @@ import {
 
 export const API_PATH = '/v1/models';
 
-function numberAt(object, paths) {
-  for (const path of paths) {
-    let value = object;
-    for (const key of path.split('.')) value = value?.[key];
-    if (typeof value === 'number' && Number.isFinite(value)) return value;
-  }
-  return undefined;
-}
+const finite = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
-/** R@1 figures in percent, wherever the manifest keeps them (fractions are scaled to percent). */
+/**
+ * The R@1 figures a trained model's manifest carries, in percent: natural R@1 on the held-out classes
+ * (metrics.recallAt1, a fraction) and R@1 of ES-attacked held-out queries at the training eps
+ * (metrics.robustness.recallAt1UnderAttack, already in percent).
+ */
 export function recallFigures(manifest = {}) {
-  const percent = (value) => (value === undefined ? undefined : value <= 1 ? value * 100 : value);
+  const metrics = manifest.metrics || {};
+  const robustness = metrics.robustness || {};
+  const natural = finite(metrics.recallAt1);
   return {
-    natural: percent(
-      numberAt(manifest, [
-        'metrics.recallAt1',
-        'metrics.natural.recallAt1',
-        'metrics.r1',
-        'metrics.R@1',
-        'evaluation.recallAt1',
-        'natural.recallAt1',
-      ]),
-    ),
-    adversarial: percent(
-      numberAt(manifest, [
-        'metrics.adversarialRecallAt1',
-        'metrics.robust.recallAt1',
-        'metrics.robustness.recallAt1',
-        'metrics.robustness.adversarialRecallAt1',
-        'robustness.adversarialRecallAt1',
-        'robustness.recallAt1',
-        'metrics.ES:R',
-      ]),
-    ),
-    eps: numberAt(manifest, [
-      'metrics.robustness.eps',
-      'robustness.eps',
-      'metrics.eps',
-      'training.eps',
-      'trainingConfig.eps',
-      'config.eps',
-    ]),
+    natural: natural === undefined ? undefined : natural * 100,
+    adversarial: finite(robustness.recallAt1UnderAttack),
+    eps: finite(robustness.eps),
   };
 }
 
 function describeModel(manifest = {}) {
-  const spec = manifest.spec || manifest.model || {};
-  const training = manifest.training || manifest.trainingConfig || manifest.config || {};
+  const spec = manifest.spec || {};
   return [
-    spec.backbone,
-    training.loss,
-    training.defense ?? training.defence,
-    manifest.dataset?.name ?? manifest.dataset ?? training.dataset,
+    manifest.backbone ?? spec.backbone,
+    manifest.loss?.name,
+    manifest.defense?.name && `defence ${manifest.defense.name}`,
+    manifest.dataset?.dataset,
   ]
     .filter((part) => typeof part === 'string')
     .join(' · ');
@@ -143,7 +115,11 @@ export function render(main) {
         { class: 'num' },
         formatPercent(figures.adversarial),
         figures.eps !== undefined
-          ? h('div', { class: 'hint' }, `eps ${figures.eps.toFixed(4)}`)
+          ? h(
+              'div',
+              { class: 'hint' },
+              `ES at eps ${Number((figures.eps * 255).toPrecision(4))}/255`,
+            )
           : null,
       ),
       h('td', { class: 'num' }, String(model.embeddingDim)),

@@ -19,8 +19,8 @@ export const API_PATH = '/v1/probes';
 
 const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'];
 const PROBE_SETS = [
-  ['dataset:mnist', 'MNIST held-out classes'],
-  ['gallery', 'a sample of the labelled gallery'],
+  ['dataset:mnist', 'MNIST (held-out digits)'],
+  ['gallery', 'Labelled gallery'],
 ];
 /** Which way is more robust, and the unit, for each figure (as RESEARCH.md reports them). */
 const FIGURES = {
@@ -46,7 +46,7 @@ const eps255 = (eps) =>
 
 /** The report inside a probe answer, wherever the API nests it. */
 export function reportOf(probe) {
-  return probe?.report ?? probe?.result?.report ?? (probe?.result?.attacks ? probe.result : null);
+  return probe?.report ?? null;
 }
 
 export function render(main, context) {
@@ -86,7 +86,7 @@ function renderList(main, { navigate }) {
   const restarts = h('input', {
     type: 'number',
     name: 'restarts',
-    min: '0',
+    min: '1',
     max: '10',
     value: '1',
     required: true,
@@ -105,6 +105,20 @@ function renderList(main, { navigate }) {
     PROBE_SETS.map(([value, text]) => h('option', { value }, text)),
   );
   const seed = h('input', { type: 'number', name: 'seed', min: '0', value: '0' });
+  const gallerySize = h('input', {
+    type: 'number',
+    name: 'gallerySize',
+    min: '2',
+    max: '10000',
+    value: '1000',
+  });
+  const examples = h('input', {
+    type: 'number',
+    name: 'examples',
+    min: '0',
+    max: '16',
+    value: '4',
+  });
   const randomStart = h('input', { type: 'checkbox', name: 'randomStart' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start probe');
 
@@ -131,6 +145,8 @@ function renderList(main, { navigate }) {
       sampleSize: Number(sampleSize.value),
       probeSet: probeSet.value,
       seed: Number(seed.value || 0),
+      gallerySize: Number(gallerySize.value),
+      examples: Number(examples.value),
     };
     if (model.value.trim()) body.model = model.value.trim();
     submit.disabled = true;
@@ -145,41 +161,73 @@ function renderList(main, { navigate }) {
   }
 
   function row(probe) {
-    const p = probe.payload || probe.config || {};
-    const report = reportOf(probe);
-    const attacks = Array.isArray(p.attacks) ? p.attacks.join(', ') : '';
+    const c = probe.config || {};
+    const summary = probe.summary;
+    const attacks = Array.isArray(c.attacks)
+      ? c.attacks.length === ATTACKS.length
+        ? 'all attacks'
+        : c.attacks.join(', ')
+      : '';
+    const description = [
+      c.model,
+      attacks,
+      Array.isArray(c.eps) && `eps ${c.eps.map(eps255).join(', ')}`,
+      c.probeSet,
+    ]
+      .filter(Boolean)
+      .join(' · ');
     return h(
       'tr',
       {},
       h(
         'td',
         {},
-        h('a', { href: `#/probes/${probe.id}` }, h('code', {}, probe.id.slice(0, 8))),
+        h(
+          'a',
+          { href: `#/probes/${probe.id}`, 'aria-label': `Report of probe ${probe.id}` },
+          h('code', {}, probe.id.slice(0, 8)),
+        ),
         h('div', { class: 'hint' }, formatDate(probe.createdAt)),
       ),
-      h(
-        'td',
-        {},
-        [
-          p.model ?? report?.model?.id,
-          attacks,
-          Array.isArray(p.eps) ? `eps ${p.eps.map(eps255).join(', ')}` : '',
-        ]
-          .filter(Boolean)
-          .join(' · ') || '–',
-      ),
+      h('td', {}, description || '–'),
       h(
         'td',
         {},
         h('span', { class: `badge ${probe.status}` }, probe.status),
         probe.error ? h('div', { class: 'hint' }, probe.error) : null,
+        summary?.warnings
+          ? h(
+              'div',
+              { class: 'hint' },
+              `${summary.warnings} sanity warning${summary.warnings === 1 ? '' : 's'}`,
+            )
+          : null,
       ),
       progressCell(probe),
-      h('td', { class: 'num' }, report ? formatPercent(report.adversarialRecallAt1) : '–'),
+      h('td', { class: 'num' }, formatPercent(summary?.adversarialRecallAt1 ?? undefined)),
+      h('td', { class: 'num' }, typeof summary?.ers === 'number' ? summary.ers.toFixed(1) : '–'),
       h(
         'td',
-        { class: 'num' },
-        report && typeof report.ers === 'number' ? report.ers.toFixed(1) : '–',
+        {},
+        ACTIVE.includes(probe.status)
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger small',
+                'aria-label': `Cancel probe ${probe.id}`,
+                onclick: async () => {
+                  try {
+                    await api(`/v1/probes/${probe.id}/cancel`, { method: 'POST' });
+                    status.textContent = `Cancel requested for probe ${probe.id}.`;
+                  } catch (error) {
+                    errors.show(error);
+                  }
+                },
+              },
+              'Cancel',
+            )
+          : null,
       ),
     );
   }
@@ -191,7 +239,7 @@ function renderList(main, { navigate }) {
       body,
       probes.length
         ? probes.map(row)
-        : h('tr', {}, h('td', { colspan: '6', class: 'empty' }, 'No probes yet.')),
+        : h('tr', {}, h('td', { colspan: '7', class: 'empty' }, 'No probes yet.')),
     );
     return probes.some((probe) => ACTIVE.includes(probe.status));
   }
@@ -212,6 +260,18 @@ function renderList(main, { navigate }) {
         {},
         h('legend', {}, 'Attacks'),
         h(
+          'button',
+          {
+            type: 'button',
+            class: 'small',
+            onclick: () => {
+              const all = attackBoxes.every((box) => box.checked);
+              for (const box of attackBoxes) box.checked = !all;
+            },
+          },
+          'All / none',
+        ),
+        h(
           'div',
           { class: 'checks' },
           attackBoxes.map((box) => h('label', {}, box, box.value)),
@@ -222,7 +282,9 @@ function renderList(main, { navigate }) {
         { class: 'row' },
         field('Model', model, 'Empty: the deployed model'),
         field('Probe set', probeSet),
-        field('Sample size', sampleSize),
+        field('Sample size', sampleSize, 'Queries attacked'),
+        field('Gallery size', gallerySize, 'Clean images the attacks rank against'),
+        field('Worst examples kept', examples),
       ),
       h(
         'div',
@@ -256,7 +318,7 @@ function renderList(main, { navigate }) {
           h(
             'tr',
             {},
-            ['Probe', 'Configuration', 'Status', 'Progress', 'Adv. R@1', 'ERS'].map((name) =>
+            ['Probe', 'Configuration', 'Status', 'Progress', 'Adv. R@1', 'ERS', ''].map((name) =>
               h('th', { scope: 'col' }, name),
             ),
           ),
@@ -518,7 +580,13 @@ function curveSection(report) {
           .map((p) => ({ x: p.eps * 255, y: p.figures[metric] })),
       ),
     })),
-  ].filter((s) => s.points.length);
+  ]
+    .filter((s) => s.points.length)
+    // With one R@1 attack its line is the strongest-attack line: draw it once, under the attack's name.
+    .filter(
+      (s, i, all) =>
+        i > 0 || all.length !== 2 || JSON.stringify(s.points) !== JSON.stringify(all[1].points),
+    );
   const description = curve
     .map((p) => `eps ${eps255(p.eps)}: R@1 ${formatPercent(p.recallAt1 ?? undefined)}`)
     .join('; ');

@@ -23,6 +23,8 @@ export function render(main) {
   const status = statusLine();
   const jobsBody = h('tbody');
   let stopPolling = null;
+  /** Jobs asked to stop that are still running (they stop at their next step). */
+  const cancelling = new Set();
 
   const dataset = h('input', {
     type: 'text',
@@ -57,6 +59,12 @@ export function render(main) {
     inputmode: 'decimal',
     required: true,
   });
+  const maxTrain = h('input', {
+    type: 'number',
+    name: 'maxTrainImages',
+    min: '2',
+    placeholder: 'all',
+  });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start training');
 
   async function start(event) {
@@ -74,8 +82,9 @@ export function render(main) {
         defense: defense.value,
         epochs: Number(epochs.value),
         batchSize: Number(batchSize.value),
-        eps: epsValue,
+        defenseParams: { eps: epsValue },
       };
+      if (maxTrain.value) body.maxTrainImages = Number(maxTrain.value);
       const job = await api('/v1/training-jobs', { method: 'POST', json: body });
       status.textContent = `Started training job ${job.id}.`;
       watch();
@@ -87,18 +96,21 @@ export function render(main) {
   }
 
   function row(job) {
-    const p = job.payload || {};
+    const spec = job.spec || {};
+    const epsValue = spec.defenseOptions?.eps;
     const config = [
-      p.dataset,
-      p.backbone,
-      p.loss,
-      p.defense ?? p.defence,
-      p.epochs && `${p.epochs} ep`,
-      typeof p.eps === 'number' && `eps ${p.eps.toFixed(4)}`,
+      spec.datasetName ?? spec.dataset,
+      spec.backbone,
+      spec.loss,
+      spec.defense && `defence ${spec.defense}`,
+      spec.epochs && `${spec.epochs} epoch${spec.epochs === 1 ? '' : 's'}`,
+      typeof epsValue === 'number' &&
+        spec.defense !== 'none' &&
+        `eps ${Number((epsValue * 255).toPrecision(4))}/255`,
     ]
       .filter(Boolean)
       .join(' · ');
-    const modelId = job.result?.modelId ?? job.modelId;
+    const modelId = job.modelId ?? job.result?.modelId;
     return h(
       'tr',
       {},
@@ -126,7 +138,7 @@ export function render(main) {
               {
                 type: 'button',
                 class: 'danger small',
-                disabled: job.cancelRequested,
+                disabled: cancelling.has(job.id),
                 'aria-label': `Cancel training job ${job.id}`,
                 onclick: async () => {
                   if (
@@ -138,6 +150,7 @@ export function render(main) {
                     return;
                   try {
                     await api(`/v1/training-jobs/${job.id}/cancel`, { method: 'POST' });
+                    cancelling.add(job.id);
                     status.textContent = `Cancel requested for job ${job.id}.`;
                     watch();
                   } catch (error) {
@@ -145,7 +158,7 @@ export function render(main) {
                   }
                 },
               },
-              job.cancelRequested ? 'Cancelling…' : 'Cancel',
+              cancelling.has(job.id) ? 'Cancelling…' : 'Cancel',
             )
           : null,
       ),
@@ -214,6 +227,7 @@ export function render(main) {
           eps,
           'Used by the defence; a number in [0, 1] or a fraction like 8/255',
         ),
+        field('Max training images', maxTrain, 'Optional: a quick run on fewer images'),
       ),
       submit,
     ),

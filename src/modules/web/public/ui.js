@@ -57,12 +57,16 @@ export function describeError(error) {
       return `Your API key was not accepted: ${message}. Sign in again with a valid key.`;
     case error.status === 403:
       return `Not allowed: ${message}`;
+    case error.status === 400:
+      return `Invalid request: ${message}`;
     case error.status === 404:
       return `Not found: ${message}`;
     case error.status === 409:
       return `Conflict: ${message}`;
     case error.status === 413:
       return `Too large: ${message}`;
+    case error.status === 415:
+      return `Unsupported file: ${message}`;
     case error.status === 429: {
       const wait = Number(error.retryAfter);
       const when =
