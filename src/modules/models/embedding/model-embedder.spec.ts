@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../ml/backend';
+import { loadModel } from '../../../ml/model-store';
+import { writeTinyModel } from '../../../../test/search/fixtures';
+import { ModelEmbedder } from './model-embedder';
+
+describe('ModelEmbedder (worker thread)', () => {
+  let dir: string;
+  let modelDir: string;
+  let embedder: ModelEmbedder;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rir-embedder-'));
+    modelDir = await writeTinyModel(dir, 'tiny', 3, 12);
+    embedder = await ModelEmbedder.start(modelDir, { maxBatch: 4 });
+  });
+  afterAll(async () => {
+    await embedder?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const image = (seed: number) =>
+    Float32Array.from({ length: 64 }, (_, i) => ((i * 31 + seed * 17) % 97) / 97);
+
+  it('reports the model shape and gives the same L2-normalised vectors as the model in this thread', async () => {
+    expect(embedder.embeddingDim).toBe(12);
+    expect(embedder.inputShape).toEqual([8, 8, 1]);
+    const images = [image(1), image(2), image(3)];
+    // Concurrent requests are batched together (maxBatch 4 splits these into two batches).
+    const results = await Promise.all([
+      embedder.embed(images.slice(0, 2)),
+      embedder.embed(images.slice(2)),
+      embedder.embed([image(4), image(5)]),
+    ]);
+    const vectors = results.flat();
+    expect(vectors).toHaveLength(5);
+    await initBackend(process.env.TFJS_BACKEND);
+    const local = await loadModel(modelDir);
+    const expected = tf.tidy(() =>
+      local
+        .embed(
+          tf.tensor4d(
+            Float32Array.from([...images, image(4), image(5)].flatMap((x) => [...x])),
+            [5, 8, 8, 1],
+          ),
+        )
+        .arraySync(),
+    );
+    local.dispose();
+    vectors.forEach((vector, i) => {
+      expect(Math.hypot(...vector)).toBeCloseTo(1, 5);
+      vector.forEach((value, d) => expect(value).toBeCloseTo(expected[i][d], 5));
+    });
+  });
+
+  it('rejects an image of the wrong size, naming both shapes', async () => {
+    await expect(embedder.embed([new Float32Array(10)])).rejects.toThrow(
+      'expected images of [8, 8, 1] (64 values), got 10',
+    );
+  });
+
+  it('fails to start on a directory without a model', async () => {
+    await expect(ModelEmbedder.start(path.join(dir, 'missing'))).rejects.toThrow(
+      /cannot load model/,
+    );
+  });
+});
