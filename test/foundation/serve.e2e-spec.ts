@@ -34,8 +34,9 @@ import { seedPGliteDir } from '../utils/pglite-template';
       child!.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
     });
 
-    const live = await fetch(`${url}/health/live`);
+    const live = await fetch(`${url}/health/live`, { headers: { 'x-request-id': 'serve-e2e-1' } });
     expect(live.status).toBe(200);
+    expect(live.headers.get('x-request-id')).toBe('serve-e2e-1');
     const lock = JSON.parse(fs.readFileSync(path.join(dataDir, 'pglite.lock'), 'utf8'));
     expect(lock).toMatchObject({ pid: child.pid, holder: 'server' });
     // Every line on stdout is a JSON log record.
@@ -54,6 +55,23 @@ import { seedPGliteDir } from '../utils/pglite-template';
     // Nest closes the app, then re-raises the signal on itself: a clean stop either way.
     expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
     expect(output).not.toMatch(/"level":50/);
+    // The request's log record carries its id, method, path and status.
+    const records = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            req?: { id?: string; url?: string };
+            res?: { statusCode?: number };
+          },
+      );
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        req: expect.objectContaining({ id: 'serve-e2e-1', method: 'GET', url: '/health/live' }),
+        res: { statusCode: 200 },
+      }),
+    );
     expect(fs.existsSync(path.join(dataDir, 'pglite.lock'))).toBe(false);
   });
 });
