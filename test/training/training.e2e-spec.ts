@@ -1,5 +1,6 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { deployAndWait, tinyPng, writeTinyModel } from '../search/fixtures';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { FINISHED, pollJob, TINY_JOB } from './helpers';
 
@@ -135,5 +136,50 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     const resumed = (job.result as { resumedFromEpoch: number }).resumedFromEpoch;
     expect(resumed).toBeGreaterThanOrEqual(1);
     expect(resumed).toBeLessThan(5);
+  });
+
+  it("trains on the gallery's labelled images", async () => {
+    await writeTinyModel(t.config.dataDir, 'tiny', 1);
+    await deployAndWait(t, 'tiny');
+    for (const label of ['a', 'b', 'c', 'd']) {
+      let upload = t.http
+        .post('/v1/gallery/images')
+        .set('x-api-key', t.adminKey)
+        .field('label', label);
+      for (let i = 0; i < 4; i++) {
+        const seed = label.charCodeAt(0) * 10 + i;
+        upload = upload.attach('files', await tinyPng(seed, 16), `${seed}.png`);
+      }
+      expect((await upload).status).toBe(201);
+    }
+    const res = await post({
+      ...TINY_JOB,
+      dataset: 'gallery',
+      imageSize: 16,
+      batchSize: 4,
+      perClass: 2,
+      stepsPerEpoch: 2,
+      maxTrainImages: undefined,
+      maxValidationImages: undefined,
+      maxTestImages: undefined,
+      robustnessSamples: 4,
+    });
+    expect(res.status).toBe(202);
+    const job = await pollJob(
+      () => t.http,
+      t.adminKey,
+      res.body.id,
+      (j) => FINISHED.includes(j.status),
+    );
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('succeeded');
+    const model = await t.http.get(`/v1/models/${job.modelId}`).set('x-api-key', t.adminKey);
+    const manifest = model.body.manifest as {
+      inputShape: number[];
+      dataset: { trainClasses: number[]; testClasses: number[] };
+    };
+    expect(manifest.inputShape).toEqual([16, 16, 1]);
+    expect(manifest.dataset.trainClasses).toEqual([0, 1]);
+    expect(manifest.dataset.testClasses).toEqual([2, 3]);
   });
 });

@@ -14,8 +14,8 @@ const EXTENSION_OF: Record<string, string> = {
 const MIN_PER_CLASS = 2;
 
 /**
- * The gallery's labelled images as a `folder:` data set: one sub-folder per label holding links to
- * the stored image files (DATA_DIR/images/<sha256>), written into the job's own directory.
+ * The gallery's labelled images as a `folder:` data set: one sub-folder per label holding hard links
+ * to the stored image files (DATA_DIR/images/<sha256>), written into the job's own directory.
  */
 @Injectable()
 export class GalleryDataset {
@@ -44,7 +44,9 @@ export class GalleryDataset {
       const folder = path.join(dir, encodeURIComponent(row.label).replace(/^\.+/, '%2E'));
       await fs.mkdir(folder, { recursive: true });
       const file = path.join(folder, `${row.content_sha256}${EXTENSION_OF[row.mime] ?? '.img'}`);
-      await fs.symlink(path.join(dataDir, 'images', row.content_sha256), file);
+      // Hard links (the loader lists regular files only); a copy where DATA_DIR spans devices.
+      const source = path.join(dataDir, 'images', row.content_sha256);
+      await fs.link(source, file).catch(() => fs.copyFile(source, file));
     }
     return dir;
   }
