@@ -61,7 +61,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
   });
   app.useLogger(app.get(Logger));
   app.use(metricsMiddleware(app.get(MetricsService)));
-  app.use(helmet());
+  app.use(
+    helmet({
+      // The service is often reached over plain HTTP on a private address; upgrading its
+      // own asset requests to https there would break /docs and the web console.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    }),
+  );
   app.use(...bodyParsers(config.http.bodyLimitBytes));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
