@@ -3,7 +3,8 @@
  * (embedded PGlite, role all), trains and deploys a small MNIST model, fills the gallery with MNIST
  * digits, then measures search latency (POST /v1/search with an image, from a load generator in a
  * worker thread, so the client does not share the server's event loop) and the server's event-loop
- * delay (perf_hooks.monitorEventLoopDelay): first idle, then while a training job is running.
+ * delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution, so 10 ms is the floor): first with no
+ * requests at all (quiet), then searches alone (idle), then searches while a training job runs.
  * Prints one JSON object.
  *
  *   node -r @swc-node/register bench/responsiveness.bench.ts [--seconds 20] [--concurrency 2] [--gallery 500]
@@ -192,9 +193,18 @@ async function main(): Promise<void> {
     }
     const queries = digits.slice(0, 100).map((d) => d.png);
     await measure(url, queries.slice(0, 10)); // warm-up
-    // 3. Idle.
+    // 3. The server alone (no requests, no job): the loop delay this machine gives any process.
+    const quiet = monitorEventLoopDelay({ resolution: 10 });
+    quiet.enable();
+    await sleep(SECONDS * 1000);
+    quiet.disable();
+    const quietLoop = {
+      eventLoopDelayP50Ms: Math.round(quiet.percentile(50) / 1e4) / 100,
+      eventLoopDelayP99Ms: Math.round(quiet.percentile(99) / 1e4) / 100,
+    };
+    // 4. Searches, no job.
     const idle = await measure(url, queries);
-    // 4. While a training job runs (robust training: PGD steps in every batch).
+    // 5. Searches while a training job runs (robust training: PGD steps in every batch).
     const busyJob = await api('/v1/training-jobs', {
       method: 'POST',
       body: JSON.stringify({
@@ -223,6 +233,7 @@ async function main(): Promise<void> {
           concurrency: CONCURRENCY,
           gallery: GALLERY,
           trainingJob: { status: during.status, progress: during.progress },
+          quiet: quietLoop,
           idle,
           training,
           searchP99Ratio: Math.round((training.searchP99Ms / idle.searchP99Ms) * 100) / 100,
