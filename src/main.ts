@@ -59,6 +59,17 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
     logger: nestLogLevels(config.logLevel),
     abortOnError: false,
   });
+  try {
+    await configure(app, config);
+  } catch (error) {
+    // Release what did start (the database and its lock) before reporting the failure.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return { app, config };
+}
+
+async function configure(app: NestExpressApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
   app.use(metricsMiddleware(app.get(MetricsService)));
   app.use(
@@ -73,7 +84,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
   await app.init();
-  return { app, config };
 }
 
 /** `rir serve`: create, listen, and shut down cleanly on SIGINT/SIGTERM. */
