@@ -59,6 +59,13 @@ export function render(main) {
     inputmode: 'decimal',
     required: true,
   });
+  const perClass = h('input', {
+    type: 'number',
+    name: 'perClass',
+    min: '2',
+    max: '1024',
+    placeholder: 'auto',
+  });
   const maxTrain = h('input', {
     type: 'number',
     name: 'maxTrainImages',
@@ -84,6 +91,7 @@ export function render(main) {
         batchSize: Number(batchSize.value),
         defenseParams: { eps: epsValue },
       };
+      if (perClass.value) body.perClass = Number(perClass.value);
       if (maxTrain.value) body.maxTrainImages = Number(maxTrain.value);
       const job = await api('/v1/training-jobs', { method: 'POST', json: body });
       status.textContent = `Started training job ${job.id}.`;
@@ -222,6 +230,11 @@ export function render(main) {
         { class: 'row' },
         field('Epochs', epochs),
         field('Batch size', batchSize),
+        field(
+          'Images per class (m)',
+          perClass,
+          'Per batch; the batch size must be a multiple of it',
+        ),
         field(
           'eps (L∞ budget)',
           eps,
