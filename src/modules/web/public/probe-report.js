@@ -1,0 +1,392 @@
+// The probe report page (#/probes/<id>): sanity checks, summary figures, per-attack table,
+// the R@1-versus-eps chart, the CA+ rank distribution and the worst examples.
+import { api } from './api.js';
+import { lineChart, SERIES_COLOURS } from './chart.js';
+import { ACTIVE, progressCell } from './jobs.js';
+import {
+  apiImage,
+  fill,
+  formatDate,
+  formatDuration,
+  formatPercent,
+  h,
+  messageBox,
+  poll,
+  statusLine,
+} from './ui.js';
+
+/** Which way is more robust, and the unit, for each figure (as RESEARCH.md reports them). */
+const FIGURES = {
+  'CA+': ['higher', 'mean rank %'],
+  'CA-': ['lower', 'mean rank %'],
+  'QA+': ['higher', 'mean rank %'],
+  'QA-': ['lower', 'mean rank %'],
+  TMA: ['lower', 'mean cosine'],
+  'ES:D': ['lower', 'mean shift'],
+  'ES:R': ['higher', 'R@1 %'],
+  LTM: ['higher', 'R@1 %'],
+  GTM: ['higher', 'R@1 %'],
+  GTT: ['higher', 'retain@4 %'],
+};
+
+export function formatFigure(metric, value) {
+  if (typeof value !== 'number' || Number.isNaN(value)) return '–';
+  return metric === 'TMA' || metric === 'ES:D' ? value.toFixed(3) : value.toFixed(1);
+}
+
+export const eps255 = (eps) =>
+  typeof eps === 'number' ? `${Number((eps * 255).toPrecision(4))}/255` : '–';
+
+export function renderReport(main, id) {
+  const errors = messageBox();
+  const status = statusLine();
+  const content = h('div', { class: 'report' });
+  let stopPolling = null;
+
+  fill(
+    main,
+    h('p', {}, h('a', { href: '#/probes' }, '← All probes')),
+    h('h1', {}, `Probe ${id.slice(0, 8)}`),
+    errors,
+    status,
+    content,
+  );
+
+  stopPolling = poll(async () => {
+    let probe;
+    try {
+      probe = await api(`/v1/probes/${encodeURIComponent(id)}`);
+    } catch (error) {
+      errors.show(error);
+      return false;
+    }
+    const report = probe.report ?? null;
+    if (ACTIVE.includes(probe.status) || (!report && probe.status === 'succeeded')) {
+      const table = h(
+        'table',
+        {},
+        h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, probe.status), progressCell(probe))),
+      );
+      status.textContent = `The probe is ${probe.status}…`;
+      fill(content, h('div', { class: 'table-wrap' }, table));
+      return true;
+    }
+    if (!report) {
+      status.textContent = '';
+      errors.show(`The probe ${probe.status}${probe.error ? `: ${probe.error}` : '.'}`);
+      fill(content);
+      return false;
+    }
+    status.textContent = `Finished ${formatDate(report.finishedAt)} in ${formatDuration(report.durationSeconds)}.`;
+    fill(content, reportView(id, report));
+    return false;
+  }, 1000);
+  return () => stopPolling?.();
+}
+
+function figureCard(name, value, hint) {
+  return h(
+    'div',
+    { class: 'figure' },
+    h('div', { class: 'value' }, value),
+    h('div', { class: 'name' }, name),
+    hint ? h('div', { class: 'hint' }, hint) : null,
+  );
+}
+
+function table(caption, headers, rows) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map(([name, cls]) => h('th', { scope: 'col', class: cls }, name)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+export function reportView(id, report) {
+  const c = report.config || {};
+  const sanity = report.sanity || {};
+  const warnings = sanity.warnings || [];
+  return [
+    h(
+      'p',
+      { class: 'lead' },
+      `Model ${report.model?.id ?? '?'} (weights ${String(report.model?.weightsSha256 ?? '').slice(0, 12)}), probe set ${report.probeSet?.name ?? '?'}: ` +
+        `${report.probeSet?.sampleSize ?? '?'} queries of ${report.probeSet?.images ?? '?'} images in ${report.probeSet?.classes ?? '?'} classes; ` +
+        `eps ${eps255(report.primaryEps)}, ${c.steps ?? '?'} steps of ${eps255(c.stepSize)}, ${c.restarts ?? '?'} restart(s), seed ${c.seed ?? '?'}.`,
+    ),
+    h('h2', {}, 'Sanity checks'),
+    warnings.length
+      ? h(
+          'ul',
+          { class: 'warnings', 'aria-label': 'Sanity warnings' },
+          warnings.map((text) => h('li', { class: 'message warning' }, `Warning: ${text}`)),
+        )
+      : h(
+          'p',
+          { class: 'message info' },
+          'All sanity checks passed: the figures below can be trusted at this attack strength.',
+        ),
+    sanityTable(sanity),
+    h('h2', {}, 'Summary'),
+    h(
+      'div',
+      { class: 'figures' },
+      figureCard('Clean R@1', formatPercent(report.clean?.recallAt1)),
+      figureCard('Clean MAP@R', formatPercent(report.clean?.mapAtR)),
+      figureCard(
+        'Adversarial R@1 (ES)',
+        formatPercent(report.adversarialRecallAt1),
+        `at eps ${eps255(report.primaryEps)}`,
+      ),
+      figureCard(
+        'ERS',
+        typeof report.ers === 'number' ? report.ers.toFixed(1) : '–',
+        typeof report.ers === 'number'
+          ? 'empirical robustness score, 0–100'
+          : 'needs every attack (attacks: all)',
+      ),
+    ),
+    h('h2', {}, 'Per attack'),
+    table(
+      'Figures per attack, attacked and clean',
+      [
+        ['Attack'],
+        ['Figure'],
+        ['Attacked', 'num'],
+        ['Clean', 'num'],
+        ['More robust'],
+        ['R@1 under attack', 'num'],
+        ['Max |δ|', 'num'],
+        ['Objective before → after'],
+      ],
+      (report.attacks || []).flatMap((attack) =>
+        Object.keys(attack.figures || {}).map((metric, i) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, i === 0 ? attack.attack : ''),
+            h('td', {}, `${metric} (${FIGURES[metric]?.[1] ?? ''})`),
+            h('td', { class: 'num' }, formatFigure(metric, attack.figures[metric])),
+            h('td', { class: 'num' }, formatFigure(metric, attack.cleanFigures?.[metric])),
+            h('td', {}, FIGURES[metric]?.[0] ?? ''),
+            h(
+              'td',
+              { class: 'num' },
+              i === 0 ? formatPercent(attack.recallAt1UnderAttack ?? undefined) : '',
+            ),
+            h('td', { class: 'num' }, i === 0 ? eps255(attack.maxPerturbation) : ''),
+            h(
+              'td',
+              {},
+              i === 0
+                ? `${attack.objectiveBefore?.toFixed?.(4)} → ${attack.objectiveAfter?.toFixed?.(4)}`
+                : '',
+            ),
+          ),
+        ),
+      ),
+    ),
+    curveSection(report),
+    ranksSection(report.candidateRanks),
+    examplesSection(id, report.examples || []),
+  ];
+}
+
+function sanityTable(sanity) {
+  const strength = sanity.strength;
+  const rows = [
+    [
+      'Largest perturbation',
+      `${eps255(sanity.maxPerturbation)} (budget ${eps255(sanity.eps)})`,
+      sanity.withinEps === false ? 'over budget' : 'within budget',
+    ],
+    [
+      'Zero-gradient share',
+      formatPercent((sanity.zeroGradientShare ?? NaN) * 100),
+      sanity.zeroGradientShare > 0.5 ? 'gradients vanish' : 'ok',
+    ],
+    [
+      'Non-finite gradient share',
+      formatPercent((sanity.nonFiniteGradientShare ?? NaN) * 100),
+      sanity.nonFiniteGradientShare > 0 ? 'NaN/Inf gradients' : 'ok',
+    ],
+    [
+      'Embedding spread',
+      typeof sanity.embeddingSpread === 'number' ? sanity.embeddingSpread.toFixed(3) : '–',
+      '',
+    ],
+    strength
+      ? [
+          'Strength check',
+          `R@1 ${formatPercent(strength.base)} → ${formatPercent(strength.stronger)} with ${strength.steps} steps, ${strength.restarts} restarts`,
+          strength.warning ? 'attack too weak' : 'ok',
+        ]
+      : null,
+    typeof sanity.monotoneCurve === 'boolean'
+      ? [
+          'R@1 falls as eps grows',
+          sanity.monotoneCurve ? 'yes' : 'no',
+          sanity.monotoneCurve ? 'ok' : 'not monotone',
+        ]
+      : null,
+  ].filter(Boolean);
+  return table(
+    'Sanity figures',
+    [['Check'], ['Value'], ['Verdict']],
+    rows.map(([name, value, verdict]) =>
+      h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, value), h('td', {}, verdict)),
+    ),
+  );
+}
+
+function curveSection(report) {
+  const curve = (report.curve || []).filter((point) => typeof point.eps === 'number');
+  if (!curve.length) return null;
+  const clean = report.clean?.recallAt1;
+  const names = ['ES:R', 'LTM', 'GTM'].filter((metric) =>
+    curve.some((point) => typeof point.figures?.[metric] === 'number'),
+  );
+  const withClean = (points) =>
+    typeof clean === 'number' ? [{ x: 0, y: clean }, ...points] : points;
+  const series = [
+    {
+      name: 'R@1 under the strongest attack',
+      points: withClean(
+        curve
+          .filter((p) => typeof p.recallAt1 === 'number')
+          .map((p) => ({ x: p.eps * 255, y: p.recallAt1 })),
+      ),
+    },
+    ...names.map((metric) => ({
+      name: metric,
+      points: withClean(
+        curve
+          .filter((p) => typeof p.figures?.[metric] === 'number')
+          .map((p) => ({ x: p.eps * 255, y: p.figures[metric] })),
+      ),
+    })),
+  ]
+    .filter((s) => s.points.length)
+    // With one R@1 attack its line is the strongest-attack line: draw it once, under the attack's name.
+    .filter(
+      (s, i, all) =>
+        i > 0 || all.length !== 2 || JSON.stringify(s.points) !== JSON.stringify(all[1].points),
+    );
+  const description = curve
+    .map((p) => `eps ${eps255(p.eps)}: R@1 ${formatPercent(p.recallAt1 ?? undefined)}`)
+    .join('; ');
+  return [
+    h('h2', {}, 'R@1 versus eps'),
+    lineChart({
+      title: 'R@1 under attack versus eps',
+      description,
+      series,
+      xLabel: 'eps (× 1/255)',
+      yLabel: 'R@1 %',
+    }),
+    h(
+      'ul',
+      { class: 'legend', 'aria-hidden': 'true' },
+      series.map((s, i) => {
+        const swatch = h('span', { class: 'swatch' });
+        swatch.style.background = SERIES_COLOURS[i % SERIES_COLOURS.length];
+        return h('li', {}, swatch, s.name);
+      }),
+    ),
+    h(
+      'details',
+      {},
+      h('summary', {}, 'Curve as a table'),
+      table(
+        'R@1 per eps',
+        [['eps'], ['R@1 (strongest)', 'num'], ...names.map((n) => [n, 'num']), ['ERS', 'num']],
+        curve.map((p) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, eps255(p.eps)),
+            h('td', { class: 'num' }, formatPercent(p.recallAt1 ?? undefined)),
+            names.map((n) => h('td', { class: 'num' }, formatFigure(n, p.figures?.[n]))),
+            h('td', { class: 'num' }, typeof p.ers === 'number' ? p.ers.toFixed(1) : '–'),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+function ranksSection(ranks) {
+  if (!ranks?.ranks) return null;
+  const q = ranks.ranks.quantiles || {};
+  return [
+    h('h2', {}, 'How far can a perturbed upload climb? (CA+)'),
+    h(
+      'p',
+      {},
+      `${ranks.candidates} candidates${ranks.liveGallery ? ' from the live gallery' : ''}, ${ranks.queriesPerCandidate} random queries each: ` +
+        `mean percentile rank ${ranks.ranks.mean?.toFixed(1)} after the attack (${ranks.cleanMean?.toFixed(1)} before; 0 is first). ` +
+        `Reached the top 1%: ${formatPercent(ranks.ranks.top1PercentShare)}; top 10%: ${formatPercent(ranks.ranks.top10PercentShare)}.`,
+    ),
+    table(
+      'Percentile rank quantiles',
+      ['p0', 'p10', 'p25', 'p50', 'p75', 'p90', 'p100'].map((name) => [name, 'num']),
+      h(
+        'tr',
+        {},
+        ['p0', 'p10', 'p25', 'p50', 'p75', 'p90', 'p100'].map((name) =>
+          h('td', { class: 'num' }, typeof q[name] === 'number' ? q[name].toFixed(1) : '–'),
+        ),
+      ),
+    ),
+  ];
+}
+
+function examplesSection(id, examples) {
+  if (!examples.length) return null;
+  return [
+    h('h2', {}, 'Worst examples'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Each picture: the original, the adversarial image, and the perturbation amplified.',
+    ),
+    h(
+      'ul',
+      { class: 'examples' },
+      examples.map((example) =>
+        h(
+          'li',
+          {},
+          h(
+            'figure',
+            {},
+            apiImage(
+              `/v1/probes/${encodeURIComponent(id)}/examples/${example.n}.png`,
+              `Example ${example.n} (${example.attack}): original, adversarial and amplified perturbation of a "${example.label}" image`,
+            ),
+            h(
+              'figcaption',
+              {},
+              `${example.attack} on a "${example.label}" query: top result "${example.cleanTop?.label}" → "${example.attackedTop?.label}"` +
+                `${example.flipped ? ' (flipped)' : ''}; embedding shift ${example.embeddingShift?.toFixed(3)}, max |δ| ${eps255(example.maxPerturbation)}.`,
+            ),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
