@@ -47,7 +47,8 @@ describe('JobsService and JobRunner (embedded)', () => {
   it('runs jobs in order, once, and stores result and merged progress', async () => {
     const queued = [];
     for (const n of [1, 2, 3]) queued.push(await jobs.enqueue('test-echo', { n }));
-    expect(queued.map((job) => job.status)).toEqual(['queued', 'queued', 'queued']);
+    // The worker may already have claimed the first one.
+    expect(queued[2].status).toBe('queued');
     const done = await Promise.all(queued.map((job) => settled(job.id)));
     expect(done.map((job) => job.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(done.map((job) => job.attempts)).toEqual([1, 1, 1]);

@@ -74,6 +74,7 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     const requested = Date.now();
     const cancel = await t.http.post(`/v1/training-jobs/${id}/cancel`).set('x-api-key', t.adminKey);
     expect(cancel.status).toBe(202);
+    expect(cancel.body.cancelRequested).toBe(true);
     const job = await pollJob(
       () => t.http,
       t.adminKey,

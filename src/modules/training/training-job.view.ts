@@ -17,6 +17,8 @@ export interface TrainingJobView {
   modelId: string | null;
   result: TrainingJobResult | null;
   error: string | null;
+  /** A cancel was asked and the job's worker has not stopped it yet. */
+  cancelRequested: boolean;
   attempts: number;
   workerId: string | null;
   createdAt: string;
@@ -39,6 +41,7 @@ export function toTrainingJobView(job: Job): TrainingJobView {
     modelId: result?.modelId ?? null,
     result,
     error: job.error,
+    cancelRequested: job.cancelRequested,
     attempts: job.attempts,
     workerId: job.workerId,
     createdAt: iso(job.createdAt)!,
