@@ -93,7 +93,7 @@ describe('reproduce options', () => {
       /unknown defence 'magic'/,
     );
     expect(() => validateReproduce({ ...base, budget: 'huge' as never })).toThrow(
-      /budget must be smoke, small or full/,
+      /budget must be smoke, small, extended or full/,
     );
     expect(() => validateReproduce(base)).not.toThrow();
   });
