@@ -32,7 +32,7 @@ function scalar(fn: () => tf.Scalar): number {
 }
 
 beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
 });
 
 describe('pairwise distances and miners', () => {

@@ -4,7 +4,7 @@ import { createEmbeddingModel } from '../models';
 import { embedAll, evaluateRetrieval, kMeans, normalizedMutualInformation } from '.';
 
 beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
 });
 
 describe('evaluateRetrieval', () => {

@@ -7,7 +7,7 @@ import { createEmbeddingModel } from '../models';
 import { loadModelVersion, readManifest, saveModel } from '.';
 
 beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
 });
 
 describe('model store', () => {

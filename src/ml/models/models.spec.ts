@@ -3,7 +3,7 @@ import { initBackend } from '../backend';
 import { createEmbeddingModel } from '.';
 
 beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
 });
 
 describe('createEmbeddingModel', () => {

@@ -5,7 +5,12 @@ export {
   type TrainingResult,
 } from './trainer';
 export { computeGradients, applyGradients, type StepGradients } from './step';
-export { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from './config';
+export {
+  resolveTrainingConfig,
+  defaultPerClass,
+  TRAINING_DEFAULTS,
+  type TrainingConfig,
+} from './config';
 export { learningRateAt, setLearningRate, type LrSchedule, type ScheduleConfig } from './schedule';
 export {
   saveCheckpoint,
