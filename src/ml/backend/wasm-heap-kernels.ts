@@ -115,12 +115,23 @@ function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Identity that shares the input's memory (reference counted, as Reshape does) instead of copying it.
+ * The engine clones every tensor it saves for backprop; on stock wasm each clone was a full copy.
+ */
+function sharedIdentity({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { x } = inputs as { x: tf.TensorInfo };
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** Kernel configs to register for wasm; `stock` looks up the kernel being wrapped (before replacement). */
 export function heapKernelConfigs(
   stock: (name: string) => tf.KernelConfig | undefined,
 ): tf.KernelConfig[] {
   const configs: tf.KernelConfig[] = [
     { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad },
+    { kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity },
   ];
   const sum = stock('Sum');
   if (sum) {
