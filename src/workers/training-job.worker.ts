@@ -8,7 +8,11 @@ import { prepareGallery, runAttack, sampleQueries, naturalRecallAt1 } from '../m
 import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { loadModel, MANIFEST_FILE } from '../ml/model-store';
-import { CHECKPOINT_DIR, readCheckpointState } from '../ml/training/checkpoint';
+import {
+  CHECKPOINT_DIR,
+  readCheckpointState,
+  type CheckpointState,
+} from '../ml/training/checkpoint';
 import { trainEmbeddingModel } from '../ml/training/trainer';
 import type { ImageSet, ProgressEvent } from '../ml/types';
 import { serveJobThread, type JobThreadContext } from '../modules/jobs/job-thread';
@@ -81,11 +85,30 @@ async function quickRobustness(
   }
 }
 
+/**
+ * The checkpoint a previous run left, if complete: a run stopped in the middle of writing one leaves
+ * it without its manifest, and that one is discarded (the job then starts over).
+ */
+async function usableCheckpoint(outDir: string): Promise<CheckpointState | null> {
+  const state = await readCheckpointState(outDir);
+  if (!state) return null;
+  const manifest = path.join(outDir, CHECKPOINT_DIR, MANIFEST_FILE);
+  if (
+    await fs.stat(manifest).then(
+      () => true,
+      () => false,
+    )
+  )
+    return state;
+  await fs.rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
+  return null;
+}
+
 async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJobResult> {
   const { spec, backend } = raw as TrainingThreadInput;
   await initBackend(backend);
   const outDir = path.join(thread.checkpointDir, 'model');
-  const previous = await readCheckpointState(outDir);
+  const previous = await usableCheckpoint(outDir);
   thread.reportProgress({ phase: 'load-data', message: `loading ${spec.datasetName}` });
   const size = spec.imageSize ?? 64;
   const split = await loadDataset(spec.dataset, {
@@ -126,7 +149,7 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
   } catch (error) {
     if (!thread.cancelled()) throw error;
     // Cancelled: keep the checkpoint of the last finished epoch (a model version on its own).
-    const kept = await readCheckpointState(outDir);
+    const kept = await usableCheckpoint(outDir);
     return {
       cancelled: true,
       epochsCompleted: kept?.epoch ?? 0,

@@ -11,7 +11,23 @@ if (!serverUrl) {
 }
 
 /** Long enough to kill mid-way: several epochs, each checkpointed. */
-const LONG_JOB = { ...TINY_JOB, epochs: 6, stepsPerEpoch: 2 };
+const STEPS_PER_EPOCH = 8;
+/** Robust training (PGD in every step) makes the steps, not the checkpoint writes, fill an epoch. */
+const LONG_JOB = {
+  ...TINY_JOB,
+  defense: 'est',
+  defenseParams: { eps: 0.03, steps: 4 },
+  epochs: 3,
+  stepsPerEpoch: STEPS_PER_EPOCH,
+};
+
+/** Early in epoch 2's training steps: epoch 1's checkpoint is complete, epoch 2's not begun. */
+function earlyInSecondEpoch(job: JobBody): boolean {
+  const progress = job.progress ?? {};
+  const epoch = Number(progress.epoch ?? 0);
+  const stepInEpoch = Number(progress.step ?? 0) - STEPS_PER_EPOCH * (epoch - 1);
+  return progress.phase === 'train' && epoch === 2 && stepInEpoch <= STEPS_PER_EPOCH - 2;
+}
 
 describeWithPostgres('kill -9 of a worker process in the middle of a job', () => {
   let cluster: Cluster;
@@ -40,9 +56,13 @@ describeWithPostgres('kill -9 of a worker process in the middle of a job', () =>
       .send(LONG_JOB);
     expect(res.status).toBe(202);
     const id = res.body.id as string;
-    // Mid-job: at least one epoch checkpointed, more to go.
-    const running = await pollJob(http(api), cluster.adminKey, id, (j) =>
-      j.status !== 'running' ? FINISHED.includes(j.status) : Number(j.progress?.epoch ?? 0) >= 2,
+    // Mid-job: one epoch checkpointed, more to go.
+    const running = await pollJob(
+      http(api),
+      cluster.adminKey,
+      id,
+      (j) => (j.status !== 'running' ? FINISHED.includes(j.status) : earlyInSecondEpoch(j)),
+      { everyMs: 100, limit: 3000 },
     );
     expect(running.status).toBe('running');
     expect(running.workerId).toContain(`:${worker.child.pid}:`);

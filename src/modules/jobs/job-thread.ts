@@ -7,7 +7,7 @@
  *   serveJobThread(async (data, thread) => { ...; thread.reportProgress({ step }); return result; });
  *
  * Cancel: the thread's `cancelled()` turns true (a shared flag, readable inside synchronous loops) and
- * `signal` aborts; a thread that has not answered within `graceMs` is terminated.
+ * `signal` aborts; a thread that has not answered within `graceMs` (3.5 s) is terminated.
  */
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
@@ -74,10 +74,10 @@ export function runInJobThread<R extends Record<string, unknown>>(
     const onAbort = (): void => {
       Atomics.store(new Int32Array(cancelFlag), 0, 1);
       worker.postMessage({ type: 'cancel' });
-      killTimer = setTimeout(
-        () => settle(() => reject(new JobThreadCancelledError())),
-        options.graceMs ?? 2500,
-      );
+      // Terminated before rejecting: the caller may then read what the thread left on disk.
+      killTimer = setTimeout(() => {
+        void worker.terminate().finally(() => settle(() => reject(new JobThreadCancelledError())));
+      }, options.graceMs ?? 3500);
     };
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener('abort', onAbort, { once: true });

@@ -3,6 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { resolveDefenseOptions, type DefenseName } from '../../ml/defenses/options';
+import { MANIFEST_FILE } from '../../ml/model-store';
 import { CHECKPOINT_DIR, readCheckpointState } from '../../ml/training/checkpoint';
 import {
   Job,
@@ -163,10 +164,16 @@ export class TrainingService implements OnModuleInit {
       // The thread was stopped mid-step: what it kept is its last epoch checkpoint.
       const modelDir = path.join(ctx.checkpointDir, 'model');
       const kept = await readCheckpointState(modelDir);
+      const checkpointDir = path.join(modelDir, CHECKPOINT_DIR);
+      // Killed while writing a checkpoint: that one has no manifest yet and counts for nothing.
+      const complete = await fs.stat(path.join(checkpointDir, MANIFEST_FILE)).then(
+        () => kept !== null,
+        () => false,
+      );
       return {
         cancelled: true,
-        epochsCompleted: kept?.epoch ?? 0,
-        checkpointDir: kept ? path.join(modelDir, CHECKPOINT_DIR) : undefined,
+        epochsCompleted: complete ? kept!.epoch : 0,
+        checkpointDir: complete ? checkpointDir : undefined,
       };
     }
     if (result.cancelled || !result.modelDir) return result;
