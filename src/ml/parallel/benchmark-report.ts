@@ -61,7 +61,7 @@ export function renderBenchmarks(run: BenchRun, appendix = ''): string {
     `- ${machine.platform}, Node ${machine.node}, tfjs backend \`${tfjs[0]?.backend ?? 'n/a'}\``,
     `- PyTorch: ${run.torchVersion ?? `not measured (${run.torchError ?? 'run with --torch'})`}`,
     `- Load average (1/5/15 min) at start: ${machine.loadAverage.join(' / ')}; at end: ${run.loadAverageAfter.join(' / ')}` +
-      ' (the machine is shared: a load above the core count slows both frameworks, PyTorch's multi-threaded runs most)',
+      ' (the machine is shared: a load above the core count slows both frameworks, multi-threaded PyTorch most)',
     '',
     '## Reference net: images per second',
     '',
