@@ -130,6 +130,8 @@ export interface RunRecord {
   defense: string;
   report: RobustnessReport;
   trainingSeconds: number;
+  /** When the model version was written (end of its training). */
+  trainedAt: string;
   trainingConfig: Record<string, unknown>;
   defenseConfig: Record<string, unknown>;
   naturalTestMetrics: Record<string, unknown>;
@@ -306,6 +308,7 @@ export async function reproduceRun(
     defense,
     report,
     trainingSeconds: Number(metrics.durationSeconds ?? NaN),
+    trainedAt: manifest.createdAt,
     trainingConfig: manifest.training ?? {},
     defenseConfig: manifest.defense?.config ?? {},
     naturalTestMetrics: metrics,

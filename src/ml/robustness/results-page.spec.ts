@@ -29,11 +29,14 @@ function fakeRun(defense: string, esR: number, natural: number, ers: number): Ru
       strength: null,
       warnings: [],
     },
+    createdAt: '2026-01-01T00:20:00Z',
+    durationSeconds: 60,
   } as unknown as RobustnessReport;
   return {
     dataset: 'mnist',
     defense,
     report,
+    trainedAt: '2026-01-01T00:10:00Z',
     trainingSeconds: 120,
     trainingConfig: {},
     defenseConfig: { defense },

@@ -159,9 +159,16 @@ export function renderResultsPage(input: ResultsPageInput): string {
       out.push(...claimCheck(runs));
       out.push('');
     }
-    out.push('Training configuration of each run (from the model manifests):');
+    out.push(
+      'Each run (training configuration from the model manifest; times as measured on the shared machine):',
+    );
     out.push('');
-    for (const run of runs) out.push(`- ${run.defense}: \`${JSON.stringify(run.defenseConfig)}\``);
+    for (const run of runs) {
+      out.push(
+        `- ${run.defense}: trained until ${run.trainedAt} (${minutes(run.trainingSeconds)}), attacked until ${run.report.createdAt} ` +
+          `(${minutes(run.report.durationSeconds)}); \`${JSON.stringify(run.defenseConfig)}\``,
+      );
+    }
     out.push('');
   }
   if (input.notes) {
