@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 
 typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
@@ -22,7 +23,11 @@ static cblas_sgemm_fn cblas_sgemm = nullptr;
 static omp_set_num_threads_fn omp_set_threads = nullptr;
 static std::string library;
 
+static std::mutex load_mutex;
+
+// Worker threads load the addon at the same time: the first caller resolves the library for all.
 static bool load_blas() {
+  std::lock_guard<std::mutex> lock(load_mutex);
   if (dnnl_sgemm || cblas_sgemm) return true;
   const char* dnnl_names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
   for (const char* name : dnnl_names) {
@@ -107,6 +112,7 @@ static napi_value Init(napi_env env, napi_callback_info info) {
     napi_get_null(env, &result);
     return result;
   }
+  std::lock_guard<std::mutex> lock(load_mutex);
   napi_create_string_utf8(env, library.c_str(), library.size(), &result);
   return result;
 }
