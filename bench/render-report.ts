@@ -4,12 +4,18 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { renderBenchmarks, type BenchRun } from '../src/ml/parallel/benchmark-report';
+import {
+  mergeIntoDocument,
+  renderBenchmarks,
+  type BenchRun,
+} from '../src/ml/parallel/benchmark-report';
 
 const root = path.resolve(__dirname, '..');
 const run = JSON.parse(
   fs.readFileSync(path.join(root, 'bench/results/reference-net.json'), 'utf8'),
 ) as BenchRun;
 const appendix = fs.readFileSync(path.join(root, 'bench/levers.md'), 'utf8');
-fs.writeFileSync(path.join(root, 'docs/BENCHMARKS.md'), renderBenchmarks(run, appendix));
+const doc = path.join(root, 'docs/BENCHMARKS.md');
+const existing = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '';
+fs.writeFileSync(doc, mergeIntoDocument(existing, renderBenchmarks(run, appendix)));
 console.log('wrote docs/BENCHMARKS.md');

@@ -14,7 +14,7 @@ import {
   type BenchMode,
   type BenchRow,
 } from '../ml/parallel/benchmark';
-import { ratioToTorch, renderBenchmarks } from '../ml/parallel/benchmark-report';
+import { mergeIntoDocument, ratioToTorch, renderBenchmarks } from '../ml/parallel/benchmark-report';
 
 /** The checkout root: the nearest directory above this file holding package.json. */
 function repoRoot(): string {
@@ -124,7 +124,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
     const appendix = fs.existsSync(appendixFile) ? fs.readFileSync(appendixFile, 'utf8') : '';
     const file = path.resolve(root, flags.doc);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, renderBenchmarks(run, appendix));
+    const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    fs.writeFileSync(file, mergeIntoDocument(existing, renderBenchmarks(run, appendix)));
     console.error(`rir bench: wrote ${path.relative(root, file)}`);
   }
 }

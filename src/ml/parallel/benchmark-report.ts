@@ -108,3 +108,19 @@ export function renderBenchmarks(run: BenchRun, appendix = ''): string {
   if (appendix.trim()) lines.push(appendix.trim(), '');
   return lines.join('\n');
 }
+
+const BEGIN = '<!-- rir bench: reference net (generated; edit bench/levers.md instead) -->';
+const END = '<!-- end rir bench: reference net -->';
+
+/**
+ * Puts the generated reference-net section into the benchmarks document, replacing only the previous
+ * generated section: other sections (index, search, responsiveness benchmarks) are kept as they are.
+ */
+export function mergeIntoDocument(existing: string, section: string): string {
+  const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
+  const start = existing.indexOf(BEGIN);
+  const end = existing.indexOf(END);
+  if (start >= 0 && end > start)
+    return existing.slice(0, start) + block + existing.slice(end + END.length).replace(/^\n/, '');
+  return `${block}\n${existing.trimStart()}`;
+}
