@@ -15,7 +15,14 @@ import { TrainingModule } from './modules/training/training.module';
 import { WebModule } from './modules/web/web.module';
 
 /** Feature modules: add one line per module (see docs/ARCHITECTURE.md). */
-const FEATURE_MODULES: DynamicModule['imports'] = [SearchModule, GalleryModule, ModelsModule, WebModule, ProbesModule, TrainingModule];
+const FEATURE_MODULES: DynamicModule['imports'] = [
+  SearchModule,
+  GalleryModule,
+  ModelsModule,
+  WebModule,
+  ProbesModule,
+  TrainingModule,
+];
 
 @Module({})
 export class AppModule {
