@@ -77,8 +77,22 @@ export function renderResultsPage(input: ResultsPageInput): string {
   );
   out.push('');
   out.push(`- Command: \`${input.command}\``);
+  const runStarts = input.runs
+    .map((r) => Date.parse(r.trainedAt) - 1000 * (r.trainingSeconds || 0))
+    .filter(Number.isFinite);
+  const runEnds = input.runs.map((r) => Date.parse(r.report.createdAt)).filter(Number.isFinite);
+  const work = input.runs.reduce(
+    (sum, r) => sum + (r.trainingSeconds || 0) + (r.report.durationSeconds || 0),
+    0,
+  );
+  if (runStarts.length > 0 && runEnds.length > 0) {
+    out.push(
+      `- Date: runs from ${new Date(Math.min(...runStarts)).toISOString()} to ${new Date(Math.max(...runEnds)).toISOString()}; ` +
+        `training and attacks took ${minutes(work)} in all (finished runs are reused; see the list under each data set)`,
+    );
+  }
   out.push(
-    `- Date: ${input.startedAt} to ${input.finishedAt} (this invocation: ${minutes(input.durationSeconds)})`,
+    `- This page written ${input.finishedAt} (invocation from ${input.startedAt}, ${minutes(input.durationSeconds)})`,
   );
   const m = input.machine;
   out.push(
