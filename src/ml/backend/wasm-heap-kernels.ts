@@ -1,7 +1,9 @@
 /**
  * wasm kernels written as plain loops over the wasm heap, for memory-bound ops where tfjs-backend-wasm's
- * own kernels are slow: MaxPoolGrad (its C++ rescans every window per input pixel) and Sum over leading
- * axes (the bias gradient; the stock kernel first transposes the whole tensor).
+ * own kernels are slow: MaxPoolGrad (its C++ rescans every window per input pixel), Sum over leading
+ * axes (the bias gradient; the stock kernel first transposes the whole tensor) and Tile (batch norm's
+ * gradient tiles its per-channel factors to the activation's shape; the stock kernel computes every
+ * output element's source index one by one and took over half of a small CNN's training step).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -115,6 +117,48 @@ function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** Tile by copying contiguous rows of the innermost dimension (float32 and int32). */
+function tileKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { reps } = attrs as unknown as { reps: number[] };
+    const rank = x.shape.length;
+    if (rank === 0 || reps.length !== rank || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+      return stock(args);
+    }
+    const outShape = x.shape.map((d, i) => d * reps[i]);
+    const heap = backend as unknown as HeapBackend;
+    const out = heap.makeOutput(outShape, x.dtype);
+    // Views after the allocation: growing the heap detaches earlier ones.
+    const source = heap.typedArrayFromHeap(x) as Float32Array | Int32Array;
+    const target = heap.typedArrayFromHeap(out) as Float32Array | Int32Array;
+    const inStrides = tf.util.computeStrides(x.shape);
+    const outStrides = tf.util.computeStrides(outShape);
+    const last = rank - 1;
+    const rowLength = x.shape[last];
+    const copyDim = (dim: number, inOffset: number, outOffset: number): void => {
+      if (dim === last) {
+        const row = source.subarray(inOffset, inOffset + rowLength);
+        for (let r = 0; r < reps[last]; r++) target.set(row, outOffset + r * rowLength);
+        return;
+      }
+      const size = x.shape[dim];
+      for (let r = 0; r < reps[dim]; r++) {
+        for (let i = 0; i < size; i++) {
+          copyDim(
+            dim + 1,
+            inOffset + i * inStrides[dim],
+            outOffset + (r * size + i) * outStrides[dim],
+          );
+        }
+      }
+    };
+    copyDim(0, 0, 0);
+    return out;
+  };
+}
+
 /**
  * Identity that shares the input's memory (reference counted, as Reshape does) instead of copying it.
  * The engine clones every tensor it saves for backprop; on stock wasm each clone was a full copy.
@@ -141,6 +185,15 @@ export function heapKernelConfigs(
       backendName: 'wasm',
       setupFunc: sum.setupFunc,
       kernelFunc: sumKernel(sum.kernelFunc),
+    });
+  }
+  const tile = stock('Tile');
+  if (tile) {
+    configs.push({
+      kernelName: 'Tile',
+      backendName: 'wasm',
+      setupFunc: tile.setupFunc,
+      kernelFunc: tileKernel(tile.kernelFunc),
     });
   }
   return configs;

@@ -82,7 +82,7 @@ cases.push({
   layer: (x, w) => tf.matMul(x.reshape([4, 9, 2]), w as tf.Tensor3D, true, true),
 });
 
-/** Single-input ops the heap kernels replace (MaxPoolGrad, leading-axis Sum); quantised inputs force ties. */
+/** Single-input ops the heap kernels replace (MaxPoolGrad, leading-axis Sum, Tile); quantised inputs force ties. */
 const inputOnlyCases: Array<{
   name: string;
   x: [number, number, number, number];
@@ -111,6 +111,18 @@ const inputOnlyCases: Array<{
     name: 'sum over leading axes, keepDims',
     x: [3, 4, 5, 6],
     op: (x) => tf.sum(tf.square(x), [1, 0], true),
+  },
+  { name: 'tile every axis', x: [2, 3, 2, 3], op: (x) => tf.tile(x, [2, 1, 3, 2]) },
+  {
+    name: 'tile per-channel factors to an activation (batch-norm gradient)',
+    x: [1, 1, 1, 4],
+    op: (x) => tf.tile(x, [3, 5, 2, 1]),
+  },
+  {
+    name: 'tile int32 and rank 1',
+    x: [1, 2, 2, 3],
+    op: (x) =>
+      tf.tile(tf.reshape(x, [12]), [3]).add(tf.tile(tf.range(0, 12, 1, 'int32'), [3]).toFloat()),
   },
   {
     name: 'sum over trailing axes (stock kernel)',
