@@ -65,6 +65,7 @@ async function startServer(dataDir: string, adminKey: string): Promise<Server> {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  started.push(child);
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
