@@ -5,6 +5,7 @@ import { AppConfig, APP_CONFIG, ConfigModule } from './config';
 import { DatabaseModule } from './database';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { SlidingWindowThrottlerStorage } from './modules/auth/sliding-window-throttler.storage';
 import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { GalleryModule } from './modules/gallery/gallery.module';
@@ -38,6 +39,8 @@ export class AppModule {
           inject: [APP_CONFIG],
           useFactory: (c: AppConfig) => ({
             throttlers: [{ name: 'default', ttl: c.rateLimit.ttlMs, limit: c.rateLimit.limit }],
+            // The stock storage copies every hit of the window on each request (O(rate x ttl)).
+            storage: new SlidingWindowThrottlerStorage(),
           }),
         }),
         MetricsModule,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import type { AuthenticatedKey, Role } from '../auth/roles';
+import { API_KEY_CACHE, ApiKeyCache } from './api-key-cache';
 import { ApiKey } from './api-key.entity';
 import { ApiKeysRepository } from './api-keys.repository';
 
@@ -19,8 +20,15 @@ export function hashApiKey(key: string): string {
 @Injectable()
 export class ApiKeysService {
   private readonly logger = new Logger(ApiKeysService.name);
+  /** Verified keys for a few seconds: the guard runs on every request (see ApiKeyCache). */
+  readonly cache: ApiKeyCache;
 
-  constructor(private readonly keys: ApiKeysRepository) {}
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    @Optional() @Inject(API_KEY_CACHE) cache?: ApiKeyCache,
+  ) {
+    this.cache = cache ?? new ApiKeyCache();
+  }
 
   /** Creates a key with 256 random bits; only its hash is stored. */
   async create(name: string, role: Role): Promise<CreatedApiKey> {
@@ -31,8 +39,15 @@ export class ApiKeysService {
 
   /** The key's identity, or null when it is unknown or revoked. */
   async authenticate(key: string): Promise<AuthenticatedKey | null> {
-    const row = await this.keys.findActiveByHash(hashApiKey(key));
-    return row ? { id: row.id, name: row.name, role: row.role } : null;
+    const keyHash = hashApiKey(key);
+    const cached = this.cache.get(keyHash);
+    if (cached) return cached;
+    const generation = this.cache.generation;
+    const row = await this.keys.findActiveByHash(keyHash);
+    if (!row) return null;
+    const identity: AuthenticatedKey = { id: row.id, name: row.name, role: row.role };
+    this.cache.set(keyHash, identity, generation);
+    return identity;
   }
 
   async list(): Promise<Omit<ApiKey, 'keyHash'>[]> {
@@ -41,7 +56,11 @@ export class ApiKeysService {
   }
 
   async revoke(id: string): Promise<void> {
-    if (!(await this.keys.revoke(id))) throw new NotFoundException(`API key ${id} not found`);
+    // Invalidated before and after the update: no lookup in flight across it can re-cache the key.
+    this.cache.invalidateId(id);
+    const revoked = await this.keys.revoke(id);
+    this.cache.invalidateId(id);
+    if (!revoked) throw new NotFoundException(`API key ${id} not found`);
   }
 
   /**
