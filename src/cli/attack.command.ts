@@ -48,8 +48,82 @@ export function runInWorker(
   });
 }
 
+/** The attack options `rir attack` and `rir eval --attacks` share (their seeds differ, so no --seed). */
+export interface AttackCliOptions {
+  attacks?: string;
+  eps: string;
+  alpha: string;
+  steps: number;
+  restarts: number;
+  sample: number;
+  gallery: number;
+  strengthCheck?: boolean;
+}
+
+export const ATTACK_OPTION_KEYS = [
+  'eps',
+  'alpha',
+  'steps',
+  'restarts',
+  'sample',
+  'gallery',
+  'strengthCheck',
+] as const;
+
+export function addAttackOptions(command: Command, attacksDefault?: string): Command {
+  return command
+    .option(
+      '--attacks <list>',
+      "'all' or a comma-separated list of CA+,CA-,QA+,QA-,TMA,ES,LTM,GTM,GTT",
+      attacksDefault,
+    )
+    .option('--eps <e>', 'L-inf budget, a number or a fraction like 77/255', '8/255')
+    .option('--alpha <a>', 'PGD step size, a number or a fraction', '3/255')
+    .option('--steps <n>', 'PGD steps', integer('--steps'), 32)
+    .option('--restarts <n>', 'PGD restarts (worst case per sample kept)', integer('--restarts'), 1)
+    .option('--sample <n>', 'queries attacked', integer('--sample'), 200)
+    .option('--gallery <n>', 'test images used as the clean gallery', integer('--gallery'), 1000)
+    .option('--no-strength-check', 'skip the 2x steps + 1 restart check');
+}
+
+/** Builds and checks the request: bad budgets, steps or attack names fail here, before any work. */
+export function attackRequestOf(
+  options: AttackCliOptions,
+  modelDir: string,
+  dataset: string,
+  seed?: number,
+): RobustnessRequest {
+  const request: RobustnessRequest = {
+    modelDir,
+    dataset,
+    attacks: options.attacks ?? 'all',
+    eps: parseBudget(options.eps, '--eps'),
+    alpha: parseBudget(options.alpha, '--alpha'),
+    steps: options.steps,
+    restarts: options.restarts,
+    sampleSize: options.sample,
+    gallerySize: options.gallery,
+    seed,
+    skipStrengthCheck: options.strengthCheck === false,
+  };
+  validateRequest(request);
+  return request;
+}
+
+/** Runs the request in a worker (progress on stderr unless JSON) and returns the report. */
+export async function runAttackReport(
+  request: RobustnessRequest,
+  json: boolean,
+): Promise<RobustnessReport> {
+  const report = await runInWorker(request, (message) => {
+    if (!json) process.stderr.write(`\r${message}          `);
+  });
+  if (!json) process.stderr.write('\n');
+  return report;
+}
+
 export function register(program: Command): void {
-  program
+  const command = program
     .command('attack')
     .description(
       'Run the DML attack suite (RobRank) against a model and report the figures, ERS and sanity checks',
@@ -58,42 +132,24 @@ export function register(program: Command): void {
     .requiredOption(
       '--dataset <spec>',
       'mnist | idx:IMAGES,LABELS | folder:PATH (its test classes are attacked)',
-    )
-    .option(
-      '--attacks <list>',
-      "'all' or a comma-separated list of CA+,CA-,QA+,QA-,TMA,ES,LTM,GTM,GTT",
-      'all',
-    )
-    .option('--eps <e>', 'L-inf budget, a number or a fraction like 77/255', '8/255')
-    .option('--alpha <a>', 'PGD step size, a number or a fraction', '3/255')
-    .option('--steps <n>', 'PGD steps', integer('--steps'), 32)
-    .option('--restarts <n>', 'PGD restarts (worst case per sample kept)', integer('--restarts'), 1)
-    .option('--sample <n>', 'queries attacked', integer('--sample'), 200)
-    .option('--gallery <n>', 'test images used as the clean gallery', integer('--gallery'), 1000)
+    );
+  addAttackOptions(command, 'all')
     .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)
-    .option('--no-strength-check', 'skip the 2x steps + 1 restart check')
     .option('--json', 'print the report as JSON')
-    .action(async (options) => {
-      const request: RobustnessRequest = {
-        modelDir: options.model,
-        dataset: options.dataset,
-        attacks: options.attacks,
-        eps: parseBudget(options.eps, '--eps'),
-        alpha: parseBudget(options.alpha, '--alpha'),
-        steps: options.steps,
-        restarts: options.restarts,
-        sampleSize: options.sample,
-        gallerySize: options.gallery,
-        seed: options.seed,
-        skipStrengthCheck: options.strengthCheck === false,
-      };
-      validateRequest(request); // bad input fails here, before a worker starts
-      const report = await runInWorker(request, (message) => {
-        if (!options.json) process.stderr.write(`\r${message}          `);
-      });
-      if (!options.json) process.stderr.write('\n');
-      process.stdout.write(
-        options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
-      );
-    });
+    .action(
+      async (
+        options: AttackCliOptions & {
+          model: string;
+          dataset: string;
+          seed: number;
+          json?: boolean;
+        },
+      ) => {
+        const request = attackRequestOf(options, options.model, options.dataset, options.seed);
+        const report = await runAttackReport(request, options.json === true);
+        process.stdout.write(
+          options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
+        );
+      },
+    );
 }

@@ -1,14 +1,24 @@
 /**
  * `rir eval`: retrieval metrics of a stored model on a data set's held-out classes (Recall@K, MAP@R, NMI,
- * embedding spread), optionally next to the raw-pixel baseline.
+ * embedding spread), optionally next to the raw-pixel baseline; with --attacks, the attack report of `rir attack`.
  */
 import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
+import { assertCompatible } from '../ml/attacks/suite';
 import { loadDataset } from '../ml/data';
 import { embedAll, evaluateRetrieval, pixelEmbeddings, type RetrievalMetrics } from '../ml/metrics';
 import { loadModelVersion } from '../ml/model-store';
+import { renderReport } from '../ml/robustness/render';
+import type { RobustnessReport } from '../ml/robustness/report';
+import {
+  addAttackOptions,
+  ATTACK_OPTION_KEYS,
+  attackRequestOf,
+  runAttackReport,
+  type AttackCliOptions,
+} from './attack.command';
 
-interface EvalOptions {
+interface EvalOptions extends Partial<AttackCliOptions> {
   model: string;
   dataset: string;
   seed?: number;
@@ -25,6 +35,8 @@ export interface EvalResult {
   metrics: RetrievalMetrics;
   rawPixels?: RetrievalMetrics;
   seconds: number;
+  /** With --attacks: the report `rir attack` gives. */
+  attack?: RobustnessReport;
 }
 
 export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
@@ -44,6 +56,7 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
       maxTrain: 0,
       maxValidation: 0,
     });
+    assertCompatible(model, split.test);
     const embeddings = embedAll(model, split.test, options.batchSize);
     const metrics = evaluateRetrieval(embeddings, model.embeddingDim, split.test.labels, { seed });
     const result: EvalResult = {
@@ -72,7 +85,7 @@ function row(name: string, m: RetrievalMetrics): string {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description("Evaluate a model's retrieval on a data set's held-out (test) classes")
     .requiredOption('--model <dir>', 'model version directory')
@@ -84,8 +97,25 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'embedding batch size', (v) => Number.parseInt(v, 10), 256)
     .option('--baseline', 'also evaluate raw pixels (Euclidean kNN)')
     .option('--json', 'print the result as JSON')
-    .action(async (options: EvalOptions) => {
+    .action(async (options: EvalOptions, cmd: Command) => {
+      // Attack options are checked before the model is loaded; without --attacks they would be ignored.
+      const attackRequest =
+        options.attacks === undefined
+          ? undefined
+          : attackRequestOf(
+              options as AttackCliOptions,
+              options.model,
+              options.dataset,
+              options.seed,
+            );
+      const stray = ATTACK_OPTION_KEYS.find((key) => cmd.getOptionValueSource(key) === 'cli');
+      if (!attackRequest && stray) {
+        const flag = cmd.options.find((option) => option.attributeName() === stray)?.long;
+        throw new Error(`${flag ?? stray} needs --attacks`);
+      }
       const result = await evaluateModel(options);
+      if (attackRequest)
+        result.attack = await runAttackReport(attackRequest, options.json === true);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;
@@ -96,6 +126,8 @@ export function register(program: Command): void {
         row('model', result.metrics),
       ];
       if (result.rawPixels) lines.push(row('raw pixels', result.rawPixels));
+      if (result.attack) lines.push('', renderReport(result.attack));
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+  addAttackOptions(command); // added after the action: --help lists them last
 }

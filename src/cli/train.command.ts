@@ -5,8 +5,14 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { BACKBONES, type BackboneName } from '../ml/models';
+import { DEFENSE_NAMES, isDefenseName, resolveDefenseOptions } from '../ml/defenses';
 import { LOSS_NAMES } from '../ml/losses';
-import { runTrainingInWorker, type TrainingConfig, type TrainingResult } from '../ml/training';
+import {
+  resolveTrainingConfig,
+  runTrainingInWorker,
+  type TrainingConfig,
+  type TrainingResult,
+} from '../ml/training';
 import type { ProgressEvent } from '../ml/types';
 
 const number = (name: string, integer: boolean) => (text: string) => {
@@ -56,7 +62,14 @@ export function toTrainingConfig(
   const defenseOptions: Record<string, number> = {};
   if (options.eps !== undefined) defenseOptions.eps = options.eps;
   if (options.pgdSteps !== undefined) defenseOptions.steps = options.pgdSteps;
-  return {
+  // Bad names and values fail here, before the worker loads any data.
+  if (!isDefenseName(options.defense)) {
+    throw new Error(
+      `--defense must be one of ${DEFENSE_NAMES.join(', ')} (got '${options.defense}')`,
+    );
+  }
+  if (options.defense !== 'none') resolveDefenseOptions(options.defense, defenseOptions);
+  const config = {
     dataset: options.dataset,
     backbone: options.backbone as BackboneName,
     loss: options.loss,
@@ -80,6 +93,8 @@ export function toTrainingConfig(
       ? { maxShift: options.backbone === 'small-cnn' ? 2 : 4, horizontalFlip: false }
       : undefined,
   };
+  resolveTrainingConfig(config);
+  return config;
 }
 
 /** A progress bar on a terminal, a line per epoch otherwise (stderr, so --json stays clean on stdout). */

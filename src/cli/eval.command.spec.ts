@@ -1,0 +1,135 @@
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildProgram } from '../cli';
+import { initBackend } from '../ml/backend';
+import { saveModel } from '../ml/model-store';
+import { createEmbeddingModel } from '../ml/models';
+import type { EvalResult } from './eval.command';
+
+let dir: string;
+
+beforeAll(async () => {
+  await initBackend(process.env.TFJS_BACKEND);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-eval-'));
+  for (const [name, size] of [
+    ['mnist', 28],
+    ['small', 8],
+  ] as const) {
+    const model = await createEmbeddingModel({
+      backbone: 'small-cnn',
+      inputShape: [size, size, 1],
+      embeddingDim: 8,
+      seed: 1,
+    });
+    await saveModel(path.join(dir, name), model);
+    model.dispose();
+  }
+});
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const evalCli = (model: string, ...args: string[]) =>
+  buildProgram()
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .parseAsync([
+      'node',
+      'rir',
+      'eval',
+      '--model',
+      path.join(dir, model),
+      '--dataset',
+      'mnist',
+      ...args,
+    ]);
+
+/** Runs the command with stdout captured (stderr silenced); returns what it printed. */
+async function captured(run: () => Promise<unknown>): Promise<string> {
+  const chunks: string[] = [];
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await run();
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return chunks.join('');
+}
+
+describe('rir eval --attacks', () => {
+  it.each([
+    [['--attacks', 'all', '--eps', '2'], /eps must be in \[0, 1\] \(got 2\)/],
+    [['--attacks', 'all', '--eps', '-1/255'], /--eps must be a number or a fraction/],
+    [['--attacks', 'ES', '--steps', '0'], /steps must be a positive integer \(got 0\)/],
+    [['--attacks', 'ES', '--steps', '-4'], /steps must be a positive integer/],
+    [['--attacks', 'ES,FOO'], /unknown attack 'FOO'/],
+    [['--eps', '0.1'], /--eps needs --attacks/],
+    [['--no-strength-check'], /--no-strength-check needs --attacks/],
+  ])('rejects %j before loading the model', async (args, message) => {
+    // A model directory that does not exist: the error must come from the options, not from loading.
+    await expect(evalCli('missing', ...args)).rejects.toThrow(message);
+  });
+
+  it('rejects a model whose input shape does not match the data set', async () => {
+    await expect(evalCli('small', '--max-test', '50')).rejects.toThrow(
+      /model input shape 8x8x1 does not match the data set's image shape 28x28x1/,
+    );
+  });
+
+  it('prints the retrieval metrics and the attack report as JSON', async () => {
+    const text = await captured(() =>
+      evalCli(
+        'mnist',
+        '--max-test',
+        '60',
+        '--attacks',
+        'ES,GTM',
+        '--eps',
+        '77/255',
+        '--steps',
+        '2',
+        '--sample',
+        '6',
+        '--gallery',
+        '60',
+        '--no-strength-check',
+        '--json',
+      ),
+    );
+    const result = JSON.parse(text) as EvalResult;
+    expect(result.count).toBe(60);
+    expect(result.metrics.recallAt1).toBeGreaterThanOrEqual(0);
+    expect(result.attack?.options).toMatchObject({ sampleSize: 6, gallerySize: 60, steps: 2 });
+    expect(result.attack?.figures['ES:R']).toBeGreaterThanOrEqual(0);
+    expect(result.attack?.figures.GTM).toBeLessThanOrEqual(100);
+    expect(result.attack?.sanity.maxPerturbation).toBeLessThanOrEqual(77 / 255 + 1e-6);
+  }, 300_000); // the attack worker starts its own backend and loads MNIST: slow on a loaded machine
+
+  it('prints the attack table after the retrieval table on a terminal', async () => {
+    const text = await captured(() =>
+      evalCli(
+        'mnist',
+        '--max-test',
+        '60',
+        '--attacks',
+        'ES',
+        '--steps',
+        '1',
+        '--sample',
+        '4',
+        '--gallery',
+        '40',
+        '--no-strength-check',
+      ),
+    );
+    expect(text).toMatch(/^model .* on mnist test classes \(60 images/);
+    expect(text).toMatch(/ES:R/);
+  }, 300_000);
+});

@@ -1,0 +1,48 @@
+import { buildProgram } from '../cli';
+import { toTrainingConfig } from './train.command';
+
+const train = (...args: string[]) =>
+  buildProgram()
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .parseAsync(['node', 'rir', 'train', '--dataset', 'mnist', '--out', 'unused', ...args]);
+
+describe('rir train option checks', () => {
+  it.each([
+    [['--defense', 'shield'], /--defense must be one of none, panum/],
+    [['--loss', 'hinge'], /--loss must be one of triplet/],
+    [['--backbone', 'resnet'], /--backbone must be one of small-cnn/],
+    [['--defense', 'panum', '--eps', '2'], /training eps must be in \[0, 1\] \(got 2\)/],
+    [['--defense', 'panum', '--pgd-steps', '0'], /training PGD steps must be a positive integer/],
+    [['--epochs', '0'], /epochs must be a positive integer \(got 0\)/],
+    [['--steps-per-epoch', '-3'], /stepsPerEpoch must be a positive integer/],
+    [['--lr', '0'], /learning rate must be > 0/],
+  ])('rejects %j before a worker starts', async (args, message) => {
+    await expect(train(...args)).rejects.toThrow(message);
+  });
+
+  it('maps the options onto a training config', () => {
+    const config = toTrainingConfig({
+      dataset: 'mnist',
+      backbone: 'small-cnn',
+      loss: 'multi-similarity',
+      defense: 'none',
+      epochs: 2,
+      batchSize: 120,
+      embeddingDim: 64,
+      lr: 0.002,
+      schedule: 'cosine',
+      seed: 3,
+      out: 'somewhere',
+      patience: 0,
+    });
+    expect(config).toMatchObject({
+      loss: 'multi-similarity',
+      epochs: 2,
+      batchSize: 120,
+      embeddingDim: 64,
+      learningRate: 0.002,
+      outDir: 'somewhere',
+    });
+  });
+});
