@@ -23,7 +23,14 @@ export interface AppConfig {
   role: (typeof SERVE_ROLES)[number];
   /** Absolute directories under which `folder:` data sets may be read. */
   dataRoots: string[];
-  jobs: { heartbeatMs: number; staleMs: number; pollMs: number; maxAttempts: number };
+  jobs: {
+    heartbeatMs: number;
+    staleMs: number;
+    pollMs: number;
+    maxAttempts: number;
+    /** Nice value of job threads (0 = same priority as the HTTP loop). */
+    threadNice: number;
+  };
 }
 
 export class ConfigValidationError extends Error {
@@ -84,6 +91,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       staleMs: vars.JOB_STALE_MS,
       pollMs: vars.JOB_POLL_MS,
       maxAttempts: vars.JOB_MAX_ATTEMPTS,
+      threadNice: vars.JOB_THREAD_NICE,
     },
   };
 }

@@ -106,4 +106,14 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   JOB_MAX_ATTEMPTS = 3;
+
+  /**
+   * Nice value of job threads (0-19; Linux applies it to the thread alone). Training and probes
+   * then yield the CPU to the HTTP event loop and the embedding worker when cores are scarce.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(19)
+  JOB_THREAD_NICE = 10;
 }

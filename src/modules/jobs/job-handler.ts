@@ -13,6 +13,8 @@ export interface JobContext {
   checkpointDir: string;
   /** 1 on the first run, more when resuming after a worker died or the service restarted. */
   attempt: number;
+  /** Nice value for the job's worker thread (JOB_THREAD_NICE); 0 keeps the caller's priority. */
+  threadNice?: number;
 }
 
 /**

@@ -173,6 +173,7 @@ export class JobRunner implements OnApplicationBootstrap, OnModuleDestroy {
         signal: controller.signal,
         checkpointDir,
         attempt: job.attempts,
+        threadNice: this.config.jobs.threadNice,
       });
       outcome = controller.signal.aborted
         ? { status: 'cancelled', result, error: this.abortMessage(controller.signal.reason) }

@@ -9,6 +9,7 @@
  * Cancel: the thread's `cancelled()` turns true (a shared flag, readable inside synchronous loops) and
  * `signal` aborts; a thread that has not answered within `graceMs` (3.5 s) is terminated.
  */
+import * as os from 'os';
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import type { JobProgress } from './job.entity';
@@ -24,6 +25,7 @@ interface ThreadData {
   checkpointDir: string;
   attempt: number;
   cancelFlag: SharedArrayBuffer;
+  nice: number;
 }
 
 export class JobThreadCancelledError extends Error {
@@ -59,6 +61,7 @@ export function runInJobThread<R extends Record<string, unknown>>(
     checkpointDir: ctx.checkpointDir,
     attempt: ctx.attempt,
     cancelFlag,
+    nice: ctx.threadNice ?? 0,
   });
   return new Promise<R>((resolve, reject) => {
     let settled = false;
@@ -103,6 +106,21 @@ export interface JobThreadContext {
   attempt: number;
 }
 
+/**
+ * Raises this thread's nice value. On Linux, setpriority(PRIO_PROCESS, 0) applies to the calling
+ * thread only, and threads it starts inherit it, so the HTTP loop keeps its priority. Raising nice
+ * needs no privilege; where the platform refuses, the job simply runs at normal priority.
+ */
+export function lowerThreadPriority(nice: number): number {
+  if (nice <= 0) return os.getPriority();
+  try {
+    os.setPriority(Math.min(19, nice));
+  } catch {
+    // e.g. a sandbox that forbids setpriority: keep the default priority.
+  }
+  return os.getPriority();
+}
+
 /** Call once at the top level of a worker file: runs `work` on the thread's data and answers. */
 export function serveJobThread(
   work: (data: unknown, thread: JobThreadContext) => Promise<Record<string, unknown>>,
@@ -116,6 +134,7 @@ export function serveJobThread(
   port.on('message', (message: { type: string }) => {
     if (message.type === 'cancel') controller.abort();
   });
+  lowerThreadPriority(input.nice);
   const thread: JobThreadContext = {
     reportProgress: (progress) => port.postMessage({ type: 'progress', progress }),
     cancelled: () => Atomics.load(flag, 0) === 1,
