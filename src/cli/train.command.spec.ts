@@ -17,6 +17,13 @@ describe('rir train option checks', () => {
     [['--epochs', '0'], /epochs must be a positive integer \(got 0\)/],
     [['--steps-per-epoch', '-3'], /stepsPerEpoch must be a positive integer/],
     [['--lr', '0'], /learning rate must be > 0/],
+    [['--aug-rotation', '-5'], /augmentation rotation must be in \[0, 180\]/],
+    [['--aug-scale', '2'], /augmentation scale must be in \[0, 0.9\]/],
+    [['--loss-options', 'margin=abc'], /--loss-options expects key=number pairs/],
+    [
+      ['--loss', 'contrastive', '--loss-options', 'margin=0.1'],
+      /contrastive has no option 'margin'/,
+    ],
   ])('rejects %j before a worker starts', async (args, message) => {
     await expect(train(...args)).rejects.toThrow(message);
   });
@@ -44,5 +51,33 @@ describe('rir train option checks', () => {
       learningRate: 0.002,
       outDir: 'somewhere',
     });
+    expect(config.augmentation).toBeUndefined();
+  });
+
+  it('turns augmentation flags and loss options into the config', () => {
+    const config = toTrainingConfig({
+      dataset: 'mnist',
+      backbone: 'small-cnn',
+      loss: 'multi-similarity',
+      defense: 'none',
+      epochs: 1,
+      batchSize: 120,
+      embeddingDim: 64,
+      lr: 0.001,
+      schedule: 'cosine',
+      seed: 0,
+      out: 'somewhere',
+      patience: 0,
+      augRotation: 12,
+      augElastic: 2,
+      lossOptions: 'beta=20, base=0.6',
+    });
+    expect(config.augmentation).toEqual({
+      maxShift: 0,
+      horizontalFlip: false,
+      maxRotation: 12,
+      elasticAlpha: 2,
+    });
+    expect(config.lossOptions).toEqual({ beta: 20, base: 0.6 });
   });
 });

@@ -14,6 +14,7 @@ import {
   type TrainingResult,
 } from '../ml/training';
 import type { ProgressEvent } from '../ml/types';
+import { validateAugmentation, type AugmentationConfig } from '../ml/data/augment';
 
 const number = (name: string, integer: boolean) => (text: string) => {
   const value = Number(text);
@@ -45,7 +46,62 @@ interface TrainOptions {
   stepsPerEpoch?: number;
   patience: number;
   augment?: boolean;
+  augShift?: number;
+  augRotation?: number;
+  augScale?: number;
+  augElastic?: number;
+  lossOptions?: string;
   json?: boolean;
+}
+
+/** The numeric options each loss reads (see createLoss). */
+const LOSS_OPTION_KEYS: Record<string, string[]> = {
+  triplet: ['margin'],
+  'triplet-semihard': ['margin'],
+  contrastive: ['posMargin', 'negMargin'],
+  margin: ['alpha', 'beta', 'cutoff', 'nonzeroLossCutoff'],
+  'multi-similarity': ['alpha', 'beta', 'base', 'epsilon'],
+};
+
+/** 'key=value,key=value' for the chosen loss; unknown keys fail before any work. */
+export function parseLossOptions(
+  loss: string,
+  text: string | undefined,
+): Record<string, number> | undefined {
+  if (text === undefined) return undefined;
+  const known = LOSS_OPTION_KEYS[loss] ?? [];
+  const result: Record<string, number> = {};
+  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
+    const [key, value, ...rest] = part.split('=').map((p) => p.trim());
+    const number = Number(value);
+    if (rest.length > 0 || value === undefined || value === '' || !Number.isFinite(number)) {
+      throw new Error(`--loss-options expects key=number pairs (got '${part}')`);
+    }
+    if (!known.includes(key)) {
+      throw new Error(
+        `--loss-options: ${loss} has no option '${key}' (known: ${known.join(', ')})`,
+      );
+    }
+    result[key] = number;
+  }
+  return result;
+}
+
+function augmentationOf(options: TrainOptions): AugmentationConfig | undefined {
+  const warps = [options.augRotation, options.augScale, options.augElastic];
+  if (!options.augment && options.augShift === undefined && warps.every((v) => v === undefined)) {
+    return undefined;
+  }
+  const config: AugmentationConfig = {
+    maxShift:
+      options.augShift ?? (options.augment ? (options.backbone === 'small-cnn' ? 2 : 4) : 0),
+    horizontalFlip: false,
+  };
+  if (options.augRotation !== undefined) config.maxRotation = options.augRotation;
+  if (options.augScale !== undefined) config.maxScale = options.augScale;
+  if (options.augElastic !== undefined) config.elasticAlpha = options.augElastic;
+  validateAugmentation(config);
+  return config;
 }
 
 export function toTrainingConfig(
@@ -89,9 +145,8 @@ export function toTrainingConfig(
     maxTest: options.maxTest,
     stepsPerEpoch: options.stepsPerEpoch,
     patience: options.patience,
-    augmentation: options.augment
-      ? { maxShift: options.backbone === 'small-cnn' ? 2 : 4, horizontalFlip: false }
-      : undefined,
+    augmentation: augmentationOf(options),
+    lossOptions: parseLossOptions(options.loss, options.lossOptions),
   };
   resolveTrainingConfig(config);
   return config;
@@ -203,6 +258,30 @@ export function register(program: Command): void {
       0,
     )
     .option('--augment', 'random shifts during training (recorded in the manifest)')
+    .option(
+      '--aug-shift <px>',
+      'augmentation: random shift up to N pixels',
+      number('--aug-shift', true),
+    )
+    .option(
+      '--aug-rotation <deg>',
+      'augmentation: random rotation up to N degrees',
+      number('--aug-rotation', false),
+    )
+    .option(
+      '--aug-scale <s>',
+      'augmentation: random scale in [1-s, 1+s]',
+      number('--aug-scale', false),
+    )
+    .option(
+      '--aug-elastic <px>',
+      'augmentation: elastic distortion up to N pixels (sigma 4)',
+      number('--aug-elastic', false),
+    )
+    .option(
+      '--loss-options <list>',
+      'loss settings as key=value pairs, e.g. margin=0.1 or beta=20,base=0.5',
+    )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (options: TrainOptions) => {
       const config = toTrainingConfig(options);
