@@ -114,6 +114,15 @@ describe('HnswIndex', () => {
     expect(loaded.search(vectors[1], { k: 2 }).map((h) => h.id)).toContain('after-load');
   });
 
+  it('an empty index saved and loaded again takes new items (hnswlib loads it with capacity 0)', async () => {
+    const vectors = clustered(40, 16);
+    await saveIndex(HnswIndex.create('empty', 16), dir);
+    const loaded = await loadIndex(dir, { modelId: 'empty', dim: 16, count: 0 });
+    vectors.forEach((v, i) => loaded.add(ids(40)[i], v));
+    expect(loaded.size).toBe(40);
+    expect(loaded.search(vectors[7], { k: 1 })[0].id).toBe('item-7');
+  });
+
   it('reports a missing index as missing', async () => {
     await expect(loadIndex(dir, { modelId: 'nope', dim: 4 })).rejects.toMatchObject({
       reason: 'missing',

@@ -121,8 +121,9 @@ export class HnswIndex {
       return;
     }
     // Elements still count against capacity after markDelete until replaced, so grow on the raw count.
+    // An index read from disk has exactly its element count as capacity: 0 when it was saved empty.
     if (this.hnsw.getCurrentCount() >= this.hnsw.getMaxElements()) {
-      this.hnsw.resizeIndex(this.hnsw.getMaxElements() * 2);
+      this.hnsw.resizeIndex(Math.max(MIN_CAPACITY, this.hnsw.getMaxElements() * 2));
     }
     const label = this.nextLabel++;
     // replaceDeleted reuses the slot of a deleted item, so deletions do not grow the file forever.
