@@ -2,7 +2,9 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { DatasetSplit, ImageSet } from '../types';
 import type { DecodeOptions } from './decode-image';
+import { loadEmoji } from './emoji';
 import { decodeFiles, listImageFolder } from './folder';
+import { loadIconify } from './iconify';
 import { idxToImageSet, parseIdx } from './idx';
 import { SeededRandom } from './random';
 import {
@@ -18,7 +20,7 @@ import {
 export interface LoadDatasetOptions extends SubsetLimits {
   /** Seeds the validation split and the subsets. Default 0. */
   seed?: number;
-  /** Image size for decoded data sets (folder:). IDX and MNIST keep their own size. */
+  /** Image size for decoded and rendered data sets (folder:, iconify, emoji). IDX and MNIST keep their own size. */
   imageSize?: DecodeOptions;
   /** Share of the training-class images held out for early stopping. Default 0.1. */
   validationFraction?: number;
@@ -34,7 +36,9 @@ const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
  * Loads a data set by spec and splits it class-disjointly:
  * - `mnist`: digits 0-4 (train file) for training and validation, digits 5-9 (t10k file) for testing;
  * - `idx:IMAGES,LABELS`: plain or gzipped IDX files; the lower half of the classes trains, the upper half tests;
- * - `folder:PATH`: one sub-folder per class (JPEG/PNG/WebP); the first half of the classes (by name) trains.
+ * - `folder:PATH`: one sub-folder per class (JPEG/PNG/WebP); the first half of the classes (by name) trains;
+ * - `iconify[:min-sets=N,classes=K]`, `emoji[:min-designs=N,classes=K]`: rendered from installed packages
+ *   (cached under .cache/datasets), half of the classes (chosen by the seed) train.
  */
 export async function loadDataset(spec: string, options: LoadDatasetOptions = {}): Promise<DatasetSplit> {
   const seed = options.seed ?? 0;
@@ -45,7 +49,9 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
     return loadIdxPair(spec, parts[0], parts[1], options, seed);
   }
   if (spec.startsWith('folder:')) return loadFolder(spec, spec.slice(7), options, seed);
-  throw new Error(`unknown data set '${spec}' (expected mnist, idx:IMAGES,LABELS or folder:PATH)`);
+  if (spec === 'iconify' || spec.startsWith('iconify:')) return loadIconify(spec, { ...options, seed });
+  if (spec === 'emoji' || spec.startsWith('emoji:')) return loadEmoji(spec, { ...options, seed });
+  throw new Error(`unknown data set '${spec}' (expected mnist, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
 }
 
 async function readIdx(file: string): Promise<ReturnType<typeof parseIdx>> {
