@@ -1,6 +1,6 @@
 /**
  * `rir eval`: retrieval metrics of a stored model on a data set's held-out classes (Recall@K, MAP@R, NMI,
- * embedding spread), optionally next to the raw-pixel baseline; with --attacks, the attack report of `rir attack`.
+ * embedding spread), optionally next to the raw-pixel and frozen pretrained MobileNetV2 baselines; with --attacks, the attack report of `rir attack`.
  */
 import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
@@ -8,6 +8,7 @@ import { assertCompatible } from '../ml/attacks/suite';
 import { loadDataset } from '../ml/data';
 import { embedAll, evaluateRetrieval, pixelEmbeddings, type RetrievalMetrics } from '../ml/metrics';
 import { loadModelVersion } from '../ml/model-store';
+import { createEmbeddingModel } from '../ml/models';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
 import {
@@ -25,6 +26,7 @@ interface EvalOptions extends Partial<AttackCliOptions> {
   maxTest?: number;
   batchSize: number;
   baseline?: boolean;
+  pretrainedBaseline?: boolean;
   json?: boolean;
 }
 
@@ -34,6 +36,8 @@ export interface EvalResult {
   count: number;
   metrics: RetrievalMetrics;
   rawPixels?: RetrievalMetrics;
+  /** With --pretrained-baseline: pooled ImageNet MobileNetV2 features (1280-d, L2-normalised), not trained here. */
+  pretrained?: RetrievalMetrics;
   seconds: number;
   /** With --attacks: the report `rir attack` gives. */
   attack?: RobustnessReport;
@@ -47,6 +51,11 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
     const [height, width, channels] = manifest.inputShape;
     if (channels !== 1 && channels !== 3)
       throw new Error(`model input has ${channels} channels (expected 1 or 3)`);
+    if (options.pretrainedBaseline && channels !== 3) {
+      throw new Error(
+        `--pretrained-baseline needs a model with RGB input (MobileNetV2 is RGB); this model's input is [${manifest.inputShape.join(', ')}]`,
+      );
+    }
     // The split's seed only shapes the validation split and subsets; default to the one the model used.
     const seed = options.seed ?? manifest.dataset?.seed ?? 0;
     const split = await loadDataset(options.dataset, {
@@ -72,6 +81,22 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
         seed,
       });
     }
+    if (options.pretrainedBaseline) {
+      // The same test images at the model's input size through the ImageNet MobileNetV2, pooled, no training.
+      const frozen = await createEmbeddingModel({
+        backbone: 'mobilenetv2',
+        inputShape: [height, width, 3],
+        head: false,
+      });
+      try {
+        const features = embedAll(frozen, split.test, options.batchSize);
+        result.pretrained = evaluateRetrieval(features, frozen.embeddingDim, split.test.labels, {
+          seed,
+        });
+      } finally {
+        frozen.dispose();
+      }
+    }
     result.seconds = (Date.now() - started) / 1000;
     return result;
   } finally {
@@ -96,6 +121,10 @@ export function register(program: Command): void {
     .option('--max-test <n>', 'evaluate on at most N test images', (v) => Number.parseInt(v, 10))
     .option('--batch-size <n>', 'embedding batch size', (v) => Number.parseInt(v, 10), 256)
     .option('--baseline', 'also evaluate raw pixels (Euclidean kNN)')
+    .option(
+      '--pretrained-baseline',
+      'also evaluate frozen ImageNet MobileNetV2 features (global average pooled, L2-normalised, same input size)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (options: EvalOptions, cmd: Command) => {
       // Attack options are checked before the model is loaded; without --attacks they would be ignored.
@@ -125,6 +154,7 @@ export function register(program: Command): void {
         `${''.padEnd(12)} R@1     R@2     R@4     R@8     MAP@R   NMI     spread`,
         row('model', result.metrics),
       ];
+      if (result.pretrained) lines.push(row('frozen mnv2', result.pretrained));
       if (result.rawPixels) lines.push(row('raw pixels', result.rawPixels));
       if (result.attack) lines.push('', renderReport(result.attack));
       process.stdout.write(`${lines.join('\n')}\n`);
