@@ -51,6 +51,8 @@ interface TrainOptions {
   augScale?: number;
   augElastic?: number;
   lossOptions?: string;
+  workers?: number;
+  shards?: number;
   json?: boolean;
 }
 
@@ -147,6 +149,8 @@ export function toTrainingConfig(
     patience: options.patience,
     augmentation: augmentationOf(options),
     lossOptions: parseLossOptions(options.loss, options.lossOptions),
+    workers: options.workers,
+    shards: options.shards,
   };
   resolveTrainingConfig(config);
   return config;
@@ -281,6 +285,16 @@ export function register(program: Command): void {
     .option(
       '--loss-options <list>',
       'loss settings as key=value pairs, e.g. margin=0.1 or beta=20,base=0.5',
+    )
+    .option(
+      '--workers <n>',
+      'data-parallel gradient worker threads, one wasm backend each (default: train in one thread)',
+      number('--workers', true),
+    )
+    .option(
+      '--shards <n>',
+      'shards of whole classes per batch (default: --workers); the loss curve depends on it, not on --workers',
+      number('--shards', true),
     )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (options: TrainOptions) => {

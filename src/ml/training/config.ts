@@ -33,6 +33,12 @@ export interface TrainingConfig {
   /** Steps per epoch (default: train images / batch size). */
   stepsPerEpoch?: number;
   augmentation?: AugmentationConfig;
+  /**
+   * Data-parallel training: gradient worker threads (one wasm backend each) and shards per batch
+   * (default: the worker count). Unset or 1 worker with 1 shard trains in the calling thread.
+   */
+  workers?: number;
+  shards?: number;
 }
 
 export const TRAINING_DEFAULTS = {
@@ -66,6 +72,8 @@ export function resolveTrainingConfig(
   if (config.perClass !== undefined) positiveInt('perClass');
   positiveInt('embeddingDim');
   if (config.stepsPerEpoch !== undefined) positiveInt('stepsPerEpoch');
+  if (config.workers !== undefined) positiveInt('workers');
+  if (config.shards !== undefined) positiveInt('shards');
   if (!(config.learningRate > 0))
     throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
   if (config.perClass !== undefined && config.batchSize % config.perClass !== 0) {

@@ -10,6 +10,7 @@ import { createLoss } from '../losses';
 import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
 import { loadModel, saveModel, type ModelManifest } from '../model-store';
 import { createEmbeddingModel, type EmbeddingModel } from '../models';
+import { GradientWorkers } from '../parallel/gradient-workers';
 import type { DatasetSplit, Defense, ProgressListener } from '../types';
 import {
   CHECKPOINT_DIR,
@@ -105,12 +106,15 @@ export async function trainEmbeddingModel(
   const variables = [...model.trainableVariables, ...loss.variables];
   const optimizer = tf.train.adam(config.learningRate);
   const augmentation = config.augmentation ?? NO_AUGMENTATION;
+  const perClass =
+    config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size);
+  let parallel: GradientWorkers | null = null;
   try {
     if (resumed) await restoreOptimizer(config.outDir, optimizer, loss.variables, resumed);
+    parallel = await startGradientWorkers(config, split.train.shape, hooks);
     const sampler = new MPerClassSampler(split.train.labels, {
       batchSize: config.batchSize,
-      perClass:
-        config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size),
+      perClass,
       seed: config.seed,
     });
     const stepsPerEpoch = config.stepsPerEpoch ?? sampler.batchesPerEpoch;
@@ -139,14 +143,24 @@ export async function trainEmbeddingModel(
         learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
         setLearningRate(optimizer, learningRate);
         try {
-          const step = computeGradients(
-            model,
-            variables,
-            defense,
-            loss.compute,
-            { images, labels },
-            globalStep,
-          );
+          const step = parallel
+            ? await parallel.computeGradients(
+                model,
+                loss.variables,
+                variables,
+                pixels,
+                batchSet.labels,
+                perClass,
+                globalStep,
+              )
+            : computeGradients(
+                model,
+                variables,
+                defense,
+                loss.compute,
+                { images, labels },
+                globalStep,
+              );
           applyGradients(optimizer, step.grads);
           lossSum += step.loss;
           globalStep++;
@@ -270,10 +284,42 @@ export async function trainEmbeddingModel(
       durationSeconds,
     };
   } finally {
+    await parallel?.close();
     model.dispose();
     loss.dispose();
     optimizer.dispose();
   }
+}
+
+/** Gradient worker threads when the config asks for more than one worker or shard; null trains here. */
+async function startGradientWorkers(
+  config: TrainingConfig,
+  inputShape: [number, number, number],
+  hooks: TrainingHooks,
+): Promise<GradientWorkers | null> {
+  const workers = config.workers ?? 1;
+  const shards = config.shards ?? workers;
+  if (workers === 1 && shards === 1) return null;
+  if (hooks.defense)
+    throw new Error('a defence instance cannot be sent to worker threads: name it in the config');
+  return GradientWorkers.start(
+    {
+      model: {
+        backbone: config.backbone,
+        inputShape,
+        embeddingDim: config.embeddingDim,
+        seed: config.seed,
+      },
+      loss: { name: config.loss, options: { seed: config.seed, ...config.lossOptions } },
+      defense: {
+        name: config.defense,
+        options: { seed: config.seed, ...config.defenseOptions },
+      },
+      backend: process.env.TFJS_BACKEND,
+    },
+    workers,
+    shards,
+  );
 }
 
 /** The batches of one epoch; more than the sampler's natural count are drawn from further seeded rounds. */
