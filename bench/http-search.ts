@@ -5,12 +5,20 @@
  *
  *   node -r @swc-node/register bench/http-search.ts [--gallery 70000] [--duration 30] [--connections 32]
  *        [--data-dir DIR]   (reuse a data directory: a gallery already filled is not filled again)
+ *        [--fill-only]      (fill the gallery, print its size and stop)
+ *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default all four)
+ *        [--dist]           (serve the compiled dist/ as production does: `npm run build` first)
+ *        [--database-url postgres://...]   (PostgreSQL instead of embedded PGlite)
+ *        [--cpu-prof DIR]   (the server writes a V8 CPU profile there when it exits)
+ *        [--log-level warn] (the server's LOG_LEVEL)
+ *
+ * Query ids are spread over the whole gallery (every nth item), not its first pages.
  */
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
 import { createServer } from 'net';
-import { cpus, tmpdir } from 'os';
+import { cpus, loadavg, tmpdir } from 'os';
 import * as path from 'path';
 import { mnistPngs } from '../src/modules/gallery/demo-gallery';
 
@@ -123,6 +131,22 @@ async function ingest(
   return pngs.length / ((Date.now() - started) / 1000);
 }
 
+/** Deletes every gallery item with this label; returns how many. */
+async function removeLabel(base: string, key: string, label: string): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const page = (await (
+      await http(`${base}/v1/gallery/images?size=500&label=${label}`, { key })
+    ).json()) as { items: { id: string }[] };
+    if (page.items.length === 0) return removed;
+    for (const item of page.items) {
+      const res = await http(`${base}/v1/gallery/images/${item.id}`, { method: 'DELETE', key });
+      if (res.status !== 204) throw new Error(`delete answered ${res.status}`);
+      removed++;
+    }
+  }
+}
+
 function summarise(result: AutocannonResult) {
   return {
     requestsPerSecond: Math.round(result.requests.average),
@@ -156,9 +180,15 @@ async function main(): Promise<void> {
   const adminKey = `rir_bench_admin_${randomBytes(12).toString('hex')}`;
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const runs = new Set(arg('runs', 'idle-id,idle-upload,ingest-id,ingest-upload').split(','));
+  const databaseUrl = arg('database-url', '');
+  const cpuProfDir = arg('cpu-prof', '');
+  const logLevel = arg('log-level', 'warn');
+  const useDist = process.argv.includes('--dist');
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []),
       path.join(ROOT, 'bin', 'rir'),
       'serve',
       '--port',
@@ -173,8 +203,9 @@ async function main(): Promise<void> {
       env: {
         ...process.env,
         ADMIN_API_KEY: adminKey,
-        DATABASE_URL: '',
-        LOG_LEVEL: 'warn',
+        DATABASE_URL: databaseUrl,
+        LOG_LEVEL: logLevel,
+        ...(useDist ? { RIR_USE_DIST: '1' } : {}),
         RATE_LIMIT_MAX: '1000000000',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -218,16 +249,24 @@ async function main(): Promise<void> {
       );
     }
     const gallerySize = await count();
+    if (process.argv.includes('--fill-only')) {
+      console.log(JSON.stringify({ benchmark: 'http-search', gallerySize, ingestImagesPerSecond }));
+      return;
+    }
 
-    // Ids to query, and query images (test images, which are also in the gallery).
+    // Ids to query: 500 from each of 8 pages spread over the whole gallery (so the queries walk
+    // all of the graph, not one corner). Query images: test images, which are also in the gallery.
     const ids: string[] = [];
-    for (let page = 1; ids.length < 2000; page++) {
+    const pages = Math.max(1, Math.ceil(gallerySize / 500));
+    for (let i = 0; i < 8; i++) {
+      const page = 1 + Math.floor((i * pages) / 8);
       const res = (await (
         await http(`${base}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
       ).json()) as { items: { id: string }[] };
-      if (res.items.length === 0) break;
       ids.push(...res.items.map((item) => item.id));
     }
+    // Interleave the pages, so consecutive queries are far apart in the gallery.
+    ids.sort((a, b) => a.localeCompare(b));
     const queries = (await mnistPngs(200)).map((image) =>
       multipart([
         ['file', image.png, 'q.png'],
@@ -269,12 +308,34 @@ async function main(): Promise<void> {
         },
       ],
     };
-    const idle = { byId: summarise(await run(byId)), byUpload: summarise(await run(byUpload)) };
+    const measure = async (name: string, options: AutocannonOptions) => {
+      if (!runs.has(name)) return undefined;
+      const before = loadavg()[0];
+      const result = summarise(await run(options));
+      return { ...result, loadAverage1m: { before, after: loadavg()[0] } };
+    };
+    const idle = {
+      byId: await measure('idle-id', byId),
+      byUpload: await measure('idle-upload', byUpload),
+    };
 
     // The same while images are being ingested (inverted MNIST images: new content, not duplicates).
-    const extra = (await mnistPngs(4000, 0)).map((image) => image.png);
+    const ingestRuns = runs.has('ingest-id') || runs.has('ingest-upload');
+    const extra = (await mnistPngs(ingestRuns ? 4000 : 0, 0)).map((image) => image.png);
     const sharp = (await import('sharp')).default;
-    const inverted = await Promise.all(extra.map((png) => sharp(png).negate().png().toBuffer()));
+    // One corner pixel differs per run, so a rerun on the same data directory ingests new content too.
+    const salt = randomBytes(extra.length);
+    const inverted = await Promise.all(
+      extra.map(async (png, i) => {
+        const { data, info } = await sharp(png)
+          .negate()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        data[0] = salt[i];
+        const raw = { width: info.width, height: info.height, channels: info.channels };
+        return sharp(data, { raw }).png().toBuffer();
+      }),
+    );
     let ingesting = true;
     let ingestedDuringLoad = 0;
     const ingestLoop = (async () => {
@@ -284,11 +345,13 @@ async function main(): Promise<void> {
       }
     })();
     const whileIngesting = {
-      byId: summarise(await run(byId)),
-      byUpload: summarise(await run(byUpload)),
+      byId: await measure('ingest-id', byId),
+      byUpload: await measure('ingest-upload', byUpload),
     };
     ingesting = false;
     await ingestLoop;
+    // Leave the gallery as it was (the next run on this data directory measures the same gallery).
+    const removed = await removeLabel(base, adminKey, 'inverted');
 
     console.log(
       JSON.stringify(
@@ -297,12 +360,15 @@ async function main(): Promise<void> {
           date: new Date().toISOString(),
           cpus: cpus().length,
           cpuModel: cpus()[0]?.model,
+          database: databaseUrl ? 'postgres' : 'pglite',
+          server: useDist ? 'dist' : 'ts (swc)',
+          logLevel,
           gallerySize,
           ingestImagesPerSecond,
           durationSeconds: duration,
           connections,
           idle,
-          whileIngesting: { ...whileIngesting, imagesIngested: ingestedDuringLoad },
+          whileIngesting: { ...whileIngesting, imagesIngested: ingestedDuringLoad, removed },
         },
         null,
         2,

@@ -8,6 +8,12 @@ export interface StoredEmbedding {
   vector: number[];
 }
 
+export interface CatalogRow {
+  label: string | null;
+  metadata: Record<string, unknown>;
+  createdAt: Date | null;
+}
+
 /** Embeddings per model: what every HNSW index is built (and rebuilt) from. */
 @Injectable()
 export class EmbeddingsRepository {
@@ -78,6 +84,60 @@ export class EmbeddingsRepository {
       [modelId, limit],
     );
     return rows.map((row) => ({ id: row.id, contentSha256: row.content_sha256 }));
+  }
+
+  /**
+   * Items (with label and metadata) whose embedding under this model exists and whose row comes after
+   * (since, afterId) in (created_at, id) order, oldest first: what other replicas ingested lately.
+   */
+  async createdSince(
+    modelId: string,
+    since: Date,
+    afterId: string,
+    limit: number,
+  ): Promise<(StoredEmbedding & CatalogRow)[]> {
+    const rows: {
+      item_id: string;
+      vector: number[];
+      label: string | null;
+      metadata: Record<string, unknown>;
+      created_at: Date | string;
+    }[] = await this.repo.query(
+      `SELECT g.id AS item_id, e.vector, g.label, g.metadata, g.created_at
+       FROM gallery_items g JOIN embeddings e ON e.item_id = g.id AND e.model_id = $1
+       WHERE (g.created_at, g.id) > ($2::timestamptz, $3::uuid)
+       ORDER BY g.created_at, g.id LIMIT $4`,
+      [modelId, since, afterId, limit],
+    );
+    return rows.map((row) => ({
+      itemId: row.item_id,
+      vector: row.vector.map(Number),
+      label: row.label,
+      metadata: row.metadata,
+      createdAt: new Date(row.created_at),
+    }));
+  }
+
+  /** Label and metadata of these items (those that still exist). */
+  async catalogRowsFor(itemIds: string[]): Promise<(CatalogRow & { itemId: string })[]> {
+    if (itemIds.length === 0) return [];
+    const rows: { id: string; label: string | null; metadata: Record<string, unknown> }[] =
+      await this.repo.query(
+        'SELECT id, label, metadata FROM gallery_items WHERE id = ANY($1::uuid[])',
+        [itemIds],
+      );
+    return rows.map((row) => ({
+      itemId: row.id,
+      label: row.label,
+      metadata: row.metadata,
+      createdAt: null,
+    }));
+  }
+
+  /** The database's clock, so a high-water mark never depends on this machine's clock. */
+  async now(): Promise<Date> {
+    const rows: { now: Date | string }[] = await this.repo.query('SELECT now() AS now');
+    return new Date(rows[0].now);
   }
 
   async deleteForModel(modelId: string): Promise<void> {

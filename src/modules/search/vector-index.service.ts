@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { HnswIndex } from '../../index/hnsw-index';
@@ -6,6 +12,7 @@ import { IndexLoadError, loadIndex, removeIndexFiles, saveIndex } from '../../in
 import type { ModelEmbedder } from '../models/embedding/model-embedder';
 import { AsyncMutex } from './async-mutex';
 import { EmbeddingsRepository } from './embeddings.repository';
+import { ItemCatalog } from './item-catalog';
 
 /** What serves searches: one model, its embedder (worker) and its index, swapped as one value. */
 export interface ServingModel {
@@ -16,6 +23,21 @@ export interface ServingModel {
 
 const PAGE = 5000;
 const SAVE_DELAY_MS = 2000;
+/** How often a replica on a shared PostgreSQL looks for items that other replicas ingested. */
+export const REPLICA_SYNC_MS = 1000;
+/**
+ * created_at is the inserting transaction's start time, so a slow commit can land behind the
+ * high-water mark: each look goes back this far (items already indexed are skipped).
+ */
+const SYNC_LOOKBACK_MS = 10_000;
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+/** Every this many looks, a full id comparison (catches anything the others missed). */
+const FULL_RECONCILE_EVERY = 60;
+
+export interface SyncResult {
+  added: number;
+  removed: number;
+}
 
 /**
  * Owns the HNSW indexes: the serving one and any being built by a deploy. Builds an index from
@@ -23,7 +45,7 @@ const SAVE_DELAY_MS = 2000;
  * background, and swaps the serving model atomically.
  */
 @Injectable()
-export class VectorIndexService implements OnApplicationShutdown {
+export class VectorIndexService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(VectorIndexService.name);
   private serving: ServingModel | null = null;
   /** Indexes a deploy is building: deletions must reach them too. */
@@ -34,12 +56,104 @@ export class VectorIndexService implements OnApplicationShutdown {
   private saveTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> | null = null;
   readonly indexDir: string;
+  /** Replica sync: the newest created_at seen for the serving model, and the poll timer. */
+  private syncMark: { modelId: string; createdAt: Date } | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private syncing = false;
+  private syncLooks = 0;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly embeddings: EmbeddingsRepository,
+    private readonly catalog: ItemCatalog,
   ) {
     this.indexDir = path.join(config.dataDir, 'index');
+  }
+
+  /**
+   * On a shared PostgreSQL other replicas ingest and delete too: poll for their changes. Embedded
+   * PGlite has one process, so there is nothing to pick up.
+   */
+  onApplicationBootstrap(): void {
+    if (this.config.database.kind === 'postgres') this.startReplicaSync(REPLICA_SYNC_MS);
+  }
+
+  startReplicaSync(intervalMs: number): void {
+    this.stopReplicaSync();
+    const tick = () => {
+      this.syncTimer = null;
+      this.syncFromDatabase()
+        .catch((error: Error) => this.logger.warn(`replica sync failed: ${error.message}`))
+        .finally(() => {
+          if (this.syncTimer === null && this.syncing) schedule();
+        });
+    };
+    const schedule = () => {
+      this.syncTimer = setTimeout(tick, intervalMs);
+      this.syncTimer.unref();
+    };
+    this.syncing = true;
+    schedule();
+  }
+
+  stopReplicaSync(): void {
+    this.syncing = false;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+  }
+
+  /**
+   * Brings the serving index and the catalog up to date with what other processes wrote: items
+   * created since the high-water mark are added; when the counts then differ (deletions elsewhere),
+   * or every FULL_RECONCILE_EVERY looks, the ids are compared in full. Runs under writeLock, so it
+   * never races this process's own ingests and deletions.
+   */
+  async syncFromDatabase(): Promise<SyncResult> {
+    return this.writeLock.run(async () => {
+      const serving = this.serving;
+      if (!serving) return { added: 0, removed: 0 };
+      const { modelId, index } = serving;
+      if (this.syncMark?.modelId !== modelId) {
+        // First look for this model: the index was loaded from (and reconciled with) the database
+        // moments ago; start a lookback before now.
+        const now = await this.embeddings.now();
+        this.syncMark = { modelId, createdAt: new Date(now.getTime() - SYNC_LOOKBACK_MS) };
+      }
+      const mark = this.syncMark;
+      let added = 0;
+      let since = new Date(mark.createdAt.getTime() - SYNC_LOOKBACK_MS);
+      let afterId = NIL_UUID;
+      for (;;) {
+        const rows = await this.embeddings.createdSince(modelId, since, afterId, PAGE);
+        if (rows.length === 0) break;
+        await this.settled();
+        if (this.serving !== serving) return { added, removed: 0 };
+        for (const row of rows) {
+          if (index.has(row.itemId)) continue;
+          this.catalog.set(row.itemId, { label: row.label, metadata: row.metadata });
+          index.add(row.itemId, row.vector);
+          added++;
+        }
+        const last = rows[rows.length - 1];
+        if (last.createdAt && last.createdAt > mark.createdAt) mark.createdAt = last.createdAt;
+        if (rows.length < PAGE) break;
+        since = last.createdAt ?? since;
+        afterId = last.itemId;
+      }
+      let removed = 0;
+      this.syncLooks++;
+      const full = this.syncLooks % FULL_RECONCILE_EVERY === 0;
+      if (full || (await this.embeddings.countForModel(modelId)) !== index.size) {
+        const changes = await this.reconcileIds(index);
+        for (const id of changes.removed) this.catalog.delete(id);
+        for (const row of await this.embeddings.catalogRowsFor(changes.added))
+          this.catalog.set(row.itemId, { label: row.label, metadata: row.metadata });
+        added += changes.added.length;
+        removed = changes.removed.length;
+      }
+      if (added > 0) this.markDirty(index);
+      return { added, removed };
+    });
   }
 
   current(): ServingModel | null {
@@ -105,18 +219,27 @@ export class VectorIndexService implements OnApplicationShutdown {
 
   /** Makes the index hold exactly the items the database has embeddings for; returns the number of changes. */
   async reconcile(index: HnswIndex): Promise<number> {
+    const { added, removed } = await this.reconcileIds(index);
+    return added.length + removed.length;
+  }
+
+  private async reconcileIds(index: HnswIndex): Promise<{ added: string[]; removed: string[] }> {
     const inDatabase = new Set(await this.embeddings.itemIdsForModel(index.modelId));
     await this.settled();
     const extra = index.ids().filter((id) => !inDatabase.has(id));
     for (const id of extra) index.remove(id);
     const missing = [...inDatabase].filter((id) => !index.has(id));
+    const added: string[] = [];
     for (let i = 0; i < missing.length; i += PAGE) {
       const rows = await this.embeddings.vectorsFor(index.modelId, missing.slice(i, i + PAGE));
       await this.settled();
-      for (const row of rows) index.add(row.itemId, row.vector);
+      for (const row of rows) {
+        index.add(row.itemId, row.vector);
+        added.push(row.itemId);
+      }
     }
-    if (extra.length + missing.length > 0) this.markDirty(index);
-    return extra.length + missing.length;
+    if (extra.length + added.length > 0) this.markDirty(index);
+    return { added, removed: extra };
   }
 
   /** Swaps the serving model in one assignment; the caller holds writeLock. Returns the previous one. */
@@ -171,6 +294,7 @@ export class VectorIndexService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopReplicaSync();
     if (this.saveTimer) clearTimeout(this.saveTimer);
     await this.flush().catch((error: Error) =>
       this.logger.error(`saving indexes on shutdown failed: ${error.message}`),
