@@ -71,9 +71,12 @@ describe('iconify concepts', () => {
       // One icon per set and no icon from an excluded set.
       expect(new Set(concept.icons.map((i) => i.prefix)).size).toBe(concept.icons.length);
       for (const icon of concept.icons) expect(excluded).not.toContain(icon.prefix);
+      // No verbatim copies of one design under two sets.
+      expect(new Set(concept.icons.map((i) => i.icon.body)).size).toBe(concept.icons.length);
     }
     expect(names.has('camera')).toBe(true);
     expect(names.has('arrow-left')).toBe(false);
+    expect(index.duplicatesDropped).toBeGreaterThan(0);
   });
 
   it('renders an icon black on white at the size asked', () => {

@@ -193,6 +193,8 @@ export interface IconConceptIndex {
   sets: string[];
   excludedSets: { prefix: string; license: string }[];
   mirrorConceptsDropped: string[];
+  /** Icons left out because another set of the same concept has the identical SVG. */
+  duplicatesDropped: number;
 }
 
 /**
@@ -249,11 +251,25 @@ export function indexIconConcepts(minSets: number, prefixes?: string[]): IconCon
       });
     }
   }
-  const concepts: IconConcept[] = kept.map(([concept, icons]) => ({
-    name: concept,
-    icons: [...icons].map(([prefix, name]) => ({ prefix, name, icon: bodies.get(`${prefix}:${name}`)! })),
-  }));
-  return { concepts, sets, excludedSets, mirrorConceptsDropped };
+  // Sets that copy another set's icon verbatim add no new design: keep the first copy, then re-apply the threshold.
+  const concepts: IconConcept[] = [];
+  let duplicatesDropped = 0;
+  for (const [concept, icons] of kept) {
+    const seen = new Set<string>();
+    const chosen: ChosenIcon[] = [];
+    for (const [prefix, name] of icons) {
+      const icon = bodies.get(`${prefix}:${name}`)!;
+      const key = `${icon.width}x${icon.height}|${icon.body.replace(/\s+/g, ' ')}`;
+      if (seen.has(key)) {
+        duplicatesDropped++;
+        continue;
+      }
+      seen.add(key);
+      chosen.push({ prefix, name, icon });
+    }
+    if (chosen.length >= minSets) concepts.push({ name: concept, icons: chosen });
+  }
+  return { concepts, sets, excludedSets, mirrorConceptsDropped, duplicatesDropped };
 }
 
 const indexMemo = new Map<string, IconConceptIndex>();
@@ -285,7 +301,7 @@ export async function cachedIconConceptIndex(minSets: number, version: string, c
 }
 
 /** Bump when the concept rules (suffixes, mirror words, licence filter) change. */
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
 
 export const ICONIFY_OPTIONS = ['min-sets', 'classes'];
 
@@ -324,6 +340,7 @@ export async function loadIconify(
       setsRead: index.sets.length,
       excludedSets: index.excludedSets,
       mirrorConceptsDropped: index.mirrorConceptsDropped,
+      duplicatesDropped: index.duplicatesDropped,
     },
     { ...options, imageSize: options.imageSize ?? { height: 64, width: 64, channels: 3 } },
   );
