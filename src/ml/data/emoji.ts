@@ -160,7 +160,7 @@ export async function loadEmoji(
   const minDesigns = parsed['min-designs'] ?? EMOJI_DEFAULT_MIN_DESIGNS;
   const purpose = 'the emoji data set';
   const sources: Record<string, string> = {};
-  for (const pkg of ['emoji-datasource', 'emoji-datasource-google', 'emoji-datasource-twitter', '@iconify/json', '@resvg/resvg-js', 'sharp']) {
+  for (const pkg of ['emoji-datasource', 'emoji-datasource-google', 'emoji-datasource-twitter', '@iconify/json', 'sharp']) {
     sources[pkg] = packageVersion(pkg, purpose);
   }
   const index = indexEmoji(minDesigns);
@@ -194,7 +194,7 @@ export async function loadEmoji(
             const pixels = await decodeImage(await fs.readFile(file), { height, width, channels: 3 });
             return Uint8Array.from(pixels, (x) => Math.round(x * 255));
           }
-        : (height, width) => Promise.resolve(renderIcon(iconSet(design.vendor), design.source, height, width)),
+        : (height, width) => renderIcon(iconSet(design.vendor), design.source, height, width),
     };
   };
   const classes: RenderedClass[] = chosen.map((e) => ({ name: e.name, items: e.designs.map(item) }));

@@ -79,9 +79,9 @@ describe('iconify concepts', () => {
     expect(index.duplicatesDropped).toBeGreaterThan(0);
   });
 
-  it('renders an icon black on white at the size asked', () => {
+  it('renders an icon black on white at the size asked', async () => {
     const set = readIconSet('mdi');
-    const rgb = renderIcon(set, 'camera', 24, 40);
+    const rgb = await renderIcon(set, 'camera', 24, 40);
     expect(rgb).toHaveLength(24 * 40 * 3);
     const values = [...rgb];
     expect(Math.min(...values)).toBeLessThan(20); // dark strokes

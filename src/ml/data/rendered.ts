@@ -53,7 +53,7 @@ interface CacheManifest {
 }
 
 /** Bump when the rendering changes, so that old caches are not reused. */
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 export function defaultCacheDir(): string {
   return process.env.RIR_DATA_CACHE || path.join(process.cwd(), '.cache', 'datasets');
@@ -297,14 +297,4 @@ async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await fs.writeFile(temp, data);
   await fs.rename(temp, file);
-}
-
-/** RGBA (straight alpha) to RGB on white. */
-export function rgbaToRgbOnWhite(rgba: Uint8Array, pixels: number): Uint8Array {
-  const rgb = new Uint8Array(pixels * 3);
-  for (let p = 0; p < pixels; p++) {
-    const a = rgba[p * 4 + 3] / 255;
-    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.round(rgba[p * 4 + c] * a + 255 * (1 - a));
-  }
-  return rgb;
 }
