@@ -38,7 +38,7 @@ export function register(program: Command): void {
       'docs/results',
     )
     .option('--results <file>', 'the results page to write', 'docs/RESULTS.md')
-    .option('--budget <name>', 'smoke | small | extended | medium | full', 'small')
+    .option('--budget <name>', 'smoke | small | extended | medium | long | full', 'small')
     .option('--seed <n>', 'seed of data subsets, sampling and attacks', '0')
     .action(async (options) => {
       const started = new Date();

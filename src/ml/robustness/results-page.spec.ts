@@ -96,7 +96,7 @@ describe('reproduce options', () => {
       /unknown defence 'magic'/,
     );
     expect(() => validateReproduce({ ...base, budget: 'huge' as never })).toThrow(
-      /budget must be smoke, small, extended, medium or full/,
+      /budget must be smoke, small, extended, medium, long or full/,
     );
     expect(() => validateReproduce(base)).not.toThrow();
   });
