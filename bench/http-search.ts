@@ -9,10 +9,11 @@
  *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default all four)
  *        [--dist]           (serve the compiled dist/ as production does: `npm run build` first)
  *        [--database-url postgres://...]   (PostgreSQL instead of embedded PGlite)
- *        [--cpu-prof DIR]   (the server writes a V8 CPU profile there when it exits)
+ *        [--cpu-prof DIR]   (V8 CPU profile of the server during each load run, in the order run:
+ *                            DIR/server-1.cpuprofile, ...; mkdir DIR first)
  *        [--log-level warn] (the server's LOG_LEVEL)
  *
- * Query ids are spread over the whole gallery (every nth item), not its first pages.
+ * Search by id walks through every gallery item's id (in uuid order, i.e. shuffled), not a few pages.
  */
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []),
+      ...(cpuProfDir ? ['-r', path.join(__dirname, 'cpu-profile-hook.js')] : []),
       path.join(ROOT, 'bin', 'rir'),
       'serve',
       '--port',
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
         DATABASE_URL: databaseUrl,
         LOG_LEVEL: logLevel,
         ...(useDist ? { RIR_USE_DIST: '1' } : {}),
+        ...(cpuProfDir ? { RIR_CPU_PROFILE: path.resolve(cpuProfDir, 'server') } : {}),
         RATE_LIMIT_MAX: '1000000000',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -254,18 +256,18 @@ async function main(): Promise<void> {
       return;
     }
 
-    // Ids to query: 500 from each of 8 pages spread over the whole gallery (so the queries walk
-    // all of the graph, not one corner). Query images: test images, which are also in the gallery.
+    // Ids to query: every gallery item, in a shuffled order, so that a run of up to
+    // gallerySize requests never repeats an id (nothing is served from a warm corner of the graph).
+    // Query images: test images, which are also in the gallery.
     const ids: string[] = [];
-    const pages = Math.max(1, Math.ceil(gallerySize / 500));
-    for (let i = 0; i < 8; i++) {
-      const page = 1 + Math.floor((i * pages) / 8);
+    for (let page = 1; ; page++) {
       const res = (await (
         await http(`${base}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
       ).json()) as { items: { id: string }[] };
+      if (res.items.length === 0) break;
       ids.push(...res.items.map((item) => item.id));
     }
-    // Interleave the pages, so consecutive queries are far apart in the gallery.
+    // A fixed permutation (id order is random already; this just breaks up insertion batches).
     ids.sort((a, b) => a.localeCompare(b));
     const queries = (await mnistPngs(200)).map((image) =>
       multipart([
@@ -311,7 +313,9 @@ async function main(): Promise<void> {
     const measure = async (name: string, options: AutocannonOptions) => {
       if (!runs.has(name)) return undefined;
       const before = loadavg()[0];
+      if (cpuProfDir) child.kill('SIGWINCH'); // start profiling (bench/cpu-profile-hook.js)
       const result = summarise(await run(options));
+      if (cpuProfDir) child.kill('SIGWINCH'); // stop and write
       return { ...result, loadAverage1m: { before, after: loadavg()[0] } };
     };
     const idle = {
