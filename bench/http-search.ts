@@ -17,7 +17,7 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import * as path from 'path';
@@ -130,6 +130,18 @@ async function ingest(
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return pngs.length / ((Date.now() - started) / 1000);
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far; NaN where /proc is missing. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Deletes every gallery item with this label; returns how many. */
@@ -313,10 +325,22 @@ async function main(): Promise<void> {
     const measure = async (name: string, options: AutocannonOptions) => {
       if (!runs.has(name)) return undefined;
       const before = loadavg()[0];
+      const serverCpuBefore = processCpuSeconds(child.pid);
+      const clientCpuBefore = process.cpuUsage();
       if (cpuProfDir) child.kill('SIGWINCH'); // start profiling (bench/cpu-profile-hook.js)
       const result = summarise(await run(options));
       if (cpuProfDir) child.kill('SIGWINCH'); // stop and write
-      return { ...result, loadAverage1m: { before, after: loadavg()[0] } };
+      const serverCpu = processCpuSeconds(child.pid) - serverCpuBefore;
+      const clientCpu = process.cpuUsage(clientCpuBefore);
+      return {
+        ...result,
+        // CPU time per request does not depend on how much of the machine others leave us:
+        // 1e6 / serverCpuUsPerRequest is what one dedicated core would serve (all threads).
+        serverCpuUsPerRequest: Math.round((serverCpu * 1e6) / Math.max(1, result.requests)),
+        serverCpuCores: Number((serverCpu / duration).toFixed(2)),
+        clientCpuCores: Number(((clientCpu.user + clientCpu.system) / 1e6 / duration).toFixed(2)),
+        loadAverage1m: { before, after: loadavg()[0] },
+      };
     };
     const idle = {
       byId: await measure('idle-id', byId),
