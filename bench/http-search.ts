@@ -6,7 +6,8 @@
  *   node -r @swc-node/register bench/http-search.ts [--gallery 70000] [--duration 30] [--connections 32]
  *        [--data-dir DIR]   (reuse a data directory: a gallery already filled is not filled again)
  *        [--fill-only]      (fill the gallery, print its size and stop)
- *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default all four)
+ *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default these four;
+ *                            idle-live: GET /health/live, the framework's per-request floor)
  *        [--dist]           (serve the compiled dist/ as production does: `npm run build` first)
  *        [--database-url postgres://...]   (PostgreSQL instead of embedded PGlite)
  *        [--cpu-prof DIR]   (V8 CPU profile of the server during each load run, in the order run:
@@ -342,7 +343,15 @@ async function main(): Promise<void> {
         loadAverage1m: { before, after: loadavg()[0] },
       };
     };
+    // The framework's floor: a public route that does nothing (no key, no database).
+    const live: AutocannonOptions = {
+      url: `${base}/health/live`,
+      connections,
+      duration,
+      requests: [{ method: 'GET' }],
+    };
     const idle = {
+      healthLive: await measure('idle-live', live),
       byId: await measure('idle-id', byId),
       byUpload: await measure('idle-upload', byUpload),
     };

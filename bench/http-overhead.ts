@@ -1,0 +1,129 @@
+/**
+ * What one HTTP request costs on this machine before the service does any work: the same JSON body
+ * (a 10-result search response) served by bare node:http, by Express, and by Express with the
+ * middleware the service adds (helmet, pino-http, AsyncLocalStorage, body parsers). Each server runs
+ * in its own process; autocannon on loopback (32 connections) after a warm-up; the server's CPU time
+ * per request (user and system, from /proc) is the machine-load-independent figure. Prints JSON.
+ *
+ *   node -r @swc-node/register bench/http-overhead.ts [--duration 5]
+ */
+import { AsyncLocalStorage } from 'async_hooks';
+import { fork } from 'child_process';
+import { readFileSync } from 'fs';
+import * as http from 'http';
+import { cpus, loadavg } from 'os';
+import express from 'express';
+import helmet from 'helmet';
+import pinoHttp from 'pino-http';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (options: object) => Promise<{
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+}>;
+
+const VARIANTS = ['node-http', 'express', 'express+service-middleware'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const BODY = {
+  modelId: 'default',
+  tookMs: 0.3,
+  results: Array.from({ length: 10 }, (_, i) => ({
+    id: `0b7a1e82-4329-4f8c-a514-f7ca6c5288a${i}`,
+    label: '7',
+    score: 0.9,
+    distance: 0.1,
+    metadata: {},
+  })),
+};
+
+function serve(variant: Variant): void {
+  let handler: http.RequestListener;
+  if (variant === 'node-http') {
+    handler = (_req, res) => {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(BODY));
+    };
+  } else {
+    const app = express();
+    if (variant === 'express+service-middleware') {
+      app.use(helmet());
+      app.use(pinoHttp({ level: 'warn' }));
+      const storage = new AsyncLocalStorage<object>();
+      app.use((_req, _res, next) => storage.run({}, next));
+      app.use(express.json(), express.urlencoded({ extended: false }));
+    }
+    app.get('/v1/search/similar/:id', (_req, res) => {
+      res.json(BODY);
+    });
+    handler = app;
+  }
+  http.createServer(handler).listen(0, '127.0.0.1', function (this: http.Server) {
+    process.send?.((this.address() as { port: number }).port);
+  });
+}
+
+/** User and system CPU seconds of a process so far. */
+function cpuSeconds(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+async function measure(variant: Variant, duration: number) {
+  const child = fork(__filename, ['--serve', variant], { execArgv: ['-r', '@swc-node/register'] });
+  const port = await new Promise<number>((resolve) => child.once('message', resolve));
+  const url = `http://127.0.0.1:${port}/v1/search/similar/0b7a1e82-4329-4f8c-a514-f7ca6c5288a8`;
+  try {
+    await autocannon({ url, connections: 32, duration: 2 }); // warm-up (JIT)
+    const before = cpuSeconds(child.pid!);
+    const load = loadavg()[0];
+    const result = await autocannon({ url, connections: 32, duration });
+    const after = cpuSeconds(child.pid!);
+    const perRequest = (seconds: number) => Math.round((seconds * 1e6) / result.requests.total);
+    return {
+      variant,
+      requestsPerSecond: Math.round(result.requests.average),
+      latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+      errors: result.errors + result.non2xx,
+      serverCpuUsPerRequest: {
+        user: perRequest(after.user - before.user),
+        system: perRequest(after.system - before.system),
+      },
+      loadAverage1m: load,
+    };
+  } finally {
+    child.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf('--duration');
+  const duration = at >= 0 ? Number(process.argv[at + 1]) : 5;
+  const results = [];
+  for (const variant of VARIANTS) results.push(await measure(variant, duration));
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: 'http-overhead',
+        date: new Date().toISOString(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        durationSeconds: duration,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+const serving = process.argv.indexOf('--serve');
+if (serving >= 0) serve(process.argv[serving + 1] as Variant);
+else
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
