@@ -20,6 +20,8 @@ describe('rir train option checks', () => {
     [['--aug-rotation', '-5'], /augmentation rotation must be in \[0, 180\]/],
     [['--aug-scale', '2'], /augmentation scale must be in \[0, 0.9\]/],
     [['--loss-options', 'margin=abc'], /--loss-options expects key=number pairs/],
+    [['--workers', '0'], /workers must be a positive integer \(got 0\)/],
+    [['--workers', '2', '--shards', '1.5'], /--shards must be an integer/],
     [
       ['--loss', 'contrastive', '--loss-options', 'margin=0.1'],
       /contrastive has no option 'margin'/,
@@ -52,6 +54,27 @@ describe('rir train option checks', () => {
       outDir: 'somewhere',
     });
     expect(config.augmentation).toBeUndefined();
+    expect(config.workers).toBeUndefined();
+  });
+
+  it('passes --workers and --shards to the data-parallel trainer', () => {
+    const config = toTrainingConfig({
+      dataset: 'mnist',
+      backbone: 'small-cnn',
+      loss: 'triplet',
+      defense: 'none',
+      epochs: 1,
+      batchSize: 128,
+      embeddingDim: 128,
+      lr: 0.001,
+      schedule: 'cosine',
+      seed: 1,
+      out: 'somewhere',
+      patience: 0,
+      workers: 2,
+      shards: 4,
+    });
+    expect(config).toMatchObject({ workers: 2, shards: 4 });
   });
 
   it('turns augmentation flags and loss options into the config', () => {

@@ -146,10 +146,7 @@ export class GradientWorkers {
     let offset = 0;
     for (const weight of model.model.nonTrainableWeights) {
       const size = weight.shape.reduce((a, b) => (a as number) * (b as number), 1) as number;
-      const value = tf.tensor(
-        nonTrainable.slice(offset, offset + size),
-        weight.shape as number[],
-      );
+      const value = tf.tensor(nonTrainable.slice(offset, offset + size), weight.shape as number[]);
       weight.write(value);
       value.dispose();
       offset += size;
