@@ -1,5 +1,6 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { initializerSeed } from './small-cnn';
 
 /** The last feature layer of the nsfwjs MobileNetV2 (ReLU6 after Conv_1, 1280 channels). */
 const FEATURE_LAYER = 'out_relu';
@@ -123,7 +124,7 @@ export async function buildMobileNetV2(
     x = tf.layers
       .dense({
         units: embeddingDim,
-        kernelInitializer: tf.initializers.glorotNormal({ seed }),
+        kernelInitializer: tf.initializers.glorotNormal({ seed: initializerSeed(seed, 0) }),
         name: 'embedding',
       })
       .apply(x) as tf.SymbolicTensor;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { createEmbeddingModel } from '.';
+import { buildSmallCnn } from './small-cnn';
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
@@ -61,5 +62,26 @@ describe('createEmbeddingModel', () => {
     await expect(
       createEmbeddingModel({ backbone: 'mobilenetv2', inputShape: [28, 28, 1] }),
     ).rejects.toThrow(/RGB/);
+  });
+});
+
+describe('initial weights', () => {
+  const weightsOf = (seed: number): Float32Array[] => {
+    const model = buildSmallCnn([28, 28, 1], 8, seed);
+    const values = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    model.dispose();
+    return values;
+  };
+
+  it.each([0, 3])('are the same for two models built with seed %i', (seed) => {
+    const first = weightsOf(seed);
+    const second = weightsOf(seed);
+    expect(second.length).toBe(first.length);
+    first.forEach((values, i) => expect(Array.from(second[i])).toEqual(Array.from(values)));
+  });
+
+  it('differ between seeds', () => {
+    const conv1 = (seed: number): number[] => Array.from(weightsOf(seed)[0]);
+    expect(conv1(0)).not.toEqual(conv1(1));
   });
 });

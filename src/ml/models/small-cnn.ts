@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
+ * The seed for a layer's initializer. tfjs's normal initializers treat a seed of 0 as "no seed" (they
+ * draw from Math.random), so offsetting by one keeps `--seed 0` reproducible.
+ */
+export function initializerSeed(seed: number, offset: number): number {
+  return seed * 1000 + offset + 1;
+}
+
+/**
  * A small CNN for 28x28 grey images: three conv blocks (conv, batch norm, ReLU, max-pool), then batch
  * norm before the linear embedding head. Without that normalisation a fresh network maps every image to
  * nearly the same embedding and the triplet loss sits at the margin.
@@ -10,7 +18,7 @@ export function buildSmallCnn(
   embeddingDim: number,
   seed: number,
 ): tf.LayersModel {
-  const init = (offset: number) => tf.initializers.heNormal({ seed: seed + offset });
+  const init = (offset: number) => tf.initializers.heNormal({ seed: initializerSeed(seed, offset) });
   const input = tf.input({ shape: inputShape, name: 'images' });
   let x: tf.SymbolicTensor = input;
   const filters = [32, 64, 128];
@@ -36,7 +44,7 @@ export function buildSmallCnn(
   const output = tf.layers
     .dense({
       units: embeddingDim,
-      kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 99 }),
+      kernelInitializer: tf.initializers.glorotNormal({ seed: initializerSeed(seed, 99) }),
       name: 'embedding',
     })
     .apply(x) as tf.SymbolicTensor;
