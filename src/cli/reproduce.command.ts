@@ -16,7 +16,7 @@ import {
   type ReproduceOptions,
   type RunRecord,
 } from '../ml/robustness/reproduce';
-import { renderResultsPage } from '../ml/robustness/results-page';
+import { keepHandWrittenSections, renderResultsPage } from '../ml/robustness/results-page';
 
 const list = (text: string): string[] =>
   text
@@ -73,7 +73,8 @@ export function register(program: Command): void {
           notes,
         });
         await fs.mkdir(path.dirname(options.results), { recursive: true });
-        await fs.writeFile(options.results, page);
+        const previous = await fs.readFile(options.results, 'utf8').catch(() => null);
+        await fs.writeFile(options.results, keepHandWrittenSections(page, previous));
       };
       for (const dataset of reproduce.datasets) {
         for (const defense of reproduce.defenses) {

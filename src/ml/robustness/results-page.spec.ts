@@ -1,6 +1,6 @@
 import type { RobustnessReport } from './report';
 import { BUDGETS, validateReproduce, type RunRecord } from './reproduce';
-import { renderResultsPage } from './results-page';
+import { keepHandWrittenSections, KEPT_SECTIONS_MARKER, renderResultsPage } from './results-page';
 
 function fakeRun(defense: string, esR: number, natural: number, ers: number): RunRecord {
   const report = {
@@ -99,5 +99,24 @@ describe('reproduce options', () => {
       /budget must be smoke, small, extended, medium, long or full/,
     );
     expect(() => validateReproduce(base)).not.toThrow();
+  });
+});
+
+describe('keepHandWrittenSections', () => {
+  it('carries the marker and everything after it over to the new page', () => {
+    const old = `# old table\n\n${KEPT_SECTIONS_MARKER}\n\n## Natural retrieval\n\nR@1 0.966\n`;
+    const merged = keepHandWrittenSections('# new table\n', old);
+    expect(merged).toBe(
+      `# new table\n\n${KEPT_SECTIONS_MARKER}\n\n## Natural retrieval\n\nR@1 0.966\n`,
+    );
+    // Idempotent: rewriting again keeps one copy.
+    expect(keepHandWrittenSections('# newer\n', merged).split(KEPT_SECTIONS_MARKER)).toHaveLength(
+      2,
+    );
+  });
+
+  it('writes the new page alone when the old one has no marker or does not exist', () => {
+    expect(keepHandWrittenSections('# new\n', '# old\n')).toBe('# new\n');
+    expect(keepHandWrittenSections('# new\n', null)).toBe('# new\n');
   });
 });

@@ -193,3 +193,13 @@ export function renderResultsPage(input: ResultsPageInput): string {
   }
   return `${out.join('\n')}\n`;
 }
+
+/** Hand-written sections below this line survive `rir reproduce` rewriting the page. */
+export const KEPT_SECTIONS_MARKER = '<!-- kept by rir reproduce: hand-written sections below -->';
+
+/** The new page, followed by the marker and what followed it on the old page (if it had one). */
+export function keepHandWrittenSections(newPage: string, oldPage: string | null): string {
+  const at = oldPage?.indexOf(KEPT_SECTIONS_MARKER) ?? -1;
+  if (oldPage === null || at < 0) return newPage;
+  return `${newPage.trimEnd()}\n\n${oldPage.slice(at)}`;
+}

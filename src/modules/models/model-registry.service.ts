@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { packageRoot } from '../../common/package-root';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { ModelVersion } from './model.entity';
 import { ModelsRepository } from './models.repository';
 
 /** The model committed with the code, so a fresh install can search at once. */
-export const BUNDLED_MODELS_DIR = path.join(__dirname, '..', '..', '..', 'models');
+export const BUNDLED_MODELS_DIR = path.join(packageRoot(__dirname), 'models');
 export const DEFAULT_MODEL_ID = 'default';
 
 export const MODEL_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
