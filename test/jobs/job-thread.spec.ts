@@ -18,12 +18,16 @@ function context(threadNice?: number): JobContext {
 describe('runInJobThread priority', () => {
   const linux = process.platform === 'linux' ? it : it.skip;
 
-  linux('runs the job thread at the configured nice value and leaves the caller alone', async () => {
-    const before = os.getPriority();
-    const result = await runInJobThread<{ nice: number }>(ENTRY, null, context(7));
-    expect(result.nice).toBe(Math.max(7, before));
-    expect(os.getPriority()).toBe(before);
-  }, 30_000);
+  linux(
+    'runs the job thread at the configured nice value and leaves the caller alone',
+    async () => {
+      const before = os.getPriority();
+      const result = await runInJobThread<{ nice: number }>(ENTRY, null, context(7));
+      expect(result.nice).toBe(Math.max(7, before));
+      expect(os.getPriority()).toBe(before);
+    },
+    30_000,
+  );
 
   it('keeps the caller priority when no nice value is given', async () => {
     const result = await runInJobThread<{ nice: number }>(ENTRY, null, context());
