@@ -8,6 +8,8 @@ import { loadIconify } from './iconify';
 import { idxToImageSet, parseIdx } from './idx';
 import { SeededRandom } from './random';
 import {
+  chooseSplitIndices,
+  DEFAULT_VALIDATION_FRACTION,
   describeSplit,
   gatherImages,
   indicesOfClasses,
@@ -84,7 +86,7 @@ function assemble(
   classNames: string[] | undefined,
 ): DatasetSplit {
   const random = new SeededRandom(seed);
-  const fraction = options.validationFraction ?? 0.1;
+  const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
   const pool = indicesOfClasses(trainSource.labels, trainClasses);
   const split = splitValidation(trainSource.labels, pool, fraction, random);
   const train = gatherImages(trainSource, limitIndices(split.train, options.maxTrain, random), classNames);
@@ -151,13 +153,7 @@ async function loadFolder(spec: string, root: string, options: LoadDatasetOption
   const all = Int32Array.from(labels);
   // Choose the subsets first so that only the images used get decoded.
   const random = new SeededRandom(seed);
-  const fraction = options.validationFraction ?? 0.1;
-  const split = splitValidation(all, indicesOfClasses(all, trainClasses), fraction, random);
-  const chosen = {
-    train: limitIndices(split.train, options.maxTrain, random),
-    validation: limitIndices(split.validation, options.maxValidation, random),
-    test: limitIndices(indicesOfClasses(all, testClasses), options.maxTest, random),
-  };
+  const chosen = chooseSplitIndices(all, trainClasses, testClasses, options, random);
   const classNames = classes.map((cls) => cls.name);
   let skipped = 0;
   const decodeSet = async (indices: number[]): Promise<ImageSet> => {
@@ -184,7 +180,7 @@ async function loadFolder(spec: string, root: string, options: LoadDatasetOption
     name: spec,
     ...sets,
     description: describeSplit(spec, seed, trainClasses, testClasses, sets, {
-      validationFraction: fraction,
+      validationFraction: options.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
       skipped,
       ...pickLimits(options),
     }),

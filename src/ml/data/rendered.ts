@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { DatasetSplit, ImageSet, SplitDescription } from '../types';
 import type { DecodeOptions } from './decode-image';
 import { SeededRandom } from './random';
-import { describeSplit, indicesOfClasses, limitIndices, splitValidation, type SubsetLimits } from './split';
+import { chooseSplitIndices, DEFAULT_VALIDATION_FRACTION, describeSplit, type SubsetLimits } from './split';
 
 /** One image of a class: `id` names it in the cache manifest (e.g. the icon set), `render` draws it. */
 export interface RenderedItem {
@@ -154,13 +154,7 @@ export async function loadRenderedDataset(
   const trainClasses = order.slice(0, half).sort((a, b) => a - b);
   const testClasses = order.slice(half).sort((a, b) => a - b);
   const random = new SeededRandom(seed);
-  const fraction = options.validationFraction ?? 0.1;
-  const split = splitValidation(all, indicesOfClasses(all, trainClasses), fraction, random);
-  const chosen = {
-    train: limitIndices(split.train, options.maxTrain, random),
-    validation: limitIndices(split.validation, options.maxValidation, random),
-    test: limitIndices(indicesOfClasses(all, testClasses), options.maxTest, random),
-  };
+  const chosen = chooseSplitIndices(all, trainClasses, testClasses, options, random);
   const needed = new Set<number>();
   for (const list of Object.values(chosen)) for (const i of list) needed.add(owner[i].cls);
   const cacheRoot = options.cacheDir ?? defaultCacheDir();
@@ -208,7 +202,7 @@ export async function loadRenderedDataset(
   if (options.maxTest !== undefined) limits.maxTest = options.maxTest;
   const description: RenderedSplitDescription = {
     ...describeSplit(spec, seed, trainClasses, testClasses, sets, {
-      validationFraction: fraction,
+      validationFraction: options.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
       ...(Object.keys(limits).length > 0 ? { limits } : {}),
     }),
     classNames,

@@ -98,3 +98,26 @@ export function describeSplit(
 export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   return gatherImages({ pixels: set.images, labels: set.labels, shape: set.shape }, indices, set.classNames);
 }
+
+/** Share of the training-class images held out for early stopping unless a caller says otherwise. */
+export const DEFAULT_VALIDATION_FRACTION = 0.1;
+
+/**
+ * Picks the images of a class-disjoint split: a validation share of the training classes, then the
+ * subset limits, all from one seeded stream (the order of draws fixes the split for a seed).
+ */
+export function chooseSplitIndices(
+  labels: Int32Array,
+  trainClasses: number[],
+  testClasses: number[],
+  options: SubsetLimits & { validationFraction?: number },
+  random: SeededRandom,
+): { train: number[]; validation: number[]; test: number[] } {
+  const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
+  const split = splitValidation(labels, indicesOfClasses(labels, trainClasses), fraction, random);
+  return {
+    train: limitIndices(split.train, options.maxTrain, random),
+    validation: limitIndices(split.validation, options.maxValidation, random),
+    test: limitIndices(indicesOfClasses(labels, testClasses), options.maxTest, random),
+  };
+}
