@@ -15,7 +15,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { EmbeddingModel } from '../models';
 import type { StepGradients } from '../training/step';
 import { siblingEntry, WorkerPool } from '../../workers/pool';
-import type { GradientRequest, GradientResult, GradientWorkerSetup } from './gradient.protocol';
+import {
+  flatValues,
+  type GradientRequest,
+  type GradientResult,
+  type GradientWorkerSetup,
+} from './gradient.protocol';
 
 export type { GradientWorkerSetup };
 
@@ -44,16 +49,6 @@ function expectGradients(result: GradientResult): Extract<GradientResult, { kind
   if (result.kind !== 'gradients')
     throw new Error(`gradient worker answered '${result.kind}', expected 'gradients'`);
   return result;
-}
-
-function flatValues(tensors: tf.Tensor[]): Float32Array {
-  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
-  let offset = 0;
-  for (const t of tensors) {
-    out.set(t.dataSync() as Float32Array, offset);
-    offset += t.size;
-  }
-  return out;
 }
 
 export class GradientWorkers {

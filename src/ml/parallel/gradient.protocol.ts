@@ -1,4 +1,5 @@
 /** Messages between the trainer and its gradient workers (data-parallel training of the real models). */
+import type { Tensor } from '@tensorflow/tfjs';
 import type { CreateEmbeddingModelOptions } from '../models';
 
 export interface GradientWorkerSetup {
@@ -35,3 +36,14 @@ export type GradientResult =
       /** The non-trainable weights (batch-norm moving statistics) after the shard's forward pass. */
       nonTrainable: Float32Array;
     };
+
+/** Tensors' values end to end in one Float32Array: how weights and gradients cross the thread boundary. */
+export function flatValues(tensors: Tensor[]): Float32Array {
+  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
+  let offset = 0;
+  for (const t of tensors) {
+    out.set(t.dataSync() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import { createEmbeddingModel, type EmbeddingModel } from '../models';
 import { computeGradients } from '../training/step';
 import type { Defense } from '../types';
 import { serveRequests } from '../../workers/pool';
-import type { GradientRequest, GradientResult } from './gradient.protocol';
+import { flatValues, type GradientRequest, type GradientResult } from './gradient.protocol';
 
 interface Replica {
   model: EmbeddingModel;
@@ -45,16 +45,6 @@ function setWeights(r: Replica, flat: Float32Array): void {
   }
   if (offset !== flat.length)
     throw new Error(`weights: received ${flat.length} values, the replica has ${offset}`);
-}
-
-function flatten(tensors: tf.Tensor[]): Float32Array {
-  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
-  let offset = 0;
-  for (const t of tensors) {
-    out.set(t.dataSync() as Float32Array, offset);
-    offset += t.size;
-  }
-  return out;
 }
 
 async function handle(request: GradientRequest): Promise<GradientResult> {
@@ -93,11 +83,11 @@ async function handle(request: GradientRequest): Promise<GradientResult> {
       const present = r.variables.map((v) => step.grads[v.name] !== undefined);
       const zeros = r.variables.filter((_, i) => !present[i]).map((v) => tf.zeros(v.shape));
       let z = 0;
-      const gradients = flatten(
+      const gradients = flatValues(
         r.variables.map((v, i) => (present[i] ? step.grads[v.name] : zeros[z++])),
       );
       tf.dispose(zeros);
-      const nonTrainable = flatten(r.model.model.nonTrainableWeights.map((x) => x.read()));
+      const nonTrainable = flatValues(r.model.model.nonTrainableWeights.map((x) => x.read()));
       return { kind: 'gradients', loss: step.loss, gradients, present, nonTrainable };
     } finally {
       tf.dispose(step.grads);
