@@ -2,7 +2,17 @@ import { BadRequestException } from '@nestjs/common';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-export const DATASET_FORMS = ['mnist', 'folder:PATH', 'idx:IMAGES,LABELS', 'gallery'] as const;
+export const DATASET_FORMS = [
+  'mnist',
+  'iconify[:OPTIONS]',
+  'emoji[:OPTIONS]',
+  'folder:PATH',
+  'idx:IMAGES,LABELS',
+  'gallery',
+] as const;
+
+/** `iconify` / `emoji` with optional `key=N` options (the loader checks the keys and values). */
+const RENDERED_DATASET = /^(iconify|emoji)(:[a-z-]+=\d+(,[a-z-]+=\d+)*)?$/;
 
 /**
  * Resolves a client's path against the allowed data roots. The real path (symlinks followed) must
@@ -45,6 +55,7 @@ export async function resolveUnderRoots(
 /** Maps the data set a client named to what the ML core loads; 400 for anything else. */
 export async function resolveDatasetSpec(name: string, roots: string[]): Promise<string> {
   if (name === 'mnist') return 'mnist';
+  if (RENDERED_DATASET.test(name)) return name;
   if (name.startsWith('folder:')) {
     return `folder:${await resolveUnderRoots(name.slice('folder:'.length), roots, 'directory')}`;
   }

@@ -52,7 +52,7 @@ export class DefenseParamsDto {
 export class CreateTrainingJobDto {
   @ApiProperty({
     description:
-      "Data set: 'mnist', 'folder:PATH' or 'idx:IMAGES,LABELS' (paths relative to an allowed data root), or 'gallery' (the gallery's labelled images)",
+      "Data set: 'mnist', 'iconify' or 'emoji' (optionally with loader options, e.g. 'iconify:classes=20'), 'folder:PATH' or 'idx:IMAGES,LABELS' (paths relative to an allowed data root), or 'gallery' (the gallery's labelled images)",
     example: 'mnist',
   })
   @IsString()
