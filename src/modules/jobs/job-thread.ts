@@ -111,14 +111,13 @@ export interface JobThreadContext {
  * thread only, and threads it starts inherit it, so the HTTP loop keeps its priority. Raising nice
  * needs no privilege; where the platform refuses, the job simply runs at normal priority.
  */
-export function lowerThreadPriority(nice: number): number {
-  if (nice <= 0) return os.getPriority();
+function lowerThreadPriority(nice: number): void {
+  if (nice <= 0) return;
   try {
     os.setPriority(Math.min(19, nice));
   } catch {
     // e.g. a sandbox that forbids setpriority: keep the default priority.
   }
-  return os.getPriority();
 }
 
 /** Call once at the top level of a worker file: runs `work` on the thread's data and answers. */
