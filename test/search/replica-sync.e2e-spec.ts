@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { Cluster, ServeProcess, startCluster } from '../jobs/processes';
-import { tinyPng } from './fixtures';
+import { tinyPng, writeTinyModel } from './fixtures';
 
 const serverUrl = process.env.DATABASE_URL;
 const describeWithPostgres = serverUrl ? describe : describe.skip;
@@ -110,5 +110,48 @@ describeWithPostgres('replica index sync on a shared PostgreSQL', () => {
       .set('x-api-key', searchKey);
     expect(hits.status).toBe(200);
     expect(hits.body.results.map((h: { id: string }) => h.id)).not.toContain(id);
+  });
+  it('a model deployed through one replica is served by the other, which embeds what it ingested meanwhile', async () => {
+    const upload = async (replica: ServeProcess, seed: number) => {
+      const res = await request(replica.url)
+        .post('/v1/gallery/images')
+        .set('x-api-key', cluster.adminKey)
+        .attach('files', await tinyPng(seed, 28), 'x.png');
+      expect(res.status).toBe(201);
+      return res.body.items[0].id as string;
+    };
+    const before = await upload(b, 70);
+    // The shared DATA_DIR holds model versions; the registry picks the new one up on deploy.
+    await writeTinyModel(cluster.dataDir, 'replica-tiny', 7);
+    const accepted = await request(a.url)
+      .post('/v1/models/replica-tiny/deploy')
+      .set('x-api-key', cluster.adminKey);
+    expect(accepted.status).toBe(202);
+    const activeOnA = async () =>
+      (await request(a.url).get('/v1/models/replica-tiny').set('x-api-key', cluster.adminKey)).body
+        .active === true;
+    expect(await eventually(activeOnA)).toBe(true);
+    // Uploaded through B at once: most likely still embedded with the old model there.
+    const during = await upload(b, 71);
+
+    const servedBy = async (replica: ServeProcess, id: string) => {
+      const res = await similar(replica, id);
+      return res.status === 200 && res.body.modelId === 'replica-tiny';
+    };
+    expect(await eventually(() => servedBy(b, before))).toBe(true);
+    for (const replica of [a, b]) {
+      expect(await eventually(() => servedBy(replica, during))).toBe(true);
+    }
+    // Both replicas index every gallery item under the new model.
+    const total = (
+      await request(a.url).get('/v1/gallery/images?size=1').set('x-api-key', cluster.adminKey)
+    ).body.total as number;
+    for (const replica of [a, b]) {
+      const vectors = async () => {
+        const ready = await request(replica.url).get('/health/ready');
+        return ready.body.details?.index?.vectors;
+      };
+      expect(await eventually(async () => (await vectors()) === total)).toBe(true);
+    }
   });
 });

@@ -13,7 +13,11 @@ import { GalleryRepository } from '../gallery/gallery.repository';
 import { GalleryService } from '../gallery/gallery.service';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { EmbeddingsRepository } from '../search/embeddings.repository';
-import { ServingModel, VectorIndexService } from '../search/vector-index.service';
+import {
+  REPLICA_SYNC_MS,
+  ServingModel,
+  VectorIndexService,
+} from '../search/vector-index.service';
 import { ModelEmbedder } from './embedding/model-embedder';
 import { ModelVersion } from './model.entity';
 import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
@@ -45,6 +49,9 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   private running: { modelId: string; done: Promise<void> } | null = null;
   private readonly retiring = new Map<ServingModel, NodeJS.Timeout>();
   private shuttingDown = false;
+  /** Replicas on a shared PostgreSQL: the poll for a model another replica deployed, and a switch in progress. */
+  private followTimer: NodeJS.Timeout | null = null;
+  private following: Promise<boolean> | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -94,6 +101,81 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     // A deploy interrupted by a restart starts again (embeddings it already stored are reused).
     for (const model of await this.models.findByStatus('deploying')) {
       if (!this.running) this.startInBackground(model);
+    }
+    if (this.config.database.kind === 'postgres') this.startFollowing(REPLICA_SYNC_MS);
+  }
+
+  /**
+   * Polls the models table so that a model deployed through another replica is served here too
+   * (PGlite has one process, so nothing to follow there).
+   */
+  startFollowing(intervalMs: number): void {
+    this.stopFollowing();
+    const tick = () => {
+      this.followTimer = null;
+      void this.followActiveModel()
+        .catch((error: Error) =>
+          this.logger.warn(`could not follow the active model: ${error.message}`),
+        )
+        .finally(() => {
+          if (!this.shuttingDown && this.followTimer === null) schedule();
+        });
+    };
+    const schedule = () => {
+      this.followTimer = setTimeout(tick, intervalMs);
+      this.followTimer.unref();
+    };
+    schedule();
+  }
+
+  stopFollowing(): void {
+    if (this.followTimer) clearTimeout(this.followTimer);
+    this.followTimer = null;
+  }
+
+  /**
+   * Switches to the active model when another replica activated one: its embeddings are all in the
+   * database (the deploying replica stored them before activating it), so this builds or loads its
+   * index, embeds what this replica ingested with the old model in the meantime, and swaps. Returns
+   * whether it switched.
+   */
+  async followActiveModel(): Promise<boolean> {
+    if (this.running || this.shuttingDown) return false;
+    if (this.following) return this.following;
+    const active = await this.models.findActive();
+    if (!active || active.id === this.indexes.current()?.modelId || this.running) return false;
+    const switching = this.follow(active).finally(() => (this.following = null));
+    this.following = switching;
+    return switching;
+  }
+
+  private async follow(model: ModelVersion): Promise<boolean> {
+    this.logger.log(`model ${model.id} was deployed by another replica: switching to it`);
+    const embedder = await this.startEmbedder(model);
+    try {
+      const index = await this.indexes.open(model.id, embedder.embeddingDim);
+      this.indexes.startBuilding(index);
+      const noProgress = async () => undefined;
+      await this.catchUp(model.id, embedder, index, noProgress);
+      const switched = await this.indexes.writeLock.run(async () => {
+        // A deploy started here, or another model activated meanwhile: the next look decides.
+        if (this.running || (await this.models.findActive())?.id !== model.id) return false;
+        await this.catchUp(model.id, embedder, index, noProgress);
+        this.retire(this.indexes.swap({ modelId: model.id, embedder, index }));
+        return true;
+      });
+      if (!switched) {
+        this.indexes.stopBuilding(model.id);
+        await embedder.close();
+        return false;
+      }
+      this.logger.log(`serving model ${model.id} with ${index.size} indexed items`);
+      return true;
+    } catch (error) {
+      this.indexes.stopBuilding(model.id);
+      await embedder.close();
+      if (error instanceof DeployInterrupted) return false;
+      throw error;
     }
   }
 
@@ -252,6 +334,8 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Runs before the database closes: an unfinished deploy stops and resumes at the next start. */
   async onModuleDestroy(): Promise<void> {
     this.shuttingDown = true;
+    this.stopFollowing();
+    await this.following?.catch(() => undefined);
     for (const [previous, timer] of this.retiring) {
       clearTimeout(timer);
       await previous.embedder.close();
