@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
 import {
-  BUDGETS,
+  budgetFor,
   DEFAULT_DEFENSES,
   describeMachine,
   reproduceRun,
@@ -59,7 +59,7 @@ export function register(program: Command): void {
         const notes = await fs.readFile(notesFile, 'utf8').catch(() => undefined);
         const finished = new Date();
         const budgets = Object.fromEntries(
-          reproduce.datasets.map((d) => [d, BUDGETS[d][reproduce.budget]]),
+          reproduce.datasets.map((d) => [d, budgetFor(d, reproduce.budget)]),
         );
         const page = renderResultsPage({
           runs,

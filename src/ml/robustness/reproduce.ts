@@ -11,6 +11,7 @@ import { ATTACK_NAMES } from '../attacks/definitions';
 import { DEFENSE_NAMES, createDefense, type DefenseOptions } from '../defenses';
 import { loadDataset } from '../data';
 import { loadModelVersion, readManifest } from '../model-store';
+import type { BackboneName } from '../models/embedding-model';
 import { trainEmbeddingModel } from '../training';
 import type { ProgressEvent } from '../types';
 import { buildRobustnessReport, type RobustnessReport } from './report';
@@ -18,6 +19,9 @@ import { buildRobustnessReport, type RobustnessReport } from './report';
 export type BudgetName = 'smoke' | 'small' | 'extended' | 'medium' | 'long' | 'full';
 
 export interface ReproductionBudget {
+  /** The backbone and the square input size it is trained at (default: the small CNN on 28x28 grey). */
+  backbone?: BackboneName;
+  imageSize?: number;
   /** Training images (a seeded subset of the training classes), validation images, test images (gallery). */
   maxTrain: number;
   maxValidation: number;
@@ -84,8 +88,59 @@ const MNIST_MEDIUM: ReproductionBudget = {
   evaluation: { ...MNIST_EVALUATION, sampleSize: 100 },
 };
 
+/**
+ * RGB data sets (iconify, emoji): the ImageNet-initialised MobileNetV2 fine-tuned at 32x32, training eps
+ * 8/255 and the published RGB attack (eps 8/255, alpha 3/255, 32 steps; RESEARCH.md section 2). Sized
+ * for about half an hour per data set and defence on one shared core.
+ */
+const RGB_EVALUATION = {
+  eps: 8 / 255,
+  alpha: 3 / 255,
+  steps: 32,
+  restarts: 1,
+  targetedStepFactor: 2,
+};
+
+const RGB_SMALL: ReproductionBudget = {
+  backbone: 'mobilenetv2',
+  imageSize: 32,
+  maxTrain: 4000,
+  maxValidation: 200,
+  maxTest: 1000,
+  batchSize: 32,
+  perClass: 4,
+  epochs: 2,
+  stepsPerEpoch: 60,
+  learningRate: 1e-4,
+  fineTune: { steps: 60, learningRate: 5e-5 },
+  training: { eps: 8 / 255, steps: 3, alpha: 4 / 255, weight: 1 },
+  evaluation: { ...RGB_EVALUATION, sampleSize: 50 },
+};
+
+const RGB_SMOKE: ReproductionBudget = {
+  ...RGB_SMALL,
+  maxTrain: 120,
+  maxValidation: 12,
+  maxTest: 40,
+  batchSize: 12,
+  perClass: 3,
+  epochs: 1,
+  stepsPerEpoch: 2,
+  fineTune: { steps: 2, learningRate: 5e-5 },
+  training: { eps: 8 / 255, steps: 2, alpha: 4 / 255, weight: 1 },
+  evaluation: { ...RGB_EVALUATION, steps: 2, sampleSize: 4 },
+};
+
+/** The RGB data sets have two budgets so far: `smoke` and `small`. */
+const RGB_BUDGETS: Partial<Record<BudgetName, ReproductionBudget>> = {
+  smoke: RGB_SMOKE,
+  small: RGB_SMALL,
+};
+
 /** Budgets per data set. MNIST: eps 77/255, alpha 3/255, 32 steps at evaluation (RESEARCH.md section 2). */
-export const BUDGETS: Record<string, Record<BudgetName, ReproductionBudget>> = {
+export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudget>>> = {
+  iconify: RGB_BUDGETS,
+  emoji: RGB_BUDGETS,
   mnist: {
     // Checks the pipeline end to end in a few minutes; its numbers mean nothing.
     smoke: {
@@ -165,6 +220,21 @@ export interface RunRecord {
   naturalTestMetrics: Record<string, unknown>;
 }
 
+/** The budget of one data set; throws naming the budgets it has. */
+export function budgetFor(dataset: string, name: BudgetName): ReproductionBudget {
+  const budgets = BUDGETS[dataset];
+  if (!budgets)
+    throw new Error(
+      `no reproduction budget for data set '${dataset}' (budgets exist for ${Object.keys(BUDGETS).join(', ')})`,
+    );
+  const budget = budgets[name];
+  if (!budget)
+    throw new Error(
+      `data set '${dataset}' has no '${name}' budget (it has ${Object.keys(budgets).join(', ')})`,
+    );
+  return budget;
+}
+
 /** Checks names and budgets before anything is trained. */
 export function validateReproduce(options: ReproduceOptions): void {
   if (options.datasets.length === 0) throw new Error('no data set given');
@@ -180,8 +250,9 @@ export function validateReproduce(options: ReproduceOptions): void {
       `budget must be smoke, small, extended, medium, long or full (got '${String(options.budget)}')`,
     );
   }
+  for (const dataset of options.datasets) budgetFor(dataset, options.budget);
   for (const defense of options.defenses) {
-    createDefense(defense, BUDGETS[options.datasets[0]][options.budget].training); // throws on an unknown name
+    createDefense(defense, budgetFor(options.datasets[0], options.budget).training); // throws on an unknown name
   }
   if (options.defenses.length === 0)
     throw new Error(`no defence given (known: ${DEFENSE_NAMES.join(', ')})`);
@@ -251,7 +322,7 @@ export async function reproduceRun(
   options: ReproduceOptions,
 ): Promise<RunRecord> {
   const log = options.log ?? (() => undefined);
-  const budget = BUDGETS[dataset][options.budget];
+  const budget = budgetFor(dataset, options.budget);
   const seed = options.seed ?? 0;
   const runDir = path.join(options.outDir, dataset, defense);
   const modelDir = path.join(runDir, 'model');
@@ -272,7 +343,8 @@ export async function reproduceRun(
         dataset,
         outDir: modelDir,
         resume: await exists(path.join(modelDir, 'checkpoint', 'state.json')),
-        backbone: 'small-cnn',
+        backbone: budget.backbone ?? 'small-cnn',
+        imageSize: budget.imageSize,
         defense,
         defenseOptions: { ...budget.training, seed },
         batchSize: budget.batchSize,
@@ -302,8 +374,10 @@ export async function reproduceRun(
     );
     const { model } = await loadModelVersion(modelDir);
     try {
+      const [height, width, channels] = model.inputShape;
       const split = await loadDataset(dataset, {
         seed,
+        imageSize: { height, width, channels: channels as 1 | 3 },
         maxTrain: 0,
         maxValidation: 0,
         maxTest: budget.maxTest,

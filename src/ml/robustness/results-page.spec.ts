@@ -1,5 +1,5 @@
 import type { RobustnessReport } from './report';
-import { BUDGETS, validateReproduce, type RunRecord } from './reproduce';
+import { budgetFor, validateReproduce, type RunRecord } from './reproduce';
 import { keepHandWrittenSections, KEPT_SECTIONS_MARKER, renderResultsPage } from './results-page';
 
 function fakeRun(defense: string, esR: number, natural: number, ers: number): RunRecord {
@@ -52,7 +52,7 @@ const page = (runs: RunRecord[]) =>
     finishedAt: '2026-01-01T01:00:00Z',
     durationSeconds: 3600,
     machine: { cpus: 'cpu', cores: 2, memoryGiB: 24, node: 'v20', backend: 'wasm' },
-    budgets: { mnist: BUDGETS.mnist.small },
+    budgets: { mnist: budgetFor('mnist', 'small') },
     budgetName: 'small',
   });
 
@@ -98,7 +98,11 @@ describe('reproduce options', () => {
     expect(() => validateReproduce({ ...base, budget: 'huge' as never })).toThrow(
       /budget must be smoke, small, extended, medium, long or full/,
     );
+    expect(() =>
+      validateReproduce({ ...base, datasets: ['mnist', 'emoji'], budget: 'long' }),
+    ).toThrow(/data set 'emoji' has no 'long' budget \(it has smoke, small\)/);
     expect(() => validateReproduce(base)).not.toThrow();
+    expect(() => validateReproduce({ ...base, datasets: ['iconify', 'emoji'] })).not.toThrow();
   });
 });
 

@@ -111,7 +111,7 @@ export function renderResultsPage(input: ResultsPageInput): string {
     out.push('');
     if (b) {
       out.push(
-        `Budget: small CNN, ${b.maxTrain} training images of the training classes, batch ${b.batchSize} (${b.perClass} per class), ` +
+        `Budget: ${describeBackbone(b)}, ${b.maxTrain} training images of the training classes, batch ${b.batchSize} (${b.perClass} per class), ` +
           `${b.epochs * b.stepsPerEpoch} iterations, Adam ${b.learningRate}, batch-hard triplet (margin 0.2); training PGD eps ${num(b.training.eps, 3)}, ` +
           `${b.training.steps} steps of ${num(b.training.alpha, 3)}, adversarial weight ${b.training.weight}. ` +
           (b.fineTune
@@ -202,4 +202,9 @@ export function keepHandWrittenSections(newPage: string, oldPage: string | null)
   const at = oldPage?.indexOf(KEPT_SECTIONS_MARKER) ?? -1;
   if (oldPage === null || at < 0) return newPage;
   return `${newPage.trimEnd()}\n\n${oldPage.slice(at)}`;
+}
+
+function describeBackbone(budget: ReproductionBudget): string {
+  if (!budget.backbone || budget.backbone === 'small-cnn') return 'small CNN';
+  return `${budget.backbone} (ImageNet-initialised, fine-tuned) at ${budget.imageSize ?? 64}x${budget.imageSize ?? 64} RGB`;
 }
