@@ -1,20 +1,36 @@
 /**
  * What one HTTP request costs on this machine before the service does any work: the same JSON body
- * (a 10-result search response) served by bare node:http, by Express, and by Express with the
- * middleware the service adds (helmet, pino-http, AsyncLocalStorage, body parsers). Each server runs
- * in its own process; autocannon on loopback (32 connections) after a warm-up; the server's CPU time
- * per request (user and system, from /proc) is the machine-load-independent figure. Prints JSON.
+ * (a 10-result search response) served by bare node:http; by Express, alone and with the middleware
+ * the Express service had (helmet, pino-http, AsyncLocalStorage, body parsers); by fastify, alone
+ * and with the equivalent plugins (@fastify/helmet, request id + one pino line per request from two
+ * hooks, form body parser); and by a Nest app on each adapter configured as the service is (the
+ * `nest-*` rows: global validation pipe and exception filter, nestjs-pino as the app logger). Each
+ * server runs in its own process; autocannon on loopback (32 connections) after a warm-up; the
+ * server's CPU time per request (user and system, from /proc) is the machine-load-independent
+ * figure. Prints JSON.
  *
- *   node -r @swc-node/register bench/http-overhead.ts [--duration 5]
+ *   node -r @swc-node/register bench/http-overhead.ts [--duration 5] [--variants fastify,express]
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { fork } from 'child_process';
 import { readFileSync } from 'fs';
 import * as http from 'http';
 import { cpus, loadavg } from 'os';
+import 'reflect-metadata';
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyHelmet from '@fastify/helmet';
 import express from 'express';
+import fastify from 'fastify';
 import helmet from 'helmet';
+import { Logger as NestPinoLogger, LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
 import pinoHttp from 'pino-http';
+import { AllExceptionsFilter, createValidationPipe } from '../src/common';
+import { registerRequestLogging, requestId } from '../src/common/request-logging';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: object) => Promise<{
@@ -24,7 +40,15 @@ const autocannon = require('autocannon') as (options: object) => Promise<{
   errors: number;
 }>;
 
-const VARIANTS = ['node-http', 'express', 'express+service-middleware'] as const;
+const VARIANTS = [
+  'node-http',
+  'express',
+  'express+service-middleware',
+  'fastify',
+  'fastify+service-middleware',
+  'nest-express+service-middleware',
+  'nest-fastify+service-middleware',
+] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const BODY = {
@@ -39,7 +63,90 @@ const BODY = {
   })),
 };
 
+function listening(this: http.Server): void {
+  process.send?.((this.address() as { port: number }).port);
+}
+
+@Controller('v1/search')
+class SimilarController {
+  @Get('similar/:id')
+  similar(@Param('id') _id: string) {
+    return BODY;
+  }
+}
+
+async function serveNest(variant: Variant): Promise<void> {
+  const level = 'warn';
+  if (variant === 'nest-express+service-middleware') {
+    // What src/main.ts configured on Express (up to commit 2e9b53f): pino-http through
+    // nestjs-pino (its AsyncLocalStorage binding included), helmet, body parsers.
+    @Module({
+      imports: [LoggerModule.forRoot({ pinoHttp: { level, genReqId: () => 'x' } })],
+      controllers: [SimilarController],
+    })
+    class ExpressModule {}
+    const app = await NestFactory.create(ExpressModule, new ExpressAdapter(), {
+      bodyParser: false,
+      logger: false,
+    });
+    app.useLogger(app.get(NestPinoLogger));
+    app.use(helmet());
+    app.use(
+      express.json({ limit: 1 << 20 }),
+      express.urlencoded({ limit: 1 << 20, extended: false }),
+    );
+    app.useGlobalPipes(createValidationPipe());
+    app.useGlobalFilters(new AllExceptionsFilter());
+    await app.init();
+    app.getHttpServer().listen(0, '127.0.0.1', listening);
+    return;
+  }
+  // What src/main.ts configures on fastify (less the metrics hook and multipart, as above).
+  const logger = pino({ level });
+  @Module({
+    imports: [LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true, forRoutes: [] })],
+    controllers: [SimilarController],
+  })
+  class FastifyModule {}
+  const adapter = new FastifyAdapter({
+    bodyLimit: 1 << 20,
+    genReqId: requestId,
+    requestIdHeader: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(FastifyModule, adapter, {
+    logger: false,
+  });
+  app.useLogger(app.get(NestPinoLogger));
+  registerRequestLogging(app.getHttpAdapter().getInstance(), logger);
+  await app.register(fastifyHelmet);
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  app.getHttpServer().listen(0, '127.0.0.1', listening);
+}
+
+async function serveFastify(variant: Variant): Promise<void> {
+  const server = fastify({ genReqId: requestId, requestIdHeader: false });
+  if (variant === 'fastify+service-middleware') {
+    registerRequestLogging(server, pino({ level: 'warn' }));
+    await server.register(fastifyHelmet);
+    await server.register(fastifyFormbody);
+  }
+  server.get('/v1/search/similar/:id', () => BODY);
+  await server.ready();
+  server.server.listen(0, '127.0.0.1', listening);
+}
+
 function serve(variant: Variant): void {
+  if (variant.startsWith('nest-')) {
+    void serveNest(variant);
+    return;
+  }
+  if (variant.startsWith('fastify')) {
+    void serveFastify(variant);
+    return;
+  }
   let handler: http.RequestListener;
   if (variant === 'node-http') {
     handler = (_req, res) => {
@@ -60,9 +167,7 @@ function serve(variant: Variant): void {
     });
     handler = app;
   }
-  http.createServer(handler).listen(0, '127.0.0.1', function (this: http.Server) {
-    process.send?.((this.address() as { port: number }).port);
-  });
+  http.createServer(handler).listen(0, '127.0.0.1', listening);
 }
 
 /** User and system CPU seconds of a process so far. */
@@ -102,8 +207,13 @@ async function measure(variant: Variant, duration: number) {
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--duration');
   const duration = at >= 0 ? Number(process.argv[at + 1]) : 5;
+  const only = process.argv.indexOf('--variants');
+  const variants =
+    only >= 0 ? (process.argv[only + 1].split(',') as Variant[]) : (VARIANTS as readonly Variant[]);
+  const unknown = variants.filter((variant) => !VARIANTS.includes(variant));
+  if (unknown.length) throw new Error(`Unknown variants: ${unknown.join(', ')}`);
   const results = [];
-  for (const variant of VARIANTS) results.push(await measure(variant, duration));
+  for (const variant of variants) results.push(await measure(variant, duration));
   console.log(
     JSON.stringify(
       {

@@ -2,16 +2,20 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'net';
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import helmet from 'helmet';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyMultipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module';
-import { AllExceptionsFilter, bodyParsers, createValidationPipe } from './common';
+import { AllExceptionsFilter, createValidationPipe, registerBodyParsers } from './common';
+import { ROOT_LOGGER } from './common/logging.module';
 import { setupOpenApi } from './common/openapi';
+import { registerRequestLogging, requestId } from './common/request-logging';
 import { AppConfig, loadConfig } from './config';
 import { initBackend } from './ml/backend';
 import { MetricsService } from './modules/metrics/metrics.service';
-import { metricsMiddleware } from './modules/metrics/metrics.middleware';
+import { registerMetricsHook } from './modules/metrics/metrics.hook';
 
 const NEST_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const PINO_TO_NEST: Record<AppConfig['logLevel'], number> = {
@@ -37,7 +41,7 @@ export interface CreateAppOptions {
 }
 
 export interface CreatedApp {
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   config: AppConfig;
 }
 
@@ -52,13 +56,26 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
   // A forced TFJS_BACKEND that cannot start stops start-up, loudly.
   if (!options.skipTfjs) await initBackend(config.tfjsBackend);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
-    bodyParser: false,
-    bufferLogs: true,
-    // Until pino takes over (and if start-up fails before), Nest's own logger at LOG_LEVEL.
-    logger: nestLogLevels(config.logLevel),
-    abortOnError: false,
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    // A caller's sane x-request-id, or a new one; never fastify's counter.
+    genReqId: requestId,
+    requestIdHeader: false,
+    // Request lines come from registerRequestLogging (cheaper than fastify's two per request).
+    logger: false,
   });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config),
+    adapter,
+    {
+      // registerBodyParsers replaces the adapter's JSON and form parsers (same limit, Express's errors).
+      bodyParser: false,
+      bufferLogs: true,
+      // Until pino takes over (and if start-up fails before), Nest's own logger at LOG_LEVEL.
+      logger: nestLogLevels(config.logLevel),
+      abortOnError: false,
+    },
+  );
   try {
     await configure(app, config);
   } catch (error) {
@@ -69,21 +86,24 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
   return { app, config };
 }
 
-async function configure(app: NestExpressApplication, config: AppConfig): Promise<void> {
+async function configure(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
-  app.use(metricsMiddleware(app.get(MetricsService)));
-  app.use(
-    helmet({
-      // The service is often reached over plain HTTP on a private address; upgrading its
-      // own asset requests to https there would break /docs and the web console.
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-    }),
-  );
-  app.use(...bodyParsers(config.http.bodyLimitBytes));
+  const fastify = app.getHttpAdapter().getInstance();
+  registerRequestLogging(fastify, app.get<PinoLogger>(ROOT_LOGGER));
+  registerMetricsHook(fastify, app.get(MetricsService));
+  await app.register(fastifyHelmet, {
+    // The service is often reached over plain HTTP on a private address; upgrading its
+    // own asset requests to https there would break /docs and the web console.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  // Limits are set per route by the upload interceptors (src/common/multipart.ts).
+  await app.register(fastifyMultipart);
+  registerBodyParsers(fastify, config.http.bodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
   await app.init();
+  await fastify.ready();
 }
 
 /** `rir serve`: create, listen, and shut down cleanly on SIGINT/SIGTERM. */

@@ -6,7 +6,7 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** The error body of every failed request. */
 export interface ErrorBody {
@@ -45,8 +45,10 @@ export function toErrorBody(exception: unknown): ErrorBody {
       ...(list ? { errors: list } : {}),
     };
   }
-  // body-parser and other middleware errors carry an http status of their own.
-  const status = (exception as { status?: unknown; expose?: unknown })?.status;
+  // Body parser and other framework errors carry an http status of their own (`status` from
+  // body-parser style middleware, `statusCode` from fastify and its plugins).
+  const given = exception as { status?: unknown; statusCode?: unknown; expose?: unknown } | null;
+  const status = given?.status ?? given?.statusCode;
   if (
     typeof status === 'number' &&
     status >= 400 &&
@@ -67,12 +69,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+      const id = http.getRequest<FastifyRequest | undefined>()?.id;
+      const detail = exception instanceof Error ? exception.stack : String(exception);
+      this.logger.error(id ? `request ${id}: ${detail}` : detail);
     }
-    if (response.headersSent) return;
-    response.status(body.statusCode).json(body);
+    if (reply.sent) return;
+    reply.status(body.statusCode).send(body);
   }
 }

@@ -9,10 +9,8 @@ import {
   Post,
   Query,
   Res,
-  UploadedFiles,
   UseInterceptors,
 } from '@nestjs/common';
-import { FilesInterceptor } from '@nestjs/platform-express';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -24,7 +22,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
+import { FilesUpload, UploadedParts } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import { ListImagesQueryDto, UploadImagesDto } from './dto/gallery.dto';
 import { GalleryService, IngestedItem, toView } from './gallery.service';
@@ -38,7 +37,7 @@ export class GalleryController {
 
   @Post()
   @Roles('admin')
-  @UseInterceptors(FilesInterceptor('files'))
+  @UseInterceptors(FilesUpload('files'))
   @ApiOperation({
     summary: 'Add images to the gallery (validated, de-duplicated by content, embedded, indexed)',
   })
@@ -61,10 +60,10 @@ export class GalleryController {
     description: 'Empty, truncated or non-image file, malformed metadata; nothing is stored',
   })
   async upload(
-    @UploadedFiles() files: UploadedImage[] | undefined,
+    @UploadedParts() files: UploadedImage[],
     @Body() body: UploadImagesDto,
   ): Promise<{ items: IngestedItem[] }> {
-    return { items: await this.gallery.ingest(files ?? [], body.label, body.metadata) };
+    return { items: await this.gallery.ingest(files, body.label, body.metadata) };
   }
 
   @Get()
@@ -89,13 +88,13 @@ export class GalleryController {
   @ApiNotFoundResponse({ description: 'No gallery item with this id' })
   async content(
     @Param('id', new ParseUUIDPipe()) id: string,
-    @Res() response: Response,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
     const { item, bytes } = await this.gallery.content(id);
-    response.setHeader('content-type', item.mime);
-    response.setHeader('cache-control', 'private, max-age=31536000, immutable');
-    response.setHeader('etag', `"${item.contentSha256}"`);
-    response.send(bytes);
+    reply.header('content-type', item.mime);
+    reply.header('cache-control', 'private, max-age=31536000, immutable');
+    reply.header('etag', `"${item.contentSha256}"`);
+    await reply.send(bytes);
   }
 
   @Delete(':id')

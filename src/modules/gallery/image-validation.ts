@@ -12,7 +12,7 @@ const MIME_BY_FORMAT: Record<string, string> = {
   avif: 'image/avif',
 };
 
-/** An uploaded file as multer hands it over (memory storage). */
+/** An uploaded file, read into memory (`UploadedPart` of src/common/multipart.ts). */
 export interface UploadedImage {
   buffer: Buffer;
   originalname?: string;

@@ -7,10 +7,8 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
-  UploadedFile,
   UseInterceptors,
 } from '@nestjs/common';
-import { FileInterceptor } from '@nestjs/platform-express';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -20,6 +18,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { FileUpload, UploadedPartOne } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import type { UploadedImage } from '../gallery/image-validation';
 import { SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
@@ -34,7 +33,7 @@ export class SearchController {
 
   @Post()
   @HttpCode(200)
-  @UseInterceptors(FileInterceptor('file'))
+  @UseInterceptors(FileUpload('file'))
   @ApiOperation({ summary: 'Find the gallery items most similar to an uploaded image' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({
@@ -55,7 +54,7 @@ export class SearchController {
   })
   @ApiBadRequestResponse({ description: 'Missing or undecodable image, k out of range, ef < k' })
   byUpload(
-    @UploadedFile() file: UploadedImage | undefined,
+    @UploadedPartOne() file: UploadedImage | undefined,
     @Body() body: SearchUploadDto,
   ): Promise<SearchResponse> {
     return this.search.searchByImage(file, body);

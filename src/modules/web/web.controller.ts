@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators';
 import {
   ASSET_NAME_PATTERN,
@@ -24,30 +24,30 @@ export class WebController {
   private readonly assets: Map<string, ConsoleAsset> = loadConsoleAssets(findPublicDir());
 
   @Get()
-  index(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() response: Response) {
-    this.send(this.assets.get('index.html')!, ifNoneMatch, response);
+  index(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply) {
+    this.send(this.assets.get('index.html')!, ifNoneMatch, reply);
   }
 
   @Get('console/:file')
   asset(
     @Param('file') file: string,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
-    @Res() response: Response,
+    @Res() reply: FastifyReply,
   ) {
     const asset = ASSET_NAME_PATTERN.test(file) ? this.assets.get(file) : undefined;
     if (!asset) throw new NotFoundException(`No console file ${file}`);
-    this.send(asset, ifNoneMatch, response);
+    this.send(asset, ifNoneMatch, reply);
   }
 
-  private send(asset: ConsoleAsset, ifNoneMatch: string | undefined, response: Response): void {
-    response.setHeader('content-security-policy', CONSOLE_CSP);
-    response.setHeader('cache-control', 'no-cache');
-    response.setHeader('etag', asset.etag);
+  private send(asset: ConsoleAsset, ifNoneMatch: string | undefined, reply: FastifyReply): void {
+    reply.header('content-security-policy', CONSOLE_CSP);
+    reply.header('cache-control', 'no-cache');
+    reply.header('etag', asset.etag);
     if (ifNoneMatch === asset.etag) {
-      response.status(304).end();
+      void reply.status(304).send();
       return;
     }
-    response.setHeader('content-type', asset.contentType);
-    response.send(asset.body);
+    reply.header('content-type', asset.contentType);
+    void reply.send(asset.body);
   }
 }
