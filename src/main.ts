@@ -58,6 +58,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
 
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
+    // Routes match as they did on Express: /health/live/ and /Health/Live are /health/live.
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
     // A caller's sane x-request-id, or a new one; never fastify's counter.
     genReqId: requestId,
     requestIdHeader: false,

@@ -11,7 +11,7 @@ describe('registerBodyParsers (Express body-parser behaviour on fastify)', () =>
     registerBodyParsers(app, 64);
     app.setErrorHandler((error, _request, reply) => {
       const status = error instanceof HttpException ? error.getStatus() : 500;
-      return reply.status(status).send({ message: error.message });
+      return reply.status(status).send({ message: (error as Error).message });
     });
     app.post('/', (request) => ({ body: request.body ?? null }));
     await app.ready();
