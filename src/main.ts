@@ -3,7 +3,6 @@ import type { AddressInfo } from 'net';
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
@@ -12,6 +11,7 @@ import { AllExceptionsFilter, createValidationPipe, registerBodyParsers } from '
 import { ROOT_LOGGER } from './common/logging.module';
 import { setupOpenApi } from './common/openapi';
 import { registerRequestLogging, requestId } from './common/request-logging';
+import { registerSecurityHeaders } from './common/security-headers';
 import { AppConfig, loadConfig } from './config';
 import { initBackend } from './ml/backend';
 import { MetricsService } from './modules/metrics/metrics.service';
@@ -93,7 +93,7 @@ async function configure(app: NestFastifyApplication, config: AppConfig): Promis
   const fastify = app.getHttpAdapter().getInstance();
   registerRequestLogging(fastify, app.get<PinoLogger>(ROOT_LOGGER));
   registerMetricsHook(fastify, app.get(MetricsService));
-  await app.register(fastifyHelmet, {
+  registerSecurityHeaders(fastify, {
     // The service is often reached over plain HTTP on a private address; upgrading its
     // own asset requests to https there would break /docs and the web console.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
