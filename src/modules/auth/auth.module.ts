@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeyGuard } from './api-key.guard';
+import { RateLimitGuard } from './throttler.guard';
 
 /**
  * The app's global guards, in order: the rate limit first (so floods of bad keys are limited
@@ -11,7 +11,7 @@ import { ApiKeyGuard } from './api-key.guard';
 @Module({
   imports: [ApiKeysModule],
   providers: [
-    { provide: APP_GUARD, useClass: ThrottlerGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
 })
