@@ -13,6 +13,7 @@
  *        [--cpu-prof DIR]   (V8 CPU profile of the server during each load run, in the order run:
  *                            DIR/server-1.cpuprofile, ...; mkdir DIR first)
  *        [--log-level warn] (the server's LOG_LEVEL)
+ *        [--ef N]           (search by id asks for ef=N; default: the index's efSearch)
  *
  * Search by id walks through every gallery item's id (in uuid order, i.e. shuffled), not a few pages.
  */
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
   const databaseUrl = arg('database-url', '');
   const cpuProfDir = arg('cpu-prof', '');
   const logLevel = arg('log-level', 'warn');
+  const ef = arg('ef', '');
   const useDist = process.argv.includes('--dist');
   const child: ChildProcess = spawn(
     process.execPath,
@@ -289,6 +291,7 @@ async function main(): Promise<void> {
       ]),
     );
     let n = 0;
+    const efQuery = ef ? `&ef=${ef}` : '';
     const byId: AutocannonOptions = {
       url: base,
       connections,
@@ -299,7 +302,7 @@ async function main(): Promise<void> {
           method: 'GET',
           setupRequest: (req) => ({
             ...req,
-            path: `/v1/search/similar/${ids[n++ % ids.length]}?k=10`,
+            path: `/v1/search/similar/${ids[n++ % ids.length]}?k=10${efQuery}`,
           }),
         },
       ],
@@ -400,6 +403,7 @@ async function main(): Promise<void> {
           database: databaseUrl ? 'postgres' : 'pglite',
           server: useDist ? 'dist' : 'ts (swc)',
           logLevel,
+          byIdEf: ef ? Number(ef) : 'default',
           gallerySize,
           ingestImagesPerSecond,
           durationSeconds: duration,
