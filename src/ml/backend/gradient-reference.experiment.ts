@@ -1,0 +1,107 @@
+/**
+ * Experiment (not part of the suite): each backend's training-step gradients of the small CNN against
+ * the float64 reference. Run: node -r @swc-node/register src/ml/backend/gradient-reference.experiment.ts
+ * (SEEDS=1,2,3,5; RIR_NATIVE=0 for the pure-wasm kernels).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from './index';
+import { createLoss } from '../losses';
+import { createEmbeddingModel } from '../models';
+import { createDefense } from '../defenses';
+import { computeGradients } from '../training/step';
+import { smallCnnGradients } from './small-cnn-f64';
+
+function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    n += b[i] ** 2;
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
+}
+
+async function main() {
+  await initBackend('wasm');
+  const seeds = (process.env.SEEDS ?? '1,2,3,5').split(',').map(Number);
+  const backends = (process.env.BACKENDS ?? 'wasm,cpu').split(',');
+  const loss = createLoss('triplet');
+  const defense = createDefense('none');
+  const images = tf.randomUniform([6, 28, 28, 1], 0, 1, 'float32', 11) as tf.Tensor4D;
+  const labels = tf.tensor1d([0, 0, 1, 1, 2, 2], 'int32');
+  for (const seed of seeds) {
+    const model = await createEmbeddingModel({
+      backbone: 'small-cnn',
+      inputShape: [28, 28, 1],
+      embeddingDim: 8,
+      seed,
+    });
+    const names = model.model.trainableWeights.map((w) => w.originalName);
+    const varNames = model.trainableVariables.map((v) => v.name);
+    const get = (layer: string, i: number) =>
+      model.model.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
+    const t0 = Date.now();
+    const ref = smallCnnGradients(
+      images.dataSync() as Float32Array,
+      [6, 28, 28, 1],
+      [0, 0, 1, 1, 2, 2],
+      {
+        convs: [1, 2, 3].map((i) => get(`conv${i}`, 0)),
+        convShapes: [1, 2, 3].map(
+          (i) =>
+            model.model.getLayer(`conv${i}`).getWeights()[0].shape as [
+              number,
+              number,
+              number,
+              number,
+            ],
+        ),
+        bnGamma: [1, 2, 3].map((i) => get(`conv${i}_bn`, 0)),
+        bnBeta: [1, 2, 3].map((i) => get(`conv${i}_bn`, 1)),
+        headGamma: get('head_bn', 0),
+        headBeta: get('head_bn', 1),
+        dense: get('embedding', 0),
+        denseBias: get('embedding', 1),
+      },
+    );
+    console.log(`seed ${seed}: f64 loss ${ref.loss} (${Date.now() - t0} ms)`);
+    const weights = model.model.getWeights().map((w) => w.arraySync());
+    const results: Record<string, { out: Record<string, Float32Array>; value: number }> = {};
+    for (const backend of backends) {
+      await tf.setBackend(backend);
+      const t1 = Date.now();
+      const { grads, loss: value } = computeGradients(
+        model,
+        model.trainableVariables,
+        defense,
+        loss.compute,
+        { images, labels },
+        0,
+      );
+      const out = Object.fromEntries(
+        Object.entries(grads).map(([n, g]) => [n, g.dataSync().slice() as Float32Array]),
+      );
+      tf.dispose(grads);
+      model.model.setWeights(weights.map((w) => tf.tensor(w as number[])));
+      results[backend] = { out, value };
+      console.log(`  ${backend}: loss ${value} (${Date.now() - t1} ms)`);
+    }
+    for (let i = 0; i < names.length; i++) {
+      const r = ref.grads[names[i]];
+      const parts = backends.map(
+        (b) => `${b}-f64 ${rel(results[b].out[varNames[i]], r).toExponential(2)}`,
+      );
+      if (backends.length > 1)
+        parts.push(
+          `${backends[0]}-${backends[1]} ${rel(results[backends[0]].out[varNames[i]], results[backends[1]].out[varNames[i]]).toExponential(2)}`,
+        );
+      console.log(`  ${names[i].padEnd(18)} ${parts.join('  ')}`);
+    }
+    model.dispose();
+  }
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
