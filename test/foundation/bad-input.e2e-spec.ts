@@ -95,6 +95,13 @@ describe('bad input', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
+  it('routes match with a trailing slash and in any case, as they did on Express', async () => {
+    for (const path of ['/health/live/', '/Health/LIVE']) {
+      const res = await t.http.get(path);
+      expect(res.status).toBe(200);
+    }
+  });
+
   // Last: it takes the database away from this app.
   it('an unexpected failure is a bare 500 (nothing leaked) and readiness reports the database down', async () => {
     await t.app.get(DataSource).destroy();
