@@ -8,20 +8,12 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from './index';
+import { relativeError } from './small-cnn-f64';
 import { createLoss } from '../losses';
 import { createEmbeddingModel, l2Normalize } from '../models';
 
 const SEEDS = (process.env.SEEDS ?? '1,2,3,5').split(',').map(Number);
 
-function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
-}
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
 
 async function main() {
@@ -119,12 +111,12 @@ async function main() {
         [
           `seed ${seed} backend wasm native=${process.env.RIR_NATIVE !== '0'}`,
           `loss wasm ${w.loss} cpu ${c.loss}`,
-          `flat rel(w,c) ${rel(w.flat, c.flat).toExponential(2)}`,
-          `dy rel(w,c) ${rel(w.dy, c.dy).toExponential(2)}  |dy| ${norm(c.dy).toExponential(3)}`,
+          `flat relativeError(w,c) ${relativeError(w.flat, c.flat).toExponential(2)}`,
+          `dy relativeError(w,c) ${relativeError(w.dy, c.dy).toExponential(2)}  |dy| ${norm(c.dy).toExponential(3)}`,
           `|dx|/|gamma*invstd*dy| ${(norm(refC) / norm(scaledDy)).toExponential(3)}`,
-          `dx rel(w,c) ${rel(w.dx, c.dx).toExponential(2)}`,
-          `dx rel(cpu, f64 from cpu) ${rel(c.dx, refC).toExponential(2)}  rel(wasm, f64 from wasm) ${rel(w.dx, refW).toExponential(2)}`,
-          `f64(cpu dy) vs f64(wasm dy), same flat: ${rel(refMixed, refC).toExponential(2)}; f64 from wasm vs from cpu: ${rel(refW, refC).toExponential(2)}`,
+          `dx relativeError(w,c) ${relativeError(w.dx, c.dx).toExponential(2)}`,
+          `dx relativeError(cpu, f64 from cpu) ${relativeError(c.dx, refC).toExponential(2)}  relativeError(wasm, f64 from wasm) ${relativeError(w.dx, refW).toExponential(2)}`,
+          `f64(cpu dy) vs f64(wasm dy), same flat: ${relativeError(refMixed, refC).toExponential(2)}; f64 from wasm vs from cpu: ${relativeError(refW, refC).toExponential(2)}`,
         ].join('\n  '),
       );
       model.dispose();

@@ -6,21 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from './index';
+import { referenceWeights, relativeError, smallCnnGradients } from './small-cnn-f64';
 import { createLoss } from '../losses';
 import { createEmbeddingModel } from '../models';
 import { createDefense } from '../defenses';
 import { computeGradients } from '../training/step';
-import { smallCnnGradients } from './small-cnn-f64';
-
-function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
-}
 
 async function main() {
   await initBackend('wasm');
@@ -39,31 +29,12 @@ async function main() {
     });
     const names = model.model.trainableWeights.map((w) => w.originalName);
     const varNames = model.trainableVariables.map((v) => v.name);
-    const get = (layer: string, i: number) =>
-      model.model.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
     const t0 = Date.now();
     const ref = smallCnnGradients(
       images.dataSync() as Float32Array,
       [6, 28, 28, 1],
       [0, 0, 1, 1, 2, 2],
-      {
-        convs: [1, 2, 3].map((i) => get(`conv${i}`, 0)),
-        convShapes: [1, 2, 3].map(
-          (i) =>
-            model.model.getLayer(`conv${i}`).getWeights()[0].shape as [
-              number,
-              number,
-              number,
-              number,
-            ],
-        ),
-        bnGamma: [1, 2, 3].map((i) => get(`conv${i}_bn`, 0)),
-        bnBeta: [1, 2, 3].map((i) => get(`conv${i}_bn`, 1)),
-        headGamma: get('head_bn', 0),
-        headBeta: get('head_bn', 1),
-        dense: get('embedding', 0),
-        denseBias: get('embedding', 1),
-      },
+      referenceWeights(model),
     );
     console.log(`seed ${seed}: f64 loss ${ref.loss} (${Date.now() - t0} ms)`);
     const weights = model.model.getWeights().map((w) => w.arraySync());
@@ -90,11 +61,11 @@ async function main() {
     for (let i = 0; i < names.length; i++) {
       const r = ref.grads[names[i]];
       const parts = backends.map(
-        (b) => `${b}-f64 ${rel(results[b].out[varNames[i]], r).toExponential(2)}`,
+        (b) => `${b}-f64 ${relativeError(results[b].out[varNames[i]], r).toExponential(2)}`,
       );
       if (backends.length > 1)
         parts.push(
-          `${backends[0]}-${backends[1]} ${rel(results[backends[0]].out[varNames[i]], results[backends[1]].out[varNames[i]]).toExponential(2)}`,
+          `${backends[0]}-${backends[1]} ${relativeError(results[backends[0]].out[varNames[i]], results[backends[1]].out[varNames[i]]).toExponential(2)}`,
         );
       console.log(`  ${names[i].padEnd(18)} ${parts.join('  ')}`);
     }

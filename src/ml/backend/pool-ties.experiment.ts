@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from './index';
+import { blockOutputs, referenceWeights, smallCnnGradients } from './small-cnn-f64';
 import { createEmbeddingModel } from '../models';
-import { smallCnnGradients } from './small-cnn-f64';
 
 async function main() {
   await initBackend('wasm');
@@ -20,44 +20,16 @@ async function main() {
       embeddingDim: 8,
       seed,
     });
-    const get = (layer: string, i: number) =>
-      model.model.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
     const ref = smallCnnGradients(
       images.dataSync() as Float32Array,
       [6, 28, 28, 1],
       [0, 0, 1, 1, 2, 2],
-      {
-        convs: [1, 2, 3].map((i) => get(`conv${i}`, 0)),
-        convShapes: [1, 2, 3].map(
-          (i) =>
-            model.model.getLayer(`conv${i}`).getWeights()[0].shape as [
-              number,
-              number,
-              number,
-              number,
-            ],
-        ),
-        bnGamma: [1, 2, 3].map((i) => get(`conv${i}_bn`, 0)),
-        bnBeta: [1, 2, 3].map((i) => get(`conv${i}_bn`, 1)),
-        headGamma: get('head_bn', 0),
-        headBeta: get('head_bn', 1),
-        dense: get('embedding', 0),
-        denseBias: get('embedding', 1),
-      },
+      referenceWeights(model),
     );
     const pres: Record<string, Float32Array[]> = {};
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend);
-      pres[backend] = tf.tidy(() => {
-        let x: tf.Tensor = images;
-        const out: Float32Array[] = [];
-        for (const layer of model.model.layers.slice(1)) {
-          if (layer.name === 'flatten') break;
-          x = layer.apply(x, { training: true }) as tf.Tensor;
-          if (layer.name.endsWith('_bn')) out.push(x.dataSync().slice() as Float32Array);
-        }
-        return out;
-      });
+      pres[backend] = blockOutputs(model, images);
     }
     const shapes = [
       [28, 28, 32],

@@ -4,6 +4,8 @@
  * statistics) and the gradient of the loss for every trainable weight. Test support only: it lets a spec
  * measure how far each float32 backend is from the exact gradient instead of only from each other.
  */
+import * as tf from '@tensorflow/tfjs';
+import type { EmbeddingModel } from '../models';
 
 export interface SmallCnnWeights {
   /** [3, 3, cin, cout] kernels, row-major as tfjs stores them. */
@@ -345,4 +347,49 @@ export function smallCnnGradients(
     preActivations: blocks.map((b) => b.pre),
     poolChoices: blocks.map((b) => b.argmax),
   };
+}
+
+/** Norm of the difference over the norm of the reference. */
+export function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < reference.length; i++) {
+    diff += (actual[i] - reference[i]) ** 2;
+    norm += reference[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12);
+}
+
+/** The float32 weights of a small CNN, in the reference's layout. */
+export function referenceWeights(model: EmbeddingModel): SmallCnnWeights {
+  const values = (layer: string, i: number) =>
+    model.model.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
+  const blocks = [1, 2, 3];
+  return {
+    convs: blocks.map((i) => values(`conv${i}`, 0)),
+    convShapes: blocks.map(
+      (i) =>
+        model.model.getLayer(`conv${i}`).getWeights()[0].shape as [number, number, number, number],
+    ),
+    bnGamma: blocks.map((i) => values(`conv${i}_bn`, 0)),
+    bnBeta: blocks.map((i) => values(`conv${i}_bn`, 1)),
+    headGamma: values('head_bn', 0),
+    headBeta: values('head_bn', 1),
+    dense: values('embedding', 0),
+    denseBias: values('embedding', 1),
+  };
+}
+
+/** The backend's batch-norm outputs of the three conv blocks, from a training-mode forward pass. */
+export function blockOutputs(model: EmbeddingModel, images: tf.Tensor4D): Float32Array[] {
+  return tf.tidy(() => {
+    let x: tf.Tensor = images;
+    const out: Float32Array[] = [];
+    for (const layer of model.model.layers.slice(1)) {
+      if (layer.name === 'flatten') break;
+      x = layer.apply(x, { training: true }) as tf.Tensor;
+      if (layer.name.endsWith('_bn')) out.push(x.dataSync().slice() as Float32Array);
+    }
+    return out;
+  });
 }

@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../backend';
-import { smallCnnGradients, type SmallCnnWeights } from '../backend/small-cnn-f64';
+import {
+  blockOutputs,
+  referenceWeights,
+  relativeError,
+  smallCnnGradients,
+} from '../backend/small-cnn-f64';
 import { createLoss } from '../losses';
-import { createEmbeddingModel, type EmbeddingModel } from '../models';
+import { createEmbeddingModel } from '../models';
 import { createDefense } from '../defenses';
 import { computeGradients } from './step';
 
@@ -30,49 +35,6 @@ const SEEDS = [1, 2, 5];
 const TOLERANCE = 1e-4;
 /** Largest float64 gap (batch-norm outputs, unit scale) a float32 forward pass may order the other way. */
 const NEAR_TIE = 2e-5;
-
-function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff += (actual[i] - reference[i]) ** 2;
-    norm += reference[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12);
-}
-
-function referenceWeights(model: EmbeddingModel): SmallCnnWeights {
-  const values = (layer: string, i: number) =>
-    model.model.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
-  const blocks = [1, 2, 3];
-  return {
-    convs: blocks.map((i) => values(`conv${i}`, 0)),
-    convShapes: blocks.map(
-      (i) =>
-        model.model.getLayer(`conv${i}`).getWeights()[0].shape as [number, number, number, number],
-    ),
-    bnGamma: blocks.map((i) => values(`conv${i}_bn`, 0)),
-    bnBeta: blocks.map((i) => values(`conv${i}_bn`, 1)),
-    headGamma: values('head_bn', 0),
-    headBeta: values('head_bn', 1),
-    dense: values('embedding', 0),
-    denseBias: values('embedding', 1),
-  };
-}
-
-/** The backend's batch-norm outputs of the three conv blocks, from a training-mode forward pass. */
-function blockOutputs(model: EmbeddingModel, images: tf.Tensor4D): Float32Array[] {
-  return tf.tidy(() => {
-    let x: tf.Tensor = images;
-    const out: Float32Array[] = [];
-    for (const layer of model.model.layers.slice(1)) {
-      if (layer.name === 'flatten') break;
-      x = layer.apply(x, { training: true }) as tf.Tensor;
-      if (layer.name.endsWith('_bn')) out.push(x.dataSync().slice() as Float32Array);
-    }
-    return out;
-  });
-}
 
 describe('training-step gradients on wasm against float64', () => {
   it('match the float64 gradient of the branch taken within 1e-4 relative error', async () => {
