@@ -22,6 +22,7 @@ import { ModelEmbedder } from './embedding/model-embedder';
 import { ModelVersion } from './model.entity';
 import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
 import { ModelsRepository } from './models.repository';
+import { Poller } from '../../common/poller';
 
 const BATCH = 256;
 /** How long a replaced model's worker stays up for searches that started before the swap. */
@@ -50,7 +51,10 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly retiring = new Map<ServingModel, NodeJS.Timeout>();
   private shuttingDown = false;
   /** Replicas on a shared PostgreSQL: the poll for a model another replica deployed, and a switch in progress. */
-  private followTimer: NodeJS.Timeout | null = null;
+  private readonly follower = new Poller(
+    () => this.followActiveModel(),
+    (error) => this.logger.warn(`could not follow the active model: ${error.message}`),
+  );
   private following: Promise<boolean> | null = null;
 
   constructor(
@@ -102,35 +106,8 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     for (const model of await this.models.findByStatus('deploying')) {
       if (!this.running) this.startInBackground(model);
     }
-    if (this.config.database.kind === 'postgres') this.startFollowing(REPLICA_SYNC_MS);
-  }
-
-  /**
-   * Polls the models table so that a model deployed through another replica is served here too
-   * (PGlite has one process, so nothing to follow there).
-   */
-  startFollowing(intervalMs: number): void {
-    this.stopFollowing();
-    const tick = () => {
-      this.followTimer = null;
-      void this.followActiveModel()
-        .catch((error: Error) =>
-          this.logger.warn(`could not follow the active model: ${error.message}`),
-        )
-        .finally(() => {
-          if (!this.shuttingDown && this.followTimer === null) schedule();
-        });
-    };
-    const schedule = () => {
-      this.followTimer = setTimeout(tick, intervalMs);
-      this.followTimer.unref();
-    };
-    schedule();
-  }
-
-  stopFollowing(): void {
-    if (this.followTimer) clearTimeout(this.followTimer);
-    this.followTimer = null;
+    // A model deployed through another replica is served here too (PGlite has one process).
+    if (this.config.database.kind === 'postgres') this.follower.start(REPLICA_SYNC_MS);
   }
 
   /**
@@ -152,30 +129,29 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   private async follow(model: ModelVersion): Promise<boolean> {
     this.logger.log(`model ${model.id} was deployed by another replica: switching to it`);
     const embedder = await this.startEmbedder(model);
+    let switched = false;
     try {
       const index = await this.indexes.open(model.id, embedder.embeddingDim);
       this.indexes.startBuilding(index);
       const noProgress = async () => undefined;
       await this.catchUp(model.id, embedder, index, noProgress);
-      const switched = await this.indexes.writeLock.run(async () => {
+      switched = await this.indexes.writeLock.run(async () => {
         // A deploy started here, or another model activated meanwhile: the next look decides.
         if (this.running || (await this.models.findActive())?.id !== model.id) return false;
         await this.catchUp(model.id, embedder, index, noProgress);
         this.retire(this.indexes.swap({ modelId: model.id, embedder, index }));
         return true;
       });
+      if (switched) this.logger.log(`serving model ${model.id} with ${index.size} indexed items`);
+      return switched;
+    } catch (error) {
+      if (error instanceof DeployInterrupted) return false;
+      throw error;
+    } finally {
       if (!switched) {
         this.indexes.stopBuilding(model.id);
         await embedder.close();
-        return false;
       }
-      this.logger.log(`serving model ${model.id} with ${index.size} indexed items`);
-      return true;
-    } catch (error) {
-      this.indexes.stopBuilding(model.id);
-      await embedder.close();
-      if (error instanceof DeployInterrupted) return false;
-      throw error;
     }
   }
 
@@ -334,7 +310,7 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Runs before the database closes: an unfinished deploy stops and resumes at the next start. */
   async onModuleDestroy(): Promise<void> {
     this.shuttingDown = true;
-    this.stopFollowing();
+    this.follower.stop();
     await this.following?.catch(() => undefined);
     for (const [previous, timer] of this.retiring) {
       clearTimeout(timer);

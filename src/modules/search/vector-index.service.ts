@@ -13,6 +13,7 @@ import type { ModelEmbedder } from '../models/embedding/model-embedder';
 import { AsyncMutex } from './async-mutex';
 import { EmbeddingsRepository } from './embeddings.repository';
 import { ItemCatalog } from './item-catalog';
+import { Poller } from '../../common/poller';
 
 /** What serves searches: one model, its embedder (worker) and its index, swapped as one value. */
 export interface ServingModel {
@@ -56,10 +57,12 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   private saveTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> | null = null;
   readonly indexDir: string;
-  /** Replica sync: the newest created_at seen for the serving model, and the poll timer. */
+  /** Replica sync: the newest created_at seen for the serving model, and the poll. */
   private syncMark: { modelId: string; createdAt: Date } | null = null;
-  private syncTimer: NodeJS.Timeout | null = null;
-  private syncing = false;
+  private readonly replicaSync = new Poller(
+    () => this.syncFromDatabase(),
+    (error) => this.logger.warn(`replica sync failed: ${error.message}`),
+  );
   private syncLooks = 0;
 
   constructor(
@@ -75,31 +78,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
    * PGlite has one process, so there is nothing to pick up.
    */
   onApplicationBootstrap(): void {
-    if (this.config.database.kind === 'postgres') this.startReplicaSync(REPLICA_SYNC_MS);
-  }
-
-  startReplicaSync(intervalMs: number): void {
-    this.stopReplicaSync();
-    const tick = () => {
-      this.syncTimer = null;
-      this.syncFromDatabase()
-        .catch((error: Error) => this.logger.warn(`replica sync failed: ${error.message}`))
-        .finally(() => {
-          if (this.syncTimer === null && this.syncing) schedule();
-        });
-    };
-    const schedule = () => {
-      this.syncTimer = setTimeout(tick, intervalMs);
-      this.syncTimer.unref();
-    };
-    this.syncing = true;
-    schedule();
-  }
-
-  stopReplicaSync(): void {
-    this.syncing = false;
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.syncTimer = null;
+    if (this.config.database.kind === 'postgres') this.replicaSync.start(REPLICA_SYNC_MS);
   }
 
   /**
@@ -294,7 +273,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopReplicaSync();
+    this.replicaSync.stop();
     if (this.saveTimer) clearTimeout(this.saveTimer);
     await this.flush().catch((error: Error) =>
       this.logger.error(`saving indexes on shutdown failed: ${error.message}`),
