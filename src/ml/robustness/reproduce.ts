@@ -220,13 +220,19 @@ export interface RunRecord {
   naturalTestMetrics: Record<string, unknown>;
 }
 
-/** The budget of one data set; throws naming the budgets it has. */
-export function budgetFor(dataset: string, name: BudgetName): ReproductionBudget {
+/** The budgets of one data set; throws naming the data sets that have budgets. */
+function budgetsOf(dataset: string): Partial<Record<BudgetName, ReproductionBudget>> {
   const budgets = BUDGETS[dataset];
   if (!budgets)
     throw new Error(
       `no reproduction budget for data set '${dataset}' (budgets exist for ${Object.keys(BUDGETS).join(', ')})`,
     );
+  return budgets;
+}
+
+/** The budget of one data set; throws naming the budgets it has. */
+export function budgetFor(dataset: string, name: BudgetName): ReproductionBudget {
+  const budgets = budgetsOf(dataset);
   const budget = budgets[name];
   if (!budget)
     throw new Error(
@@ -238,13 +244,7 @@ export function budgetFor(dataset: string, name: BudgetName): ReproductionBudget
 /** Checks names and budgets before anything is trained. */
 export function validateReproduce(options: ReproduceOptions): void {
   if (options.datasets.length === 0) throw new Error('no data set given');
-  for (const dataset of options.datasets) {
-    if (!BUDGETS[dataset]) {
-      throw new Error(
-        `no reproduction budget for data set '${dataset}' (budgets exist for ${Object.keys(BUDGETS).join(', ')})`,
-      );
-    }
-  }
+  for (const dataset of options.datasets) budgetsOf(dataset);
   if (!['smoke', 'small', 'extended', 'medium', 'long', 'full'].includes(options.budget)) {
     throw new Error(
       `budget must be smoke, small, extended, medium, long or full (got '${String(options.budget)}')`,
