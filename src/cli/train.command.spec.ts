@@ -26,6 +26,21 @@ describe('rir train option checks', () => {
       ['--loss', 'contrastive', '--loss-options', 'margin=0.1'],
       /contrastive has no option 'margin'/,
     ],
+    [['--instance-weight', '1'], /the instance term needs augmentation/],
+    [['--instance-weight', '0', '--augment'], /instance weight must be a number > 0/],
+    [
+      ['--instance-weight', '1', '--augment', '--instances', '1'],
+      /instances must be an integer in \[2, batch size 128\]/,
+    ],
+    [['--instances', '8'], /--instances needs --instance-weight/],
+    [
+      ['--instance-weight', '1', '--augment', '--defense', 'panum'],
+      /the instance term trains without a defence/,
+    ],
+    [
+      ['--instance-weight', '1', '--augment', '--workers', '2'],
+      /the instance term trains in one thread/,
+    ],
   ])('rejects %j before a worker starts', async (args, message) => {
     await expect(train(...args)).rejects.toThrow(message);
   });
@@ -102,5 +117,32 @@ describe('rir train option checks', () => {
       elasticAlpha: 2,
     });
     expect(config.lossOptions).toEqual({ beta: 20, base: 0.6 });
+  });
+
+  it('adds the instance term with half the batch as instances by default', () => {
+    const base = {
+      dataset: 'mnist',
+      backbone: 'small-cnn',
+      loss: 'multi-similarity',
+      defense: 'none',
+      epochs: 1,
+      batchSize: 125,
+      embeddingDim: 64,
+      lr: 0.001,
+      schedule: 'cosine',
+      seed: 0,
+      out: 'somewhere',
+      patience: 0,
+      augShift: 2,
+    };
+    expect(toTrainingConfig({ ...base, instanceWeight: 0.5 }).instanceTerm).toEqual({
+      weight: 0.5,
+      instances: 62,
+    });
+    expect(toTrainingConfig({ ...base, instanceWeight: 1, instances: 16 }).instanceTerm).toEqual({
+      weight: 1,
+      instances: 16,
+    });
+    expect(toTrainingConfig(base).instanceTerm).toBeUndefined();
   });
 });

@@ -53,6 +53,8 @@ interface TrainOptions {
   lossOptions?: string;
   workers?: number;
   shards?: number;
+  instanceWeight?: number;
+  instances?: number;
   json?: boolean;
 }
 
@@ -106,6 +108,18 @@ function augmentationOf(options: TrainOptions): AugmentationConfig | undefined {
   return config;
 }
 
+function instanceTermOf(options: TrainOptions): TrainingConfig['instanceTerm'] {
+  if (options.instanceWeight === undefined) {
+    if (options.instances !== undefined) throw new Error('--instances needs --instance-weight');
+    return undefined;
+  }
+  // Default: a view pair for half the batch, so a step costs about twice a plain one.
+  return {
+    weight: options.instanceWeight,
+    instances: options.instances ?? Math.floor(options.batchSize / 2),
+  };
+}
+
 export function toTrainingConfig(
   options: TrainOptions,
 ): Partial<TrainingConfig> & { dataset: string; outDir: string } {
@@ -151,6 +165,7 @@ export function toTrainingConfig(
     lossOptions: parseLossOptions(options.loss, options.lossOptions),
     workers: options.workers,
     shards: options.shards,
+    instanceTerm: instanceTermOf(options),
   };
   resolveTrainingConfig(config);
   return config;
@@ -295,6 +310,16 @@ export function register(program: Command): void {
       '--shards <n>',
       'shards of whole classes per batch (default: --workers); the loss curve depends on it, not on --workers',
       number('--shards', true),
+    )
+    .option(
+      '--instance-weight <w>',
+      'add self-supervised instance discrimination (two augmented views per image) with this weight; needs augmentation',
+      number('--instance-weight', false),
+    )
+    .option(
+      '--instances <n>',
+      'images per batch that get two views for the instance term (default: half the batch)',
+      number('--instances', true),
     )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (options: TrainOptions) => {

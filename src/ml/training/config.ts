@@ -1,5 +1,6 @@
 import type { AugmentationConfig } from '../data/augment';
 import type { BackboneName } from '../models';
+import { validateInstanceTerm, type InstanceTermConfig } from './instance-term';
 import type { LrSchedule } from './schedule';
 
 /** Everything a training run needs; stored in the manifest, so a run can be reproduced from it. */
@@ -39,6 +40,8 @@ export interface TrainingConfig {
    */
   workers?: number;
   shards?: number;
+  /** Self-supervised instance discrimination beside the class loss (see instance-term.ts). Off when absent. */
+  instanceTerm?: InstanceTermConfig;
 }
 
 export const TRAINING_DEFAULTS = {
@@ -80,6 +83,17 @@ export function resolveTrainingConfig(
     throw new Error(
       `batch size ${config.batchSize} must be a multiple of per-class ${config.perClass}`,
     );
+  }
+  if (config.instanceTerm !== undefined) {
+    validateInstanceTerm(config.instanceTerm, config.batchSize, config.augmentation);
+    if (config.defense !== 'none') {
+      throw new Error(
+        `the instance term trains without a defence for now (got --defense ${config.defense})`,
+      );
+    }
+    if ((config.workers ?? 1) > 1 || (config.shards ?? 1) > 1) {
+      throw new Error('the instance term trains in one thread (drop --workers / --shards)');
+    }
   }
   return config;
 }

@@ -21,6 +21,7 @@ import {
 } from './checkpoint';
 import { defaultPerClass, resolveTrainingConfig, type TrainingConfig } from './config';
 import { learningRateAt, setLearningRate } from './schedule';
+import { instanceViews, withInstanceTerm } from './instance-term';
 import { applyGradients, computeGradients } from './step';
 
 export interface TrainingHooks {
@@ -101,6 +102,8 @@ export async function trainEmbeddingModel(
         seed: config.seed,
       });
   const loss = createLoss(config.loss, { seed: config.seed, ...config.lossOptions });
+  const instanceTerm = config.instanceTerm;
+  const objectiveLoss = instanceTerm ? withInstanceTerm(loss.compute, instanceTerm) : loss.compute;
   const defense =
     hooks.defense ?? createDefense(config.defense, { seed: config.seed, ...config.defenseOptions });
   const variables = [...model.trainableVariables, ...loss.variables];
@@ -137,9 +140,21 @@ export async function trainEmbeddingModel(
         checkAbort();
         const stepStart = Date.now();
         const batchSet = selectImages(split.train, batches[b]);
-        const pixels = augmentBatch(batchSet.images, shape, augmentation, augmentRandom);
-        const images = tf.tensor4d(pixels, [batches[b].length, ...shape]);
-        const labels = tf.tensor1d(batchSet.labels, 'int32');
+        let pixels = augmentBatch(batchSet.images, shape, augmentation, augmentRandom);
+        let batchLabels = batchSet.labels;
+        if (instanceTerm) {
+          const views = instanceViews(
+            batchSet.images,
+            shape,
+            instanceTerm.instances,
+            augmentation,
+            augmentRandom,
+          );
+          pixels = concatFloat32(pixels, views.pixels);
+          batchLabels = Int32Array.from([...batchLabels, ...views.labels]);
+        }
+        const images = tf.tensor4d(pixels, [batchLabels.length, ...shape]);
+        const labels = tf.tensor1d(batchLabels, 'int32');
         learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
         setLearningRate(optimizer, learningRate);
         try {
@@ -157,14 +172,14 @@ export async function trainEmbeddingModel(
                 model,
                 variables,
                 defense,
-                loss.compute,
+                objectiveLoss,
                 { images, labels },
                 globalStep,
               );
           applyGradients(optimizer, step.grads);
           lossSum += step.loss;
           globalStep++;
-          trainedImages += batches[b].length;
+          trainedImages += batchLabels.length;
           trainingSeconds += (Date.now() - stepStart) / 1000;
           const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
           hooks.onProgress?.({
@@ -175,7 +190,7 @@ export async function trainEmbeddingModel(
             totalSteps,
             loss: step.loss,
             imagesPerSecond,
-            etaSeconds: ((totalSteps - globalStep) * config.batchSize) / imagesPerSecond,
+            etaSeconds: ((totalSteps - globalStep) * batchLabels.length) / imagesPerSecond,
           });
         } finally {
           tf.dispose([images, labels]);
@@ -328,4 +343,11 @@ function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number)
   for (let round = 0; batches.length < steps; round++)
     batches.push(...sampler.epoch(epoch + round * 1_000_003));
   return batches.slice(0, steps);
+}
+
+function concatFloat32(first: Float32Array, second: Float32Array): Float32Array {
+  const out = new Float32Array(first.length + second.length);
+  out.set(first, 0);
+  out.set(second, first.length);
+  return out;
 }

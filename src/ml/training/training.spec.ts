@@ -57,6 +57,25 @@ describe('trainEmbeddingModel', () => {
     expect((await readCheckpointState(outDir))?.epoch).toBe(1);
   });
 
+  it('trains with the instance term: views join the batch, the manifest records it, no tensor leaks', async () => {
+    const outDir = await tempDir();
+    const events: ProgressEvent[] = [];
+    const before = tf.memory().numTensors;
+    const instanceTerm = { weight: 0.5, instances: 6 };
+    const augmentation = { maxShift: 2, horizontalFlip: false };
+    const result = await trainEmbeddingModel(
+      { ...tiny, loss: 'multi-similarity', augmentation, instanceTerm, outDir },
+      { split, onProgress: (e) => events.push(e) },
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    const steps = events.filter((e) => e.phase === 'train');
+    expect(steps).toHaveLength(2);
+    expect(steps.every((e) => Number.isFinite(e.loss) && (e.loss ?? 0) > 0)).toBe(true);
+    expect(result.metrics.count).toBe(40);
+    const manifest = await readManifest(outDir);
+    expect((manifest.training as { instanceTerm: unknown }).instanceTerm).toEqual(instanceTerm);
+  });
+
   it('resumes from the last epoch checkpoint', async () => {
     const outDir = await tempDir();
     const first = await trainEmbeddingModel({ ...tiny, outDir }, { split });
