@@ -92,24 +92,25 @@ describe('rir train option checks', () => {
     expect(config).toMatchObject({ workers: 2, shards: 4 });
   });
 
+  const augmentedOptions = {
+    dataset: 'mnist',
+    backbone: 'small-cnn',
+    loss: 'multi-similarity',
+    defense: 'none',
+    epochs: 1,
+    batchSize: 120,
+    embeddingDim: 64,
+    lr: 0.001,
+    schedule: 'cosine',
+    seed: 0,
+    out: 'somewhere',
+    patience: 0,
+    augRotation: 12 as number | undefined,
+    augElastic: 2,
+  };
+
   it('turns augmentation flags and loss options into the config', () => {
-    const config = toTrainingConfig({
-      dataset: 'mnist',
-      backbone: 'small-cnn',
-      loss: 'multi-similarity',
-      defense: 'none',
-      epochs: 1,
-      batchSize: 120,
-      embeddingDim: 64,
-      lr: 0.001,
-      schedule: 'cosine',
-      seed: 0,
-      out: 'somewhere',
-      patience: 0,
-      augRotation: 12,
-      augElastic: 2,
-      lossOptions: 'beta=20, base=0.6',
-    });
+    const config = toTrainingConfig({ ...augmentedOptions, lossOptions: 'beta=20, base=0.6' });
     expect(config.augmentation).toEqual({
       maxShift: 0,
       horizontalFlip: false,
@@ -120,21 +121,7 @@ describe('rir train option checks', () => {
   });
 
   it('adds the instance term with half the batch as instances by default', () => {
-    const base = {
-      dataset: 'mnist',
-      backbone: 'small-cnn',
-      loss: 'multi-similarity',
-      defense: 'none',
-      epochs: 1,
-      batchSize: 125,
-      embeddingDim: 64,
-      lr: 0.001,
-      schedule: 'cosine',
-      seed: 0,
-      out: 'somewhere',
-      patience: 0,
-      augShift: 2,
-    };
+    const base = { ...augmentedOptions, batchSize: 125, augRotation: undefined, augShift: 2 };
     expect(toTrainingConfig({ ...base, instanceWeight: 0.5 }).instanceTerm).toEqual({
       weight: 0.5,
       instances: 62,
