@@ -14,7 +14,10 @@ import { registerRequestLogging, requestId } from './common/request-logging';
 import { registerSecurityHeaders } from './common/security-headers';
 import { AppConfig, loadConfig } from './config';
 import { initBackend } from './ml/backend';
+import { GLOBAL_GUARDS } from './modules/auth/auth.module';
 import { MetricsService } from './modules/metrics/metrics.service';
+import { serveSearchByIdDirectly } from './modules/search/search-by-id.route';
+import { SearchController } from './modules/search/search.controller';
 import { registerMetricsHook } from './modules/metrics/metrics.hook';
 
 const NEST_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -52,7 +55,8 @@ export interface CreatedApp {
 export async function createApp(options: CreateAppOptions = {}): Promise<CreatedApp> {
   // Only overrides that are set replace the environment (`rir serve` without --port keeps PORT).
   const overrides = Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined);
-  const config = loadConfig({ ...process.env, ...Object.fromEntries(overrides) });
+  const env = { ...process.env, ...Object.fromEntries(overrides) };
+  const config = loadConfig(env);
   // A forced TFJS_BACKEND that cannot start stops start-up, loudly.
   if (!options.skipTfjs) await initBackend(config.tfjsBackend);
 
@@ -79,7 +83,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
     },
   );
   try {
-    await configure(app, config);
+    await configure(app, config, { directRoutes: env[DIRECT_ROUTES_VARIABLE] !== '0' });
   } catch (error) {
     // Release what did start (the database and its lock) before reporting the failure.
     await app.close().catch(() => undefined);
@@ -88,7 +92,18 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Created
   return { app, config };
 }
 
-async function configure(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+/**
+ * RIR_DIRECT_ROUTES=0 serves the hot route (search by id) through Nest's router like every other
+ * route instead of directly (src/modules/search/search-by-id.route.ts): the tests compare the two,
+ * and it is the way back should the two ever differ.
+ */
+export const DIRECT_ROUTES_VARIABLE = 'RIR_DIRECT_ROUTES';
+
+async function configure(
+  app: NestFastifyApplication,
+  config: AppConfig,
+  options: { directRoutes: boolean },
+): Promise<void> {
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   registerRequestLogging(fastify, app.get<PinoLogger>(ROOT_LOGGER));
@@ -101,8 +116,19 @@ async function configure(app: NestFastifyApplication, config: AppConfig): Promis
   // Limits are set per route by the upload interceptors (src/common/multipart.ts).
   await app.register(fastifyMultipart);
   registerBodyParsers(fastify, config.http.bodyLimitBytes);
-  app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  const pipe = createValidationPipe();
+  const filter = new AllExceptionsFilter();
+  app.useGlobalPipes(pipe);
+  app.useGlobalFilters(filter);
+  if (options.directRoutes) {
+    // Before app.init(), which registers the routes: the hot route is then served directly.
+    serveSearchByIdDirectly(fastify, {
+      guards: GLOBAL_GUARDS.map((guard) => app.get(guard)),
+      pipe,
+      filter,
+      controller: app.get(SearchController),
+    });
+  }
   setupOpenApi(app);
   await app.init();
   await fastify.ready();

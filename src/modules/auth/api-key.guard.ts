@@ -9,21 +9,33 @@ import { Reflector } from '@nestjs/core';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { IS_PUBLIC, REQUIRED_ROLES } from './auth.decorators';
 import { AuthenticatedKey, Role, roleAllows } from './roles';
+import { RouteMemo } from './route-memo';
 
 export const API_KEY_HEADER = 'x-api-key';
+
+/** What a route asks of the caller's key, from its decorators. */
+interface RoutePolicy {
+  isPublic: boolean;
+  roles: Role[];
+}
 
 /** Global guard: every route needs a valid x-api-key unless marked @Public(). */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  /** @Public() and @Roles() of each route (the handler's, else its controller's). */
+  private readonly policies = new RouteMemo<RoutePolicy>((handler, classRef) => ({
+    isPublic: Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler, classRef])),
+    roles: this.reflector.getAllAndOverride<Role[]>(REQUIRED_ROLES, [handler, classRef]) ?? [],
+  }));
+
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeysService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
-
+    const policy = this.policies.get(context);
+    if (policy.isPublic) return true;
     const request = context.switchToHttp().getRequest<{
       headers: Record<string, string | string[] | undefined>;
       apiKey?: AuthenticatedKey;
@@ -34,8 +46,7 @@ export class ApiKeyGuard implements CanActivate {
       throw new UnauthorizedException(`Missing API key: send it in the ${API_KEY_HEADER} header`);
     const identity = await this.apiKeys.authenticate(key);
     if (!identity) throw new UnauthorizedException('Invalid API key');
-
-    const required = this.reflector.getAllAndOverride<Role[]>(REQUIRED_ROLES, targets) ?? [];
+    const required = policy.roles;
     if (!roleAllows(identity.role, required)) {
       throw new ForbiddenException(
         `This route needs a key with role ${required.join(' or ')}; this key has role ${identity.role}`,
