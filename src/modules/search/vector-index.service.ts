@@ -225,6 +225,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   swap(next: ServingModel): ServingModel | null {
     const previous = this.serving;
     this.serving = next;
+    this.catalog.shareKeys(next.index.ids());
     this.building.delete(next.modelId);
     this.markDirty(next.index);
     return previous;
