@@ -76,6 +76,23 @@ export function loadNativeGemm(): { library: string | null; reason?: string } {
   return addon ? { library } : { library: null, reason: unavailable };
 }
 
+/**
+ * Allocates on the wasm heap. `_malloc` returns a signed 32-bit pointer, so an address past 2 GiB comes
+ * back negative (tfjs's own allocator applies `>>> 0` too); 0 means the heap cannot grow any further.
+ */
+export function heapAlloc(
+  wasm: Pick<WasmBackend['wasm'], '_malloc' | 'HEAPU8'>,
+  bytes: number,
+): number {
+  const pointer = wasm._malloc(bytes) >>> 0;
+  if (pointer === 0) {
+    throw new Error(
+      `wasm heap: cannot allocate ${bytes} bytes (heap at ${wasm.HEAPU8.buffer.byteLength} bytes): use a smaller batch`,
+    );
+  }
+  return pointer;
+}
+
 const offsetOf = (backend: WasmBackend, info: tf.TensorInfo) =>
   backend.dataIdMap.get(info.dataId).memoryOffset;
 const heapOf = (backend: WasmBackend) => backend.wasm.HEAPU8.buffer as ArrayBuffer;
@@ -153,7 +170,7 @@ function forEachChunk(
     body(0, info.batchSize, xOffset);
     return;
   }
-  const scratch = b.wasm._malloc(chunk * perImage * 4);
+  const scratch = heapAlloc(b.wasm, chunk * perImage * 4);
   try {
     for (let first = 0; first < info.batchSize; first += chunk) {
       const count = Math.min(chunk, info.batchSize - first);
