@@ -11,9 +11,11 @@
  *     [--lock /tmp/compute.lock] [--out bench/results/index-1m.json]
  *
  * Data (bench/index-data.ts): cluster centres uniform on the unit sphere, cluster sizes log-normal (real
- * galleries are unbalanced). --generator fitted (default): each point = centre * c + anisotropic
- * Gaussian noise with the within-class covariance spectrum measured on a real model's embeddings
- * (--profile, written by bench/index-embedding-stats.ts) in a random rotation per cluster, normalised.
+ * galleries are unbalanced). --generator fitted (default): each point = centreNorm * centre + noise,
+ * normalised, with the within-class spectrum, residual-length distribution, centre cosines and shared
+ * principal directions fitted to a real model's embeddings (--profile, written and checked against the
+ * real data by bench/index-embedding-stats.ts; --rotation per-cluster|shared overrides the fitted
+ * sharing of directions).
  * --generator isotropic: centre + sigma * N(0, I/dim), normalised: full intrinsic dimension inside a
  * cluster, the stress test. Queries are drawn the same way but never inserted. Exact neighbours come
  * from blocked matrix products on the tfjs backend, cached under --cache by data parameters.
