@@ -14,6 +14,12 @@
  *                            DIR/server-1.cpuprofile, ...; mkdir DIR first)
  *        [--log-level warn] (the server's LOG_LEVEL)
  *        [--ef N]           (search by id asks for ef=N; default: the index's efSearch)
+ *        [--versus TREE:DIR --rounds 8]   (A/B of search by id: a second server from another checkout
+ *                            TREE with `npm run build` done, on its own copy DIR of the data directory;
+ *                            then `--rounds` rounds of `--duration` seconds of load on each server in
+ *                            turn, so that the other work on the machine weighs on both alike; prints
+ *                            the median CPU µs per request, requests/s and p99 of each, instead of the
+ *                            runs above)
  *
  * Search by id walks through every gallery item's id (in uuid order, i.e. shuffled), not a few pages.
  */
@@ -201,50 +207,58 @@ async function main(): Promise<void> {
   const logLevel = arg('log-level', 'warn');
   const ef = arg('ef', '');
   const useDist = process.argv.includes('--dist');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...(cpuProfDir ? ['-r', path.join(__dirname, 'cpu-profile-hook.js')] : []),
-      path.join(ROOT, 'bin', 'rir'),
-      'serve',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ADMIN_API_KEY: adminKey,
-        DATABASE_URL: databaseUrl,
-        LOG_LEVEL: logLevel,
-        ...(useDist ? { RIR_USE_DIST: '1' } : {}),
-        ...(cpuProfDir ? { RIR_CPU_PROFILE: path.resolve(cpuProfDir, 'server') } : {}),
-        RATE_LIMIT_MAX: '1000000000',
+  const launch = (root: string, dir: string, port: number) =>
+    spawn(
+      process.execPath,
+      [
+        ...(cpuProfDir ? ['-r', path.join(__dirname, 'cpu-profile-hook.js')] : []),
+        path.join(root, 'bin', 'rir'),
+        'serve',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        dir,
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          ADMIN_API_KEY: adminKey,
+          DATABASE_URL: databaseUrl,
+          LOG_LEVEL: logLevel,
+          ...(useDist ? { RIR_USE_DIST: '1' } : {}),
+          ...(cpuProfDir ? { RIR_CPU_PROFILE: path.resolve(cpuProfDir, 'server') } : {}),
+          RATE_LIMIT_MAX: '1000000000',
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  try {
+    );
+  /** Waits until the server is ready; returns a new search key. */
+  const ready = async (url: string, server: ChildProcess): Promise<string> => {
     for (;;) {
-      const ready = await fetch(`${base}/health/ready`).then(
+      const up = await fetch(`${url}/health/ready`).then(
         (r) => r.status === 200,
         () => false,
       );
-      if (ready) break;
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+      if (up) break;
+      if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const keyRes = await http(`${base}/v1/api-keys`, {
+    const keyRes = await http(`${url}/v1/api-keys`, {
       method: 'POST',
       key: adminKey,
       body: JSON.stringify({ name: 'bench', role: 'search' }),
       headers: { 'content-type': 'application/json' },
     });
-    const searchKey = ((await keyRes.json()) as { key: string }).key;
+    return ((await keyRes.json()) as { key: string }).key;
+  };
+  const children: ChildProcess[] = [];
+  const child = launch(ROOT, dataDir, port);
+  children.push(child);
+  try {
+    const searchKey = await ready(base, child);
 
     const count = async () =>
       (
@@ -274,16 +288,19 @@ async function main(): Promise<void> {
     // Ids to query: every gallery item, in a shuffled order, so that a run of up to
     // gallerySize requests never repeats an id (nothing is served from a warm corner of the graph).
     // Query images: test images, which are also in the gallery.
-    const ids: string[] = [];
-    for (let page = 1; ; page++) {
-      const res = (await (
-        await http(`${base}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
-      ).json()) as { items: { id: string }[] };
-      if (res.items.length === 0) break;
-      ids.push(...res.items.map((item) => item.id));
-    }
-    // A fixed permutation (id order is random already; this just breaks up insertion batches).
-    ids.sort((a, b) => a.localeCompare(b));
+    const galleryIds = async (url: string) => {
+      const all: string[] = [];
+      for (let page = 1; ; page++) {
+        const res = (await (
+          await http(`${url}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
+        ).json()) as { items: { id: string }[] };
+        if (res.items.length === 0) break;
+        all.push(...res.items.map((item) => item.id));
+      }
+      // A fixed permutation (id order is random already; this just breaks up insertion batches).
+      return all.sort((a, b) => a.localeCompare(b));
+    };
+    const ids = await galleryIds(base);
     const queries = (await mnistPngs(200)).map((image) =>
       multipart([
         ['file', image.png, 'q.png'],
@@ -326,6 +343,85 @@ async function main(): Promise<void> {
         },
       ],
     };
+    const versus = arg('versus', '');
+    if (versus) {
+      const [tree, dir] = versus.split(':');
+      if (!tree || !dir) throw new Error('--versus TREE:DATADIR');
+      const otherPort = await freePort();
+      const otherBase = `http://127.0.0.1:${otherPort}`;
+      const other = launch(path.resolve(tree), path.resolve(dir), otherPort);
+      children.push(other);
+      const otherKey = await ready(otherBase, other);
+      const otherIds = await galleryIds(otherBase);
+      type Slice = { cpuUs: number; rps: number; p99: number; errors: number; load: number };
+      const servers = [
+        { name: ROOT, pid: child.pid, url: base, key: searchKey, ids, slices: [] as Slice[] },
+        {
+          name: path.resolve(tree),
+          pid: other.pid,
+          url: otherBase,
+          key: otherKey,
+          ids: otherIds,
+          slices: [] as Slice[],
+        },
+      ];
+      const rounds = Number(arg('rounds', '8'));
+      for (let round = 0; round < rounds; round++) {
+        for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+          const load = loadavg()[0];
+          const before = processCpuSeconds(server.pid);
+          const result = await run({
+            url: server.url,
+            connections,
+            duration,
+            headers: { 'x-api-key': server.key },
+            requests: [
+              {
+                method: 'GET',
+                setupRequest: (req) => ({
+                  ...req,
+                  path: `/v1/search/similar/${server.ids[n++ % server.ids.length]}?k=10${efQuery}`,
+                }),
+              },
+            ],
+          });
+          const cpu = processCpuSeconds(server.pid) - before;
+          server.slices.push({
+            cpuUs: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
+            rps: Math.round(result.requests.average),
+            p99: result.latency.p99,
+            errors: result.errors + result.timeouts + result.non2xx,
+            load,
+          });
+        }
+      }
+      const median = (values: number[]) =>
+        [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      console.log(
+        JSON.stringify(
+          {
+            benchmark: 'http-search versus',
+            date: new Date().toISOString(),
+            cpuModel: cpus()[0]?.model,
+            gallerySize,
+            rounds,
+            sliceSeconds: duration,
+            connections,
+            servers: servers.map((server) => ({
+              tree: server.name,
+              medianServerCpuUsPerRequest: median(server.slices.map((x) => x.cpuUs)),
+              medianRequestsPerSecond: median(server.slices.map((x) => x.rps)),
+              medianP99Ms: median(server.slices.map((x) => x.p99)),
+              errors: server.slices.reduce((sum, x) => sum + x.errors, 0),
+              slices: server.slices,
+            })),
+          },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
     const measure = async (name: string, options: AutocannonOptions) => {
       if (!runs.has(name)) return undefined;
       const before = loadavg()[0];
@@ -416,8 +512,13 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await Promise.all(
+      children.map((server) => {
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        server.kill('SIGTERM');
+        return server.exitCode === null ? exited : undefined;
+      }),
+    );
     if (!keepDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
