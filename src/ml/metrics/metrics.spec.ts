@@ -30,6 +30,27 @@ describe('evaluateRetrieval', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('leaves singleton classes out, and calls recall undefined (NaN) when every class is one', () => {
+    const mixed = evaluateRetrieval(
+      Float32Array.from([0, 1, 10, 20]),
+      1,
+      Int32Array.from([0, 0, 1, 2]),
+      { skipNmi: true },
+    );
+    expect(mixed.recallAt1).toBe(1); // only the two class-0 items are queries
+    const singletons = evaluateRetrieval(
+      Float32Array.from([0, 1, 2]),
+      1,
+      Int32Array.from([0, 1, 2]),
+      {
+        skipNmi: true,
+      },
+    );
+    expect(singletons.recallAt1).toBeNaN();
+    expect(singletons.mapAtR).toBeNaN();
+    expect(singletons.count).toBe(3);
+  });
+
   it('scores MAP@R by precision at each relevant rank within R', () => {
     // Points 0, 1, 2, 3, 100, 101 with classes 0, 1, 0, 0, 1, 1 (R = 2 for every query). APs:
     // q0: 1- 2+ -> 0.25 | q1: 0- 2- -> 0 | q2: 1- 3+ -> 0.25 | q3: 2+ 1- -> 0.5 | q4: 5+ 3- -> 0.5 | q5: 4+ 3- -> 0.5

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { kMeans, normalizedMutualInformation } from './clustering';
 
+/** Recall and MAP@R are NaN when no item has another of its class (nothing can be retrieved). */
 export interface RetrievalMetrics {
   recallAt1: number;
   recallAt2: number;
@@ -79,7 +80,8 @@ export function evaluateRetrieval(
       averagePrecisionSum += precisionSum / relevant;
     }
   });
-  const safe = Math.max(queries, 1);
+  // With no query that has a same-class item (every class a singleton), recall is undefined, not 0.
+  const safe = queries > 0 ? queries : Number.NaN;
   const nmi = options.skipNmi
     ? Number.NaN
     : normalizedMutualInformation(

@@ -197,7 +197,7 @@ export async function trainEmbeddingModel(
         }
         await yieldToEventLoop(); // lets a cancel message (worker) or other work in
       }
-      const validationRecallAt1 =
+      const validationRecall =
         split.validation.labels.length > 1
           ? evaluateRetrieval(
               embedAll(model, split.validation),
@@ -207,7 +207,10 @@ export async function trainEmbeddingModel(
                 skipNmi: true,
               },
             ).recallAt1
-          : null;
+          : Number.NaN;
+      // NaN: no validation image has another of its class (e.g. one held-out image per class), so the
+      // epochs cannot be ranked and the last one is delivered.
+      const validationRecallAt1 = Number.isFinite(validationRecall) ? validationRecall : null;
       const record: EpochRecord = {
         epoch: epoch + 1,
         loss: lossSum / batches.length,

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { loadDataset } from '../data';
+import { selectImages } from '../data/split';
 import { readManifest } from '../model-store';
 import type { DatasetSplit, Defense, DefenseContext, ProgressEvent } from '../types';
 import { defaultPerClass, learningRateAt, readCheckpointState, trainEmbeddingModel } from '.';
@@ -74,6 +75,24 @@ describe('trainEmbeddingModel', () => {
     expect(result.metrics.count).toBe(40);
     const manifest = await readManifest(outDir);
     expect((manifest.training as { instanceTerm: unknown }).instanceTerm).toEqual(instanceTerm);
+  });
+
+  it('delivers the last epoch when no validation image has another of its class', async () => {
+    // One held-out image per class (emoji's split at its default fraction): R@1 cannot rank epochs.
+    const firstOfClass = new Map<number, number>();
+    split.validation.labels.forEach((label, i) => {
+      if (!firstOfClass.has(label)) firstOfClass.set(label, i);
+    });
+    const singletons = {
+      ...split,
+      validation: selectImages(split.validation, [...firstOfClass.values()]),
+    };
+    const result = await trainEmbeddingModel(
+      { ...tiny, epochs: 2, outDir: await tempDir() },
+      { split: singletons },
+    );
+    expect(result.history.map((h) => h.validationRecallAt1)).toEqual([null, null]);
+    expect(result.manifest.metrics?.bestEpoch).toBe(-1);
   });
 
   it('resumes from the last epoch checkpoint', async () => {
