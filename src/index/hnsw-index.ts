@@ -148,12 +148,14 @@ export class HnswIndex {
     // hnswlib searches with max(ef, k); setting it per call is safe because calls are synchronous.
     this.hnsw.setEf(Math.max(options.ef ?? this.params.efSearch, k));
     const filter = options.filter;
+    // hnswlib-node copies the query into its own buffer; a number[] (search by id) needs no copy here.
+    const point = Array.isArray(query) ? (query as number[]) : Array.from(query);
     const result = filter
-      ? this.hnsw.searchKnn(Array.from(query), k, (label) => {
+      ? this.hnsw.searchKnn(point, k, (label) => {
           const id = this.idOf.get(label);
           return id !== undefined && filter(id);
         })
-      : this.hnsw.searchKnn(Array.from(query), k);
+      : this.hnsw.searchKnn(point, k);
     const neighbours: Neighbour[] = [];
     for (let i = 0; i < result.neighbors.length; i++) {
       const id = this.idOf.get(result.neighbors[i]);
