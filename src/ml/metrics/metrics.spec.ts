@@ -86,6 +86,26 @@ describe('clustering', () => {
 });
 
 describe('embedAll', () => {
+  it('clusters many separated blobs in many dimensions exactly, leaving no tensors behind', () => {
+    // 40 blobs of 5 points in 300-d, each around its own axis: many centres, long vectors.
+    const dim = 300;
+    const blobs = 40;
+    const data = new Float32Array(blobs * 5 * dim);
+    const labels = new Int32Array(blobs * 5);
+    for (let b = 0; b < blobs; b++) {
+      for (let p = 0; p < 5; p++) {
+        const row = b * 5 + p;
+        labels[row] = b;
+        data[row * dim + b] = 10;
+        data[row * dim + blobs + p] = 0.1; // small within-blob spread
+      }
+    }
+    const before = tf.memory().numTensors;
+    const clusters = kMeans(data, dim, blobs, 3);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(normalizedMutualInformation(labels, clusters)).toBeCloseTo(1, 6);
+  });
+
   it('embeds in batches without leaking tensors and checks the image shape', async () => {
     const model = await createEmbeddingModel({
       backbone: 'small-cnn',
