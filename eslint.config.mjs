@@ -10,6 +10,7 @@ export default tseslint.config(
       'data/**',
       '.cache/**',
       'coverage/**',
+      'tmp/**',
       '**/*.js',
       '**/*.mjs',
       'bin/**',
