@@ -9,6 +9,7 @@
  */
 import * as os from 'os';
 import { siblingEntry, WorkerPool } from '../../workers/pool';
+import { concatFloat32 } from '../data/arrays';
 import type { ReplicaConfig, ReplicaRequest, ReplicaResult } from './replica.protocol';
 
 export interface DataParallelOptions extends Partial<Omit<ReplicaConfig, 'size' | 'channels'>> {
@@ -145,7 +146,7 @@ export class DataParallelTrainer {
       kind: 'infer',
       images: images.slice(from * this.imageSize, to * this.imageSize),
     }));
-    return concat(parts.map((part) => expectKind(part, 'tensor').values));
+    return concatFloat32(parts.map((part) => expectKind(part, 'tensor').values));
   }
 
   /** One signed-gradient attack step on every image (mining within each worker's shard). */
@@ -157,7 +158,7 @@ export class DataParallelTrainer {
       labels: labels.slice(from, to),
       stepSize,
     }));
-    return concat(parts.map((part) => expectKind(part, 'tensor').values));
+    return concatFloat32(parts.map((part) => expectKind(part, 'tensor').values));
   }
 
   /** Every replica's parameters, flattened (they stay identical). */
@@ -170,14 +171,4 @@ export class DataParallelTrainer {
   close(): Promise<void> {
     return this.pool.close();
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

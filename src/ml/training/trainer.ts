@@ -1,5 +1,6 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { concatFloat32 } from '../data/arrays';
 import { augmentBatch, NO_AUGMENTATION } from '../data/augment';
 import { loadDataset } from '../data/datasets';
 import { SeededRandom } from '../data/random';
@@ -150,7 +151,7 @@ export async function trainEmbeddingModel(
             augmentation,
             augmentRandom,
           );
-          pixels = concatFloat32(pixels, views.pixels);
+          pixels = concatFloat32([pixels, views.pixels]);
           batchLabels = Int32Array.from([...batchLabels, ...views.labels]);
         }
         const images = tf.tensor4d(pixels, [batchLabels.length, ...shape]);
@@ -346,11 +347,4 @@ function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number)
   for (let round = 0; batches.length < steps; round++)
     batches.push(...sampler.epoch(epoch + round * 1_000_003));
   return batches.slice(0, steps);
-}
-
-function concatFloat32(first: Float32Array, second: Float32Array): Float32Array {
-  const out = new Float32Array(first.length + second.length);
-  out.set(first, 0);
-  out.set(second, first.length);
-  return out;
 }
