@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { pairwiseDistances } from '../attacks/distances';
 import { SeededRandom } from '../data/random';
 
 /** Rows per matrix product in the assignment step (bounds the [rows, k] distance block). */
@@ -20,6 +21,8 @@ export function kMeans(
   if (k < 1 || k > count) throw new Error(`k-means needs 1 <= k <= ${count} (got k=${k})`);
   const random = new SeededRandom(seed);
   const centroids = new Float32Array(k * dim);
+  const setCentroid = (c: number, i: number) =>
+    centroids.set(data.subarray(i * dim, (i + 1) * dim), c * dim);
   const points = tf.tensor2d(data, [count, dim]);
   try {
     const pointNorms = tf.tidy(() => tf.sum(tf.square(points), 1));
@@ -27,8 +30,7 @@ export function kMeans(
       // k-means++: each new centre is drawn with probability proportional to the squared distance
       // to the nearest centre so far.
       const nearest = new Float64Array(count).fill(Infinity);
-      let chosen = random.int(count);
-      centroids.set(data.subarray(chosen * dim, (chosen + 1) * dim), 0);
+      setCentroid(0, random.int(count));
       for (let c = 1; c < k; c++) {
         const centre = centroids.subarray((c - 1) * dim, c * dim);
         const distances = tf.tidy(() => {
@@ -46,7 +48,7 @@ export function kMeans(
           total += nearest[i];
         }
         let r = random.next() * total;
-        chosen = count - 1;
+        let chosen = count - 1;
         for (let i = 0; i < count; i++) {
           r -= nearest[i];
           if (r < 0) {
@@ -54,7 +56,7 @@ export function kMeans(
             break;
           }
         }
-        centroids.set(data.subarray(chosen * dim, (chosen + 1) * dim), c * dim);
+        setCentroid(c, chosen);
       }
     } finally {
       pointNorms.dispose();
@@ -79,11 +81,9 @@ export function kMeans(
         for (let d = 0; d < dim; d++) sums[c * dim + d] += data[i * dim + d];
       }
       for (let c = 0; c < k; c++) {
-        if (sizes[c] === 0) {
-          // An empty cluster restarts at a random point.
-          const i = random.int(count);
-          centroids.set(data.subarray(i * dim, (i + 1) * dim), c * dim);
-        } else for (let d = 0; d < dim; d++) centroids[c * dim + d] = sums[c * dim + d] / sizes[c];
+        if (sizes[c] === 0)
+          setCentroid(c, random.int(count)); // an empty cluster restarts at a random point
+        else for (let d = 0; d < dim; d++) centroids[c * dim + d] = sums[c * dim + d] / sizes[c];
       }
     }
     return assignment;
@@ -92,25 +92,18 @@ export function kMeans(
   }
 }
 
-/** The nearest centroid of every point (first on ties): argmin over c of |c|^2 - 2 x.c. */
+/** The nearest centroid of every point (first on ties), a block of rows at a time. */
 function assign(points: tf.Tensor2D, centroids: Float32Array, k: number, dim: number): Int32Array {
   const count = points.shape[0];
   const out = new Int32Array(count);
   const centres = tf.tensor2d(centroids, [k, dim]);
   try {
-    const centreNorms = tf.tidy(() => tf.sum(tf.square(centres), 1));
-    try {
-      for (let start = 0; start < count; start += ASSIGN_BLOCK) {
-        const rows = Math.min(ASSIGN_BLOCK, count - start);
-        const nearest = tf.tidy(() => {
-          const block = points.slice([start, 0], [rows, dim]);
-          const scores = tf.sub(centreNorms, tf.mul(2, tf.matMul(block, centres, false, true)));
-          return tf.argMin(scores, 1).dataSync();
-        });
-        out.set(nearest, start);
-      }
-    } finally {
-      centreNorms.dispose();
+    for (let start = 0; start < count; start += ASSIGN_BLOCK) {
+      const rows = Math.min(ASSIGN_BLOCK, count - start);
+      const nearest = tf.tidy(() =>
+        tf.argMin(pairwiseDistances(points.slice([start, 0], [rows, dim]), centres), 1).dataSync(),
+      );
+      out.set(nearest, start);
     }
   } finally {
     centres.dispose();
