@@ -7,3 +7,4 @@ export { createValidationPipe } from './validation';
 // Auth decorators live with the guard; re-exported here so features import one place.
 export { ApiKeyAuth, CurrentApiKey, Public, Roles } from '../modules/auth/auth.decorators';
 export type { AuthenticatedKey, Role } from '../modules/auth/roles';
+export { DEFAULT_SLICE_MS, EventLoopPacer } from './event-loop-pacer';

@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import * as path from 'path';
+import { performance } from 'perf_hooks';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { HnswIndex } from '../../index/hnsw-index';
 import { IndexLoadError, loadIndex, removeIndexFiles, saveIndex } from '../../index/index-store';
@@ -14,6 +15,7 @@ import { AsyncMutex } from './async-mutex';
 import { EmbeddingsRepository } from './embeddings.repository';
 import { ItemCatalog } from './item-catalog';
 import { Poller } from '../../common/poller';
+import { EventLoopPacer } from '../../common/event-loop-pacer';
 
 /** What serves searches: one model, its embedder (worker) and its index, swapped as one value. */
 export interface ServingModel {
@@ -24,6 +26,17 @@ export interface ServingModel {
 
 const PAGE = 5000;
 const SAVE_DELAY_MS = 2000;
+/**
+ * Saves of a large index wait this many times as long as the last save took, so saving stays a small
+ * share of the machine while images stream in (the database holds every embedding: what a crash loses
+ * from the file is re-added from there on start).
+ */
+const SAVE_COST_FACTOR = 10;
+
+/** The wait before a background save, given how long the last one took. */
+export function saveDelayAfter(lastSaveMs: number): number {
+  return Math.max(SAVE_DELAY_MS, Math.round(SAVE_COST_FACTOR * lastSaveMs));
+}
 /** How often a replica on a shared PostgreSQL looks for items that other replicas ingested. */
 export const REPLICA_SYNC_MS = 1000;
 /**
@@ -56,6 +69,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   private readonly dirty = new Set<HnswIndex>();
   private saveTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> | null = null;
+  private lastSaveMs = 0;
   readonly indexDir: string;
   /** Replica sync: the newest created_at seen for the serving model, and the poll. */
   private syncMark: { modelId: string; createdAt: Date } | null = null;
@@ -107,7 +121,10 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
         if (rows.length === 0) break;
         await this.settled();
         if (this.serving !== serving) return { added, removed: 0 };
+        const pacer = new EventLoopPacer();
         for (const row of rows) {
+          await this.pace(pacer);
+          if (this.serving !== serving) return { added, removed: 0 };
           if (index.has(row.itemId)) continue;
           this.catalog.set(row.itemId, { label: row.label, metadata: row.metadata });
           index.add(row.itemId, row.vector);
@@ -185,7 +202,9 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
       const page = await this.embeddings.pageForModel(index.modelId, after, PAGE);
       if (page.length === 0) break;
       await this.settled();
+      const pacer = new EventLoopPacer();
       for (const row of page) {
+        await this.pace(pacer);
         if (only ? only.has(row.itemId) : !index.has(row.itemId)) {
           index.add(row.itemId, row.vector);
           added++;
@@ -212,7 +231,10 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
     for (let i = 0; i < missing.length; i += PAGE) {
       const rows = await this.embeddings.vectorsFor(index.modelId, missing.slice(i, i + PAGE));
       await this.settled();
+      const pacer = new EventLoopPacer();
       for (const row of rows) {
+        await this.pace(pacer);
+        if (index.has(row.itemId)) continue;
         index.add(row.itemId, row.vector);
         added.push(row.itemId);
       }
@@ -265,11 +287,13 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   async saveNow(index: HnswIndex): Promise<void> {
     await this.settled();
     this.dirty.delete(index);
+    const started = performance.now();
     this.saving = saveIndex(index, this.indexDir).then(() => undefined);
     try {
       await this.saving;
     } finally {
       this.saving = null;
+      this.lastSaveMs = performance.now() - started;
     }
   }
 
@@ -291,6 +315,16 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
     }
   }
 
+  /** How long changes wait before the next background save. */
+  saveDelayMs(): number {
+    return saveDelayAfter(this.lastSaveMs);
+  }
+
+  /** Hands the event loop back between slices of index work, then waits out a save begun meanwhile. */
+  private async pace(pacer: EventLoopPacer): Promise<void> {
+    if (await pacer.tick()) await this.settled();
+  }
+
   /** Mutations wait while hnswlib writes the graph from another thread (it takes no lock). */
   private async settled(): Promise<void> {
     while (this.saving) await this.saving.catch(() => undefined);
@@ -304,7 +338,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
       this.flush().catch((error: Error) =>
         this.logger.error(`saving the index failed: ${error.message}`),
       );
-    }, SAVE_DELAY_MS);
+    }, this.saveDelayMs());
     this.saveTimer.unref();
   }
 }

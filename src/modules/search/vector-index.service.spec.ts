@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import type { AppConfig } from '../../config';
+import type { EmbeddingsRepository } from './embeddings.repository';
+import { ItemCatalog } from './item-catalog';
+import { saveDelayAfter, VectorIndexService } from './vector-index.service';
+
+const DIM = 16;
+const ROWS = 5000;
+
+/** Rows as the repository pages them: sorted ids, deterministic vectors. */
+function rows(): { itemId: string; vector: number[] }[] {
+  let state = 7;
+  const rand = () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  };
+  return Array.from({ length: ROWS }, (_, i) => ({
+    itemId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    vector: Array.from({ length: DIM }, rand),
+  }));
+}
+
+/** Answers from memory with already-resolved promises: on its own it never yields to the event loop. */
+function fakeEmbeddings(all: { itemId: string; vector: number[] }[]): EmbeddingsRepository {
+  return {
+    countForModel: async () => all.length,
+    pageForModel: async (_model: string, after: string | null, limit: number) => {
+      const start = after === null ? 0 : all.findIndex((r) => r.itemId === after) + 1;
+      return all.slice(start, start + limit);
+    },
+  } as unknown as EmbeddingsRepository;
+}
+
+describe('VectorIndexService', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'rir-vis-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds an index from the database in slices, answering other callbacks in between', async () => {
+    const all = rows();
+    const service = new VectorIndexService(
+      { dataDir: dir } as AppConfig,
+      fakeEmbeddings(all),
+      new ItemCatalog(),
+    );
+    // A request arriving during a deploy's rebuild stands in as a chain of setImmediate callbacks.
+    let served = 0;
+    let done = false;
+    const serve = () => {
+      served++;
+      if (!done) setImmediate(serve);
+    };
+    setImmediate(serve);
+    const index = await service.rebuild('model-a', DIM);
+    done = true;
+    expect(index.size).toBe(ROWS);
+    // 5,000 HNSW inserts are far longer than one 4 ms slice: before pacing, a page ran as one block
+    // and nothing else was served until it finished.
+    expect(served).toBeGreaterThan(1);
+    expect(index.search(all[123].vector, { k: 1 })[0].id).toBe(all[123].itemId);
+  });
+
+  it('waits ten times as long as the last save took before the next one, and at least two seconds', () => {
+    expect(saveDelayAfter(0)).toBe(2000);
+    expect(saveDelayAfter(150)).toBe(2000);
+    expect(saveDelayAfter(480.4)).toBe(4804);
+    expect(saveDelayAfter(1500)).toBe(15_000);
+  });
+
+  it('starts with the two-second delay and records the duration of a save', async () => {
+    const service = new VectorIndexService(
+      { dataDir: dir } as AppConfig,
+      fakeEmbeddings([]),
+      new ItemCatalog(),
+    );
+    expect(service.saveDelayMs()).toBe(2000);
+    const index = await service.rebuild('model-b', DIM);
+    await service.saveNow(index);
+    expect(service.saveDelayMs()).toBeGreaterThanOrEqual(2000);
+  });
+});
