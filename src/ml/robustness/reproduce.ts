@@ -140,7 +140,9 @@ const RGB_BUDGETS: Partial<Record<BudgetName, ReproductionBudget>> = {
 /** Budgets per data set. MNIST: eps 77/255, alpha 3/255, 32 steps at evaluation (RESEARCH.md section 2). */
 export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudget>>> = {
   iconify: RGB_BUDGETS,
-  emoji: RGB_BUDGETS,
+  // An emoji has one image per vendor: a random 1,000 of the 5,143 test images left about two per
+  // emoji, so the gallery is the whole test split (attacks still use `sampleSize` queries).
+  emoji: { ...RGB_BUDGETS, small: { ...RGB_SMALL, maxTest: 6000 } },
   mnist: {
     // Checks the pipeline end to end in a few minutes; its numbers mean nothing.
     smoke: {
@@ -218,6 +220,8 @@ export interface RunRecord {
   trainingConfig: Record<string, unknown>;
   defenseConfig: Record<string, unknown>;
   naturalTestMetrics: Record<string, unknown>;
+  /** The trained weights' hash from the manifest (absent in summaries recovered from an older page). */
+  weightsSha256?: string;
 }
 
 /** The budgets of one data set; throws naming the data sets that have budgets. */
@@ -315,7 +319,94 @@ function progressLogger(
   };
 }
 
-/** Trains (or resumes, or skips) one defence on one data set, then attacks it (or reads its report). */
+/** What a finished run records beside its report.json, so the page can be rebuilt without the weights. */
+export type RunSummary = Omit<RunRecord, 'dataset' | 'defense' | 'report'>;
+
+/**
+ * Trains one defence's model unless its manifest exists (resuming from its checkpoint when there is
+ * one). A robust defence fine-tunes the natural model, which is trained first when its checkpoint is
+ * missing (on a fresh clone only the reports and run summaries are committed).
+ */
+async function ensureTrained(
+  dataset: string,
+  defense: string,
+  options: ReproduceOptions,
+): Promise<string> {
+  const log = options.log ?? (() => undefined);
+  const budget = budgetFor(dataset, options.budget);
+  const seed = options.seed ?? 0;
+  const modelDir = path.join(options.outDir, dataset, defense, 'model');
+  const label = `[${dataset}/${defense}]`;
+  if (await exists(path.join(modelDir, 'manifest.json'))) {
+    log(`${label} model exists, training skipped`);
+    return modelDir;
+  }
+  const fineTune = defense !== 'none' ? budget.fineTune : undefined;
+  if (fineTune) {
+    const naturalDir = path.join(options.outDir, dataset, 'none', 'model');
+    const seeded = await exists(path.join(modelDir, 'checkpoint', 'state.json'));
+    if (!seeded && !(await exists(path.join(naturalDir, 'checkpoint', 'state.json')))) {
+      log(`${label} needs the natural model's checkpoint: training it first`);
+      await ensureTrained(dataset, 'none', options);
+      await checkSameNaturalModel(path.join(options.outDir, dataset, 'none'), log);
+    }
+    await seedFromNatural(naturalDir, modelDir);
+  }
+  const epochs = fineTune ? budget.epochs + 1 : budget.epochs;
+  log(
+    fineTune
+      ? `${label} adversarial fine-tuning of the natural model (${fineTune.steps} steps, batch ${budget.batchSize})`
+      : `${label} training (${budget.epochs} x ${budget.stepsPerEpoch} steps, batch ${budget.batchSize})`,
+  );
+  await trainEmbeddingModel(
+    {
+      dataset,
+      outDir: modelDir,
+      resume: await exists(path.join(modelDir, 'checkpoint', 'state.json')),
+      backbone: budget.backbone ?? 'small-cnn',
+      imageSize: budget.imageSize,
+      defense,
+      defenseOptions: { ...budget.training, seed },
+      batchSize: budget.batchSize,
+      perClass: budget.perClass,
+      epochs,
+      stepsPerEpoch: fineTune ? fineTune.steps : budget.stepsPerEpoch,
+      learningRate: fineTune ? fineTune.learningRate : budget.learningRate,
+      schedule: fineTune ? 'constant' : 'cosine',
+      maxTrain: budget.maxTrain,
+      maxValidation: budget.maxValidation,
+      maxTest: budget.maxTest,
+      seed,
+    },
+    { onProgress: progressLogger(log, label) },
+  );
+  return modelDir;
+}
+
+/**
+ * The natural model trained again for a new defence should be the one whose report is committed
+ * (training is seeded); says so loudly when it is not, since the new defence then starts elsewhere.
+ */
+async function checkSameNaturalModel(runDir: string, log: (line: string) => void): Promise<void> {
+  const summaryFile = path.join(runDir, 'run.json');
+  if (!(await exists(summaryFile))) return;
+  const committed = (await readJson<RunSummary>(summaryFile)).weightsSha256;
+  const now = (await readManifest(path.join(runDir, 'model'))).weightsSha256;
+  if (committed && committed !== now)
+    log(
+      `warning: the natural model trained again (weights sha256 ${now}) differs from the one in ${summaryFile} (${committed}); fine-tuning starts from the new one`,
+    );
+  else if (committed) log(`natural model trained again: weights identical to ${summaryFile}`);
+}
+
+async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+}
+
+/**
+ * Trains (or resumes, or skips) one defence on one data set, then attacks it (or reads its report).
+ * A run with both report.json and run.json is finished: it is read back and nothing is trained.
+ */
 export async function reproduceRun(
   dataset: string,
   defense: string,
@@ -325,49 +416,20 @@ export async function reproduceRun(
   const budget = budgetFor(dataset, options.budget);
   const seed = options.seed ?? 0;
   const runDir = path.join(options.outDir, dataset, defense);
-  const modelDir = path.join(runDir, 'model');
   const reportFile = path.join(runDir, 'report.json');
+  const summaryFile = path.join(runDir, 'run.json');
   const label = `[${dataset}/${defense}]`;
-  if (!(await exists(path.join(modelDir, 'manifest.json')))) {
-    const fineTune = defense !== 'none' ? budget.fineTune : undefined;
-    if (fineTune)
-      await seedFromNatural(path.join(options.outDir, dataset, 'none', 'model'), modelDir);
-    const epochs = fineTune ? budget.epochs + 1 : budget.epochs;
-    log(
-      fineTune
-        ? `${label} adversarial fine-tuning of the natural model (${fineTune.steps} steps, batch ${budget.batchSize})`
-        : `${label} training (${budget.epochs} x ${budget.stepsPerEpoch} steps, batch ${budget.batchSize})`,
-    );
-    await trainEmbeddingModel(
-      {
-        dataset,
-        outDir: modelDir,
-        resume: await exists(path.join(modelDir, 'checkpoint', 'state.json')),
-        backbone: budget.backbone ?? 'small-cnn',
-        imageSize: budget.imageSize,
-        defense,
-        defenseOptions: { ...budget.training, seed },
-        batchSize: budget.batchSize,
-        perClass: budget.perClass,
-        epochs,
-        stepsPerEpoch: fineTune ? fineTune.steps : budget.stepsPerEpoch,
-        learningRate: fineTune ? fineTune.learningRate : budget.learningRate,
-        schedule: fineTune ? 'constant' : 'cosine',
-        maxTrain: budget.maxTrain,
-        maxValidation: budget.maxValidation,
-        maxTest: budget.maxTest,
-        seed,
-      },
-      { onProgress: progressLogger(log, label) },
-    );
-  } else {
-    log(`${label} model exists, training skipped`);
+  if ((await exists(reportFile)) && (await exists(summaryFile))) {
+    log(`${label} finished earlier: report and run summary reused`);
+    const report = await readJson<RobustnessReport>(reportFile);
+    return { dataset, defense, report, ...(await readJson<RunSummary>(summaryFile)) };
   }
+  const modelDir = await ensureTrained(dataset, defense, options);
   const manifest = await readManifest(modelDir);
   let report: RobustnessReport;
   if (await exists(reportFile)) {
     log(`${label} report exists, attacks skipped`);
-    report = JSON.parse(await fs.readFile(reportFile, 'utf8')) as RobustnessReport;
+    report = await readJson<RobustnessReport>(reportFile);
   } else {
     log(
       `${label} attacking (${budget.evaluation.sampleSize} queries, all ${ATTACK_NAMES.length} attacks + strength check)`,
@@ -405,16 +467,16 @@ export async function reproduceRun(
     );
   }
   const metrics = (manifest.metrics ?? {}) as Record<string, unknown>;
-  return {
-    dataset,
-    defense,
-    report,
+  const summary: RunSummary = {
     trainingSeconds: Number(metrics.durationSeconds ?? NaN),
     trainedAt: manifest.createdAt,
     trainingConfig: manifest.training ?? {},
     defenseConfig: manifest.defense?.config ?? {},
     naturalTestMetrics: metrics,
+    weightsSha256: manifest.weightsSha256,
   };
+  await fs.writeFile(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+  return { dataset, defense, report, ...summary };
 }
 
 export interface MachineDescription {

@@ -119,7 +119,7 @@ export function renderResultsPage(input: ResultsPageInput): string {
               `fine-tunes ${b.fineTune.steps} more iterations under its own objective (constant learning rate ${b.fineTune.learningRate}). `
             : '') +
           `Evaluation on the test classes: ` +
-          `${b.evaluation.sampleSize} queries against a gallery of ${b.maxTest} images, eps ${num(b.evaluation.eps * 255, 0)}/255, ` +
+          `${b.evaluation.sampleSize} queries against a gallery of ${b.maxTest} test images (or all of them where the split has fewer), eps ${num(b.evaluation.eps * 255, 0)}/255, ` +
           `alpha ${num(b.evaluation.alpha * 255, 0)}/255, ${b.evaluation.steps} steps (TMA and GTM: ${b.evaluation.targetedStepFactor}x the steps at ` +
           `alpha/${b.evaluation.targetedStepFactor} with a cosine-decaying step, because targeted objectives overshoot).`,
       );
