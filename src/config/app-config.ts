@@ -31,6 +31,10 @@ export interface AppConfig {
     /** Nice value of job threads (0 = same priority as the HTTP loop). */
     threadNice: number;
   };
+  embedding: {
+    /** Nice value of the serving model's embedding worker thread (0 = same priority as the HTTP loop). */
+    threadNice: number;
+  };
 }
 
 export class ConfigValidationError extends Error {
@@ -93,5 +97,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxAttempts: vars.JOB_MAX_ATTEMPTS,
       threadNice: vars.JOB_THREAD_NICE,
     },
+    embedding: { threadNice: vars.EMBED_THREAD_NICE },
   };
 }

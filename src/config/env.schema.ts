@@ -116,4 +116,15 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(19)
   JOB_THREAD_NICE = 10;
+
+  /**
+   * Nice value of the serving model's embedding worker thread (0-19). Ingest batches then give way to
+   * the HTTP loop when both want the same core (search p99 while images stream in); below the job
+   * threads' value so that embedding still comes before training and probes.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(19)
+  EMBED_THREAD_NICE = 5;
 }

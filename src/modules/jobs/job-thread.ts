@@ -9,8 +9,8 @@
  * Cancel: the thread's `cancelled()` turns true (a shared flag, readable inside synchronous loops) and
  * `signal` aborts; a thread that has not answered within `graceMs` (3.5 s) is terminated.
  */
-import * as os from 'os';
 import * as path from 'path';
+import { lowerThreadPriority } from '../../common/thread-priority';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import type { JobProgress } from './job.entity';
 import type { JobContext } from './job-handler';
@@ -104,20 +104,6 @@ export interface JobThreadContext {
   signal: AbortSignal;
   checkpointDir: string;
   attempt: number;
-}
-
-/**
- * Raises this thread's nice value. On Linux, setpriority(PRIO_PROCESS, 0) applies to the calling
- * thread only, and threads it starts inherit it, so the HTTP loop keeps its priority. Raising nice
- * needs no privilege; where the platform refuses, the job simply runs at normal priority.
- */
-function lowerThreadPriority(nice: number): void {
-  if (nice <= 0) return;
-  try {
-    os.setPriority(Math.min(19, nice));
-  } catch {
-    // e.g. a sandbox that forbids setpriority: keep the default priority.
-  }
 }
 
 /** Call once at the top level of a worker file: runs `work` on the thread's data and answers. */

@@ -23,6 +23,7 @@ import { ModelVersion } from './model.entity';
 import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
 import { ModelsRepository } from './models.repository';
 import { Poller } from '../../common/poller';
+import { EventLoopPacer } from '../../common/event-loop-pacer';
 
 const BATCH = 256;
 /** How long a replaced model's worker stays up for searches that started before the swap. */
@@ -276,8 +277,12 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
           )
         ).map((r) => r.itemId),
       );
-      for (const row of rows)
+      // 256 HNSW inserts hold the thread for 100 ms or more on a large gallery: in slices.
+      const pacer = new EventLoopPacer();
+      for (const row of rows) {
+        await pacer.tick();
         if (stored.has(row.itemId)) await this.indexes.add(modelId, row.itemId, row.vector);
+      }
       await progress();
     }
   }
@@ -285,6 +290,7 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   private async startEmbedder(model: ModelVersion): Promise<ModelEmbedder> {
     const embedder = await ModelEmbedder.start(model.directory, {
       backend: this.config.tfjsBackend,
+      threadNice: this.config.embedding.threadNice,
     });
     if (embedder.embeddingDim !== model.embeddingDim) {
       await embedder.close();

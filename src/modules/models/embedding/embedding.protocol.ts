@@ -2,6 +2,8 @@
 export interface EmbeddingWorkerData {
   modelDir: string;
   backend?: string;
+  /** Nice value the worker thread runs at (EMBED_THREAD_NICE); 0 keeps the caller's priority. */
+  nice?: number;
 }
 
 export interface EmbedRequest {
@@ -12,7 +14,13 @@ export interface EmbedRequest {
 }
 
 export type WorkerReply =
-  | { type: 'ready'; embeddingDim: number; inputShape: [number, number, number] }
+  | {
+      type: 'ready';
+      embeddingDim: number;
+      inputShape: [number, number, number];
+      /** The nice value the worker thread ended up with. */
+      nice: number;
+    }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; vectors: Float32Array }
   | { type: 'error'; id: number; message: string };

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { lowerThreadPriority } from '../../../common/thread-priority';
 import { initBackend } from '../../../ml/backend';
 import { loadEmbedder } from './load-embedder';
 import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
@@ -11,7 +12,9 @@ import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('embedding.worker must run in a worker thread');
-  const { modelDir, backend } = workerData as EmbeddingWorkerData;
+  const { modelDir, backend, nice: wantedNice } = workerData as EmbeddingWorkerData;
+  // Before the backend starts any threads of its own: they inherit this thread's nice value.
+  const nice = lowerThreadPriority(wantedNice ?? 0);
   let embedder: Awaited<ReturnType<typeof loadEmbedder>>;
   try {
     await initBackend(backend);
@@ -25,6 +28,7 @@ async function main(): Promise<void> {
     type: 'ready',
     embeddingDim: embedder.embeddingDim,
     inputShape: embedder.inputShape,
+    nice,
   } satisfies WorkerReply);
 
   port.on('message', (request: EmbedRequest) => {

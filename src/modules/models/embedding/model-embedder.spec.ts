@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'fs';
+import * as os from 'os';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -20,6 +21,20 @@ describe('ModelEmbedder (worker thread)', () => {
   afterAll(async () => {
     await embedder?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  const linux = process.platform === 'linux' ? it : it.skip;
+  linux('runs the worker thread at the nice value asked for and leaves this thread alone', async () => {
+    const before = os.getPriority();
+    const niceEmbedder = await ModelEmbedder.start(modelDir, { threadNice: 6 });
+    try {
+      expect(niceEmbedder.threadNice).toBe(Math.max(6, before));
+      expect(os.getPriority()).toBe(before);
+      // The default keeps the caller's priority.
+      expect(embedder.threadNice).toBe(before);
+    } finally {
+      await niceEmbedder.close();
+    }
   });
 
   const image = (seed: number) =>

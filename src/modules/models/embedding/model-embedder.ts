@@ -34,6 +34,8 @@ export class ModelEmbedder {
     readonly embeddingDim: number,
     readonly inputShape: [number, number, number],
     private readonly maxBatch: number,
+    /** The nice value the worker thread runs at. */
+    readonly threadNice: number,
   ) {
     // A worker must never keep the process alive on its own (shutdown, tests).
     worker.unref();
@@ -44,9 +46,9 @@ export class ModelEmbedder {
 
   static async start(
     modelDir: string,
-    options: { backend?: string; maxBatch?: number } = {},
+    options: { backend?: string; maxBatch?: number; threadNice?: number } = {},
   ): Promise<ModelEmbedder> {
-    const worker = spawnWorker({ modelDir, backend: options.backend });
+    const worker = spawnWorker({ modelDir, backend: options.backend, nice: options.threadNice });
     const ready = await new Promise<Extract<WorkerReply, { type: 'ready' }>>((resolve, reject) => {
       const onExit = (code: number) =>
         reject(new Error(`embedding worker for ${modelDir} exited with code ${code}`));
@@ -73,6 +75,7 @@ export class ModelEmbedder {
       ready.embeddingDim,
       ready.inputShape,
       options.maxBatch ?? 256,
+      ready.nice,
     );
   }
 
