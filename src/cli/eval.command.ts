@@ -8,7 +8,8 @@ import { assertCompatible } from '../ml/attacks/suite';
 import { loadDataset } from '../ml/data';
 import { embedAll, evaluateRetrieval, pixelEmbeddings, type RetrievalMetrics } from '../ml/metrics';
 import { loadModelVersion } from '../ml/model-store';
-import { createEmbeddingModel } from '../ml/models';
+import { createEmbeddingModel, type BackboneName } from '../ml/models';
+import type { ImageSet } from '../ml/types';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
 import {
@@ -36,8 +37,15 @@ export interface EvalResult {
   count: number;
   metrics: RetrievalMetrics;
   rawPixels?: RetrievalMetrics;
-  /** With --pretrained-baseline: pooled ImageNet MobileNetV2 features (1280-d, L2-normalised), not trained here. */
+  /**
+   * With --pretrained-baseline: the model's own MobileNetV2 backbone before any training here (its features,
+   * L2-normalised; the pooled last layer for a small-CNN model on RGB data).
+   */
   pretrained?: RetrievalMetrics;
+  /** Which frozen features `pretrained` measured. */
+  pretrainedBackbone?: BackboneName;
+  /** With --pretrained-baseline on a mobilenetv2-mid model: also the conventional pooled last layer (1280-d). */
+  pretrainedPooled?: RetrievalMetrics;
   seconds: number;
   /** With --attacks: the report `rir attack` gives. */
   attack?: RobustnessReport;
@@ -82,25 +90,43 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
       });
     }
     if (options.pretrainedBaseline) {
-      // The same test images at the model's input size through the ImageNet MobileNetV2, pooled, no training.
-      const frozen = await createEmbeddingModel({
-        backbone: 'mobilenetv2',
-        inputShape: [height, width, 3],
-        head: false,
-      });
-      try {
-        const features = embedAll(frozen, split.test, options.batchSize);
-        result.pretrained = evaluateRetrieval(features, frozen.embeddingDim, split.test.labels, {
+      // The same test images at the model's input size through the pretrained network, no training here.
+      const frozenBackbone: BackboneName =
+        manifest.backbone === 'mobilenetv2-mid' ? 'mobilenetv2-mid' : 'mobilenetv2';
+      result.pretrained = await frozenMetrics(frozenBackbone, split.test, options.batchSize, seed);
+      result.pretrainedBackbone = frozenBackbone;
+      if (frozenBackbone !== 'mobilenetv2')
+        result.pretrainedPooled = await frozenMetrics(
+          'mobilenetv2',
+          split.test,
+          options.batchSize,
           seed,
-        });
-      } finally {
-        frozen.dispose();
-      }
+        );
     }
     result.seconds = (Date.now() - started) / 1000;
     return result;
   } finally {
     model.dispose();
+  }
+}
+
+async function frozenMetrics(
+  backbone: BackboneName,
+  test: ImageSet,
+  batchSize: number,
+  seed: number,
+): Promise<RetrievalMetrics> {
+  const [height, width] = test.shape;
+  const frozen = await createEmbeddingModel({
+    backbone,
+    inputShape: [height, width, 3],
+    head: false,
+  });
+  try {
+    const features = embedAll(frozen, test, batchSize);
+    return evaluateRetrieval(features, frozen.embeddingDim, test.labels, { seed });
+  } finally {
+    frozen.dispose();
   }
 }
 
@@ -123,7 +149,7 @@ export function register(program: Command): void {
     .option('--baseline', 'also evaluate raw pixels (Euclidean kNN)')
     .option(
       '--pretrained-baseline',
-      'also evaluate frozen ImageNet MobileNetV2 features (global average pooled, L2-normalised, same input size)',
+      "also evaluate the frozen pretrained MobileNetV2 features of the model's backbone (and the pooled last layer), L2-normalised, same input size",
     )
     .option('--json', 'print the result as JSON')
     .action(async (options: EvalOptions, cmd: Command) => {
@@ -154,7 +180,14 @@ export function register(program: Command): void {
         `${''.padEnd(12)} R@1     R@2     R@4     R@8     MAP@R   NMI     spread`,
         row('model', result.metrics),
       ];
-      if (result.pretrained) lines.push(row('frozen mnv2', result.pretrained));
+      if (result.pretrained)
+        lines.push(
+          row(
+            result.pretrainedBackbone === 'mobilenetv2-mid' ? 'frozen mid' : 'frozen mnv2',
+            result.pretrained,
+          ),
+        );
+      if (result.pretrainedPooled) lines.push(row('frozen mnv2', result.pretrainedPooled));
       if (result.rawPixels) lines.push(row('raw pixels', result.rawPixels));
       if (result.attack) lines.push('', renderReport(result.attack));
       process.stdout.write(`${lines.join('\n')}\n`);

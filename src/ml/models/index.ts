@@ -1,23 +1,23 @@
 import type * as tf from '@tensorflow/tfjs';
 import { EmbeddingModel, type BackboneName, type EmbeddingModelSpec } from './embedding-model';
-import { buildMobileNetV2 } from './mobilenet-v2';
+import { buildMobileNetV2, mobileNetV2FeatureDim } from './mobilenet-v2';
 import { buildSmallCnn } from './small-cnn';
 
 export { EmbeddingModel, checkImageBatch, l2Normalize } from './embedding-model';
 export type { BackboneName, EmbeddingModelSpec, InputNormalization } from './embedding-model';
-export { loadMobileNetV2Features } from './mobilenet-v2';
+export { loadMobileNetV2Features, mobileNetV2FeatureDim } from './mobilenet-v2';
 
-export const BACKBONES: BackboneName[] = ['small-cnn', 'mobilenetv2'];
+export const BACKBONES: BackboneName[] = ['small-cnn', 'mobilenetv2', 'mobilenetv2-mid'];
 export const MOBILENET_FEATURE_DIM = 1280;
 
 export interface CreateEmbeddingModelOptions {
   backbone: BackboneName;
   inputShape: [number, number, number];
-  /** Default 128. Ignored (1280) when head is false. */
+  /** Default 128. Ignored when head is false (the features' own width). */
   embeddingDim?: number;
   /** Seeds the weight initialisers. Default 0. */
   seed?: number;
-  /** mobilenetv2 only: false = pooled pretrained features, no head (the frozen baseline). Default true. */
+  /** mobilenetv2*: false = the pretrained features, no head (the frozen baseline). Default true. */
   head?: boolean;
 }
 
@@ -36,9 +36,10 @@ export async function createEmbeddingModel(
   if (backbone === 'small-cnn') {
     if (!head) throw new Error('small-cnn has no pretrained features to use without a head');
     model = buildSmallCnn(inputShape, embeddingDim, seed);
-  } else if (backbone === 'mobilenetv2') {
-    if (!head) embeddingDim = MOBILENET_FEATURE_DIM;
-    model = await buildMobileNetV2(inputShape, embeddingDim, seed, head);
+  } else if (backbone === 'mobilenetv2' || backbone === 'mobilenetv2-mid') {
+    const variant = backbone === 'mobilenetv2' ? 'pooled' : 'mid';
+    if (!head) embeddingDim = mobileNetV2FeatureDim(inputShape, variant);
+    model = await buildMobileNetV2(inputShape, embeddingDim, seed, head, variant);
   } else {
     throw new Error(`unknown backbone '${String(backbone)}' (expected ${BACKBONES.join(' or ')})`);
   }

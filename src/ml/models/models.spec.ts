@@ -65,6 +65,39 @@ describe('createEmbeddingModel', () => {
   });
 });
 
+describe('mobilenetv2-mid', () => {
+  it('cuts the pretrained network at block 13 and keeps the layout: flattened 576 x H/16 x W/16 features', async () => {
+    const features = await createEmbeddingModel({
+      backbone: 'mobilenetv2-mid',
+      inputShape: [64, 64, 3],
+      head: false,
+    });
+    expect(features.embeddingDim).toBe(576 * 4 * 4);
+    expect(features.model.layers.some((l) => l.name === 'out_relu')).toBe(false);
+    const model = await createEmbeddingModel({
+      backbone: 'mobilenetv2-mid',
+      inputShape: [64, 64, 3],
+      embeddingDim: 8,
+    });
+    const full = await createEmbeddingModel({ backbone: 'mobilenetv2', inputShape: [64, 64, 3] });
+    const before = tf.memory().numTensors;
+    const { f, e } = tf.tidy(() => {
+      const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+      return { f: features.embed(x).arraySync(), e: model.embed(x).arraySync() };
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(f[0]).toHaveLength(9216);
+    expect(e[0]).toHaveLength(8);
+    // Same pretrained weights as the full network up to the cut.
+    const a = model.model.getLayer('block_13_expand').getWeights()[0];
+    const b = full.model.getLayer('block_13_expand').getWeights()[0];
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    features.dispose();
+    model.dispose();
+    full.dispose();
+  });
+});
+
 describe('initial weights', () => {
   const weightsOf = (seed: number): Float32Array[] => {
     const model = buildSmallCnn([28, 28, 1], 8, seed);

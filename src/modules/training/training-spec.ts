@@ -3,12 +3,14 @@
  * `folder:`/`idx:` location resolved to an absolute path inside an allowed data root.
  * Framework-free: the job's worker thread reads it too.
  */
+import type { BackboneName } from '../../ml/models';
+
 export interface TrainingJobSpec {
   /** As the client named it (`mnist`, `folder:cats`, `gallery`). */
   datasetName: string;
   /** What the ML core loads (`mnist`, `folder:/abs/path`, `idx:/abs/a,/abs/b`). */
   dataset: string;
-  backbone: 'small-cnn' | 'mobilenetv2';
+  backbone: BackboneName;
   imageSize?: number;
   embeddingDim: number;
   loss: string;
