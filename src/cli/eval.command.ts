@@ -44,7 +44,7 @@ export interface EvalResult {
   pretrained?: RetrievalMetrics;
   /** Which frozen features `pretrained` measured. */
   pretrainedBackbone?: BackboneName;
-  /** With --pretrained-baseline on a mobilenetv2-mid model: also the conventional pooled last layer (1280-d). */
+  /** With --pretrained-baseline on a mobilenetv2-mid/-early model: also the conventional pooled last layer (1280-d). */
   pretrainedPooled?: RetrievalMetrics;
   seconds: number;
   /** With --attacks: the report `rir attack` gives. */
@@ -91,8 +91,9 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
     }
     if (options.pretrainedBaseline) {
       // The same test images at the model's input size through the pretrained network, no training here.
-      const frozenBackbone: BackboneName =
-        manifest.backbone === 'mobilenetv2-mid' ? 'mobilenetv2-mid' : 'mobilenetv2';
+      const frozenBackbone: BackboneName = manifest.backbone.startsWith('mobilenetv2')
+        ? manifest.backbone
+        : 'mobilenetv2';
       result.pretrained = await frozenMetrics(frozenBackbone, split.test, options.batchSize, seed);
       result.pretrainedBackbone = frozenBackbone;
       if (frozenBackbone !== 'mobilenetv2')
@@ -183,7 +184,9 @@ export function register(program: Command): void {
       if (result.pretrained)
         lines.push(
           row(
-            result.pretrainedBackbone === 'mobilenetv2-mid' ? 'frozen mid' : 'frozen mnv2',
+            result.pretrainedBackbone === 'mobilenetv2'
+              ? 'frozen mnv2'
+              : `frozen ${result.pretrainedBackbone?.replace('mobilenetv2-', '')}`,
             result.pretrained,
           ),
         );

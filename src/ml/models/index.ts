@@ -7,8 +7,19 @@ export { EmbeddingModel, checkImageBatch, l2Normalize } from './embedding-model'
 export type { BackboneName, EmbeddingModelSpec, InputNormalization } from './embedding-model';
 export { loadMobileNetV2Features, mobileNetV2FeatureDim } from './mobilenet-v2';
 
-export const BACKBONES: BackboneName[] = ['small-cnn', 'mobilenetv2', 'mobilenetv2-mid'];
+export const BACKBONES: BackboneName[] = [
+  'small-cnn',
+  'mobilenetv2',
+  'mobilenetv2-mid',
+  'mobilenetv2-early',
+];
 export const MOBILENET_FEATURE_DIM = 1280;
+
+const MOBILENET_VARIANTS = {
+  mobilenetv2: 'pooled',
+  'mobilenetv2-mid': 'mid',
+  'mobilenetv2-early': 'early',
+} as const;
 
 export interface CreateEmbeddingModelOptions {
   backbone: BackboneName;
@@ -36,8 +47,8 @@ export async function createEmbeddingModel(
   if (backbone === 'small-cnn') {
     if (!head) throw new Error('small-cnn has no pretrained features to use without a head');
     model = buildSmallCnn(inputShape, embeddingDim, seed);
-  } else if (backbone === 'mobilenetv2' || backbone === 'mobilenetv2-mid') {
-    const variant = backbone === 'mobilenetv2' ? 'pooled' : 'mid';
+  } else if (backbone in MOBILENET_VARIANTS) {
+    const variant = MOBILENET_VARIANTS[backbone as keyof typeof MOBILENET_VARIANTS];
     if (!head) embeddingDim = mobileNetV2FeatureDim(inputShape, variant);
     model = await buildMobileNetV2(inputShape, embeddingDim, seed, head, variant);
   } else {

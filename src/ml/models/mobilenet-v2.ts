@@ -11,6 +11,14 @@ const FEATURE_LAYER = 'out_relu';
  * distinguishes line drawings.
  */
 export const MID_FEATURE_LAYER = 'block_13_expand_relu';
+/** An earlier cut (ReLU6 of block 6's expansion: stride 8, 192 channels, 8x8 at 64x64). */
+export const EARLY_FEATURE_LAYER = 'block_6_expand_relu';
+
+const CUTS = {
+  pooled: { layer: FEATURE_LAYER, channels: 1280, stride: 0 },
+  mid: { layer: MID_FEATURE_LAYER, channels: 576, stride: 16 },
+  early: { layer: EARLY_FEATURE_LAYER, channels: 192, stride: 8 },
+} as const;
 
 interface KerasLayerJson {
   name: string;
@@ -116,12 +124,13 @@ function concat(parts: ArrayBuffer[]): ArrayBuffer {
   return out.buffer;
 }
 
-export type MobileNetV2Variant = 'pooled' | 'mid';
+export type MobileNetV2Variant = keyof typeof CUTS;
 
 /**
  * MobileNetV2 features and a linear embedding head after batch norm. `pooled`: the last layer, global
- * average pooling (1280-d). `mid`: cut at MID_FEATURE_LAYER and flattened (576 x H/16 x W/16), so the
- * embedding keeps where things are in the image. Without a head the output is those features.
+ * average pooling (1280-d). `mid` / `early`: cut at MID_FEATURE_LAYER (576 x H/16 x W/16) or
+ * EARLY_FEATURE_LAYER (192 x H/8 x W/8) and flattened, so the embedding keeps where things are in the
+ * image. Without a head the output is those features.
  */
 export async function buildMobileNetV2(
   inputShape: [number, number, number],
@@ -130,14 +139,11 @@ export async function buildMobileNetV2(
   head: boolean,
   variant: MobileNetV2Variant = 'pooled',
 ): Promise<tf.LayersModel> {
-  const features = await loadMobileNetV2Features(
-    inputShape,
-    variant === 'mid' ? MID_FEATURE_LAYER : FEATURE_LAYER,
-  );
+  const features = await loadMobileNetV2Features(inputShape, CUTS[variant].layer);
   let x = (
-    variant === 'mid'
-      ? tf.layers.flatten({ name: 'flatten' })
-      : tf.layers.globalAveragePooling2d({ name: 'pool' })
+    variant === 'pooled'
+      ? tf.layers.globalAveragePooling2d({ name: 'pool' })
+      : tf.layers.flatten({ name: 'flatten' })
   ).apply(features.outputs[0]) as tf.SymbolicTensor;
   if (head) {
     x = tf.layers.batchNormalization({ name: 'head_bn' }).apply(x) as tf.SymbolicTensor;
@@ -149,7 +155,7 @@ export async function buildMobileNetV2(
       })
       .apply(x) as tf.SymbolicTensor;
   }
-  const name = variant === 'mid' ? 'mobilenetv2_mid' : 'mobilenetv2';
+  const name = variant === 'pooled' ? 'mobilenetv2' : `mobilenetv2_${variant}`;
   return tf.model({
     inputs: features.inputs,
     outputs: x,
@@ -162,6 +168,7 @@ export function mobileNetV2FeatureDim(
   inputShape: [number, number, number],
   variant: MobileNetV2Variant,
 ): number {
-  if (variant === 'pooled') return 1280;
-  return 576 * Math.ceil(inputShape[0] / 16) * Math.ceil(inputShape[1] / 16);
+  const { channels, stride } = CUTS[variant];
+  if (stride === 0) return channels;
+  return channels * Math.ceil(inputShape[0] / stride) * Math.ceil(inputShape[1] / stride);
 }

@@ -98,6 +98,29 @@ describe('mobilenetv2-mid', () => {
   });
 });
 
+describe('mobilenetv2-early', () => {
+  it('cuts at block 6 (192 x H/8 x W/8 features) and embeds to the asked dimension', async () => {
+    const features = await createEmbeddingModel({
+      backbone: 'mobilenetv2-early',
+      inputShape: [64, 64, 3],
+      head: false,
+    });
+    expect(features.embeddingDim).toBe(192 * 8 * 8);
+    expect(features.model.layers.some((l) => l.name === 'block_7_expand')).toBe(false);
+    const model = await createEmbeddingModel({
+      backbone: 'mobilenetv2-early',
+      inputShape: [64, 64, 3],
+      embeddingDim: 8,
+    });
+    const e = tf.tidy(() =>
+      model.embed(tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 5) as tf.Tensor4D).arraySync(),
+    );
+    expect(e[0]).toHaveLength(8);
+    features.dispose();
+    model.dispose();
+  });
+});
+
 describe('initial weights', () => {
   const weightsOf = (seed: number): Float32Array[] => {
     const model = buildSmallCnn([28, 28, 1], 8, seed);
