@@ -1,4 +1,5 @@
 import { randomUUID } from 'crypto';
+import { ModelsRepository } from '../../src/modules/models/models.repository';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { deployAndWait, tinyPng, writeTinyModel } from './fixtures';
 
@@ -178,5 +179,26 @@ describe('search (e2e)', () => {
 
     const ready = await t.http.get('/health/ready');
     expect(JSON.stringify(ready.body)).toContain('tiny-b');
+  });
+  it("answers a deploy's 202 only once GET /v1/models says deploying, so a client polling right after it never sees the old state", async () => {
+    // Storing the status is made slow: before the fix the 202 went out first and the model still
+    // read as retired (the web console then stopped watching and showed the old model for good).
+    const models = t.app.get(ModelsRepository);
+    const setStatus = models.setStatus.bind(models);
+    const slow = jest.spyOn(models, 'setStatus').mockImplementation(async (id, status, error) => {
+      if (status === 'deploying') await new Promise((resolve) => setTimeout(resolve, 300));
+      return setStatus(id, status, error);
+    });
+    try {
+      const serving = (await t.http.get('/health/ready')).body;
+      const other = JSON.stringify(serving).includes('tiny-b') ? 'tiny-a' : 'tiny-b';
+      const accepted = await t.http.post(`/v1/models/${other}/deploy`).set('x-api-key', t.adminKey);
+      expect([accepted.status, accepted.body.message]).toEqual([202, undefined]);
+      const now = await t.http.get(`/v1/models/${other}`).set('x-api-key', t.adminKey);
+      expect(['deploying', 'deployed']).toContain(now.body.status);
+      await deployAndWait(t, other);
+    } finally {
+      slow.mockRestore();
+    }
   });
 });

@@ -105,7 +105,7 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     // A deploy interrupted by a restart starts again (embeddings it already stored are reused).
     for (const model of await this.models.findByStatus('deploying')) {
-      if (!this.running) this.startInBackground(model);
+      if (!this.running) void this.startInBackground(model);
     }
     // A model deployed through another replica is served here too (PGlite has one process).
     if (this.config.database.kind === 'postgres') this.follower.start(REPLICA_SYNC_MS);
@@ -160,13 +160,19 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
   async requestDeploy(id: string): Promise<DeployAccepted> {
     const model = await this.registry.get(id);
     if (this.indexes.current()?.modelId === id) return { id, status: 'deployed' };
+    // A deploy that has swapped its model in is only tidying up (retiring the old worker and files):
+    // clients already read it as deployed, so the next deploy waits for it instead of a 409.
+    if (this.running && this.indexes.current()?.modelId === this.running.modelId)
+      await this.running.done;
     if (this.running) {
       if (this.running.modelId === id) return { id, status: 'deploying' };
       throw new ConflictException(
         `Model ${this.running.modelId} is being deployed; try again when it has finished`,
       );
     }
-    this.startInBackground(model);
+    // The answer says 'deploying': GET /v1/models must say so too once it has gone out (a client that
+    // polls right after the 202 and sees the old state would stop watching).
+    await this.startInBackground(model);
     return { id, status: 'deploying' };
   }
 
@@ -175,13 +181,18 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.running?.done.catch(() => undefined);
   }
 
-  private startInBackground(model: ModelVersion): void {
-    const done = this.deployNow(model)
+  /** Starts a deploy; the returned promise resolves once its 'deploying' status is stored (or it ended). */
+  private startInBackground(model: ModelVersion): Promise<void> {
+    let statusStored: () => void = () => undefined;
+    const stored = new Promise<void>((resolve) => (statusStored = resolve));
+    const done = this.deployNow(model, statusStored)
       .catch((error: Error) => this.logger.error(`deploy of ${model.id} failed: ${error.message}`))
       .finally(() => {
+        statusStored();
         if (this.running?.modelId === model.id) this.running = null;
       });
     this.running = { modelId: model.id, done };
+    return stored;
   }
 
   /** Serves the active model: its worker, and its index loaded from disk or rebuilt from the database. */
@@ -199,9 +210,13 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async deployNow(model: ModelVersion): Promise<void> {
+  private async deployNow(
+    model: ModelVersion,
+    onStatusStored: () => void = () => undefined,
+  ): Promise<void> {
     const startedAt = new Date().toISOString();
     await this.models.setStatus(model.id, 'deploying');
+    onStatusStored();
     const embedder = await this.startEmbedder(model).catch(async (error: Error) => {
       await this.models.setStatus(model.id, 'failed', error.message);
       throw error;

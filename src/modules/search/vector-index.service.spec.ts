@@ -60,6 +60,7 @@ describe('VectorIndexService', () => {
     // and nothing else was served until it finished.
     expect(served).toBeGreaterThan(1);
     expect(index.search(all[123].vector, { k: 1 })[0].id).toBe(all[123].itemId);
+    await service.onApplicationShutdown();
   });
 
   it('waits ten times as long as the last save took before the next one, and at least two seconds', () => {
@@ -79,5 +80,6 @@ describe('VectorIndexService', () => {
     const index = await service.rebuild('model-b', DIM);
     await service.saveNow(index);
     expect(service.saveDelayMs()).toBeGreaterThanOrEqual(2000);
+    await service.onApplicationShutdown();
   });
 });

@@ -48,6 +48,8 @@ export function render(main) {
   const status = statusLine();
   const body = h('tbody');
   let stopPolling = null;
+  /** The model a click on Deploy asked for, watched until it serves or fails. */
+  let awaited = null;
 
   function deployCell(model) {
     if (model.status === 'deploying') {
@@ -83,7 +85,7 @@ export function render(main) {
             try {
               await api(`/v1/models/${encodeURIComponent(model.id)}/deploy`, { method: 'POST' });
               status.textContent = `Deploying ${model.id}…`;
-              watch();
+              watch(model.id);
             } catch (error) {
               errors.show(error);
             }
@@ -138,12 +140,18 @@ export function render(main) {
     );
     const deploying = models.find((model) => model.status === 'deploying');
     const serving = models.find((model) => model.active);
-    if (!deploying)
+    // After a click on Deploy, keep watching until that model serves or its deploy failed, even if
+    // a refresh lands before the server has recorded the deploy.
+    const target = awaited && models.find((model) => model.id === awaited);
+    const waiting = Boolean(target && !target.active && target.status !== 'failed');
+    if (!waiting) awaited = null;
+    if (!deploying && !waiting)
       status.textContent = serving ? `Serving model: ${serving.id}.` : 'No model is deployed yet.';
-    return Boolean(deploying);
+    return Boolean(deploying) || waiting;
   }
 
-  function watch() {
+  function watch(modelId = null) {
+    awaited = modelId;
     stopPolling?.();
     stopPolling = poll(async () => {
       try {
