@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import { EmbeddingModel, type BackboneName, type EmbeddingModelSpec } from './embedding-model';
-import { buildMobileNetV2, mobileNetV2FeatureDim } from './mobilenet-v2';
+import { buildMobileNetV2 } from './mobilenet-v2';
 import { buildSmallCnn } from './small-cnn';
 
 export { EmbeddingModel, checkImageBatch, l2Normalize } from './embedding-model';
 export type { BackboneName, EmbeddingModelSpec, InputNormalization } from './embedding-model';
-export { loadMobileNetV2Features, mobileNetV2FeatureDim } from './mobilenet-v2';
+export { loadMobileNetV2Features } from './mobilenet-v2';
 
 export const BACKBONES: BackboneName[] = [
   'small-cnn',
@@ -13,7 +13,6 @@ export const BACKBONES: BackboneName[] = [
   'mobilenetv2-mid',
   'mobilenetv2-early',
 ];
-export const MOBILENET_FEATURE_DIM = 1280;
 
 const MOBILENET_VARIANTS = {
   mobilenetv2: 'pooled',
@@ -49,8 +48,9 @@ export async function createEmbeddingModel(
     model = buildSmallCnn(inputShape, embeddingDim, seed);
   } else if (backbone in MOBILENET_VARIANTS) {
     const variant = MOBILENET_VARIANTS[backbone as keyof typeof MOBILENET_VARIANTS];
-    if (!head) embeddingDim = mobileNetV2FeatureDim(inputShape, variant);
     model = await buildMobileNetV2(inputShape, embeddingDim, seed, head, variant);
+    // Without a head the output is the features themselves, as wide as the cut makes them.
+    if (!head) embeddingDim = model.outputs[0].shape[1] as number;
   } else {
     throw new Error(`unknown backbone '${String(backbone)}' (expected ${BACKBONES.join(' or ')})`);
   }

@@ -14,11 +14,7 @@ export const MID_FEATURE_LAYER = 'block_13_expand_relu';
 /** An earlier cut (ReLU6 of block 6's expansion: stride 8, 192 channels, 8x8 at 64x64). */
 export const EARLY_FEATURE_LAYER = 'block_6_expand_relu';
 
-const CUTS = {
-  pooled: { layer: FEATURE_LAYER, channels: 1280, stride: 0 },
-  mid: { layer: MID_FEATURE_LAYER, channels: 576, stride: 16 },
-  early: { layer: EARLY_FEATURE_LAYER, channels: 192, stride: 8 },
-} as const;
+const CUTS = { pooled: FEATURE_LAYER, mid: MID_FEATURE_LAYER, early: EARLY_FEATURE_LAYER } as const;
 
 interface KerasLayerJson {
   name: string;
@@ -139,7 +135,7 @@ export async function buildMobileNetV2(
   head: boolean,
   variant: MobileNetV2Variant = 'pooled',
 ): Promise<tf.LayersModel> {
-  const features = await loadMobileNetV2Features(inputShape, CUTS[variant].layer);
+  const features = await loadMobileNetV2Features(inputShape, CUTS[variant]);
   let x = (
     variant === 'pooled'
       ? tf.layers.globalAveragePooling2d({ name: 'pool' })
@@ -161,14 +157,4 @@ export async function buildMobileNetV2(
     outputs: x,
     name: head ? `${name}_embedding` : `${name}_features`,
   });
-}
-
-/** Output width of the features without a head, for an input of this size. */
-export function mobileNetV2FeatureDim(
-  inputShape: [number, number, number],
-  variant: MobileNetV2Variant,
-): number {
-  const { channels, stride } = CUTS[variant];
-  if (stride === 0) return channels;
-  return channels * Math.ceil(inputShape[0] / stride) * Math.ceil(inputShape[1] / stride);
 }

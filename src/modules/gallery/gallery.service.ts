@@ -9,7 +9,6 @@ import {
 import { createHash, randomUUID } from 'crypto';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
-import { EventLoopPacer } from '../../common/event-loop-pacer';
 import { decodeImage } from '../../ml/data';
 import { ItemCatalog } from '../search/item-catalog';
 import { SearchService } from '../search/search.service';
@@ -157,21 +156,19 @@ export class GalleryService {
       fresh.map((b) => ({ item: b.image.item, vector: Array.from(b.vector) })),
       modelId,
     );
-    // Indexing 50 images is ~25 ms of synchronous HNSW inserts at 70,000 items: in slices, so
-    // searches keep being answered while a batch lands.
-    const pacer = new EventLoopPacer();
-    for (const { image, vector } of fresh) {
-      const createdAt = created.get(image.item.id);
-      if (!createdAt) continue;
-      await pacer.tick();
+    const inserted = fresh.filter((b) => created.has(b.image.item.id));
+    for (const { image } of inserted) {
       this.catalog.set(image.item.id, { label: image.item.label, metadata: image.item.metadata });
-      await this.indexes.add(modelId, image.item.id, vector);
       results.set(image.item.contentSha256, {
         ...image.item,
-        createdAt: createdAt.toISOString(),
+        createdAt: (created.get(image.item.id) as Date).toISOString(),
         duplicate: false,
       });
     }
+    await this.indexes.addMany(
+      modelId,
+      inserted.map(({ image, vector }) => ({ itemId: image.item.id, vector })),
+    );
     // Lost a race with a concurrent upload of the same content (ON CONFLICT DO NOTHING): report the winner.
     const lost = fresh
       .filter((b) => !created.has(b.image.item.id))

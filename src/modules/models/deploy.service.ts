@@ -23,7 +23,6 @@ import { ModelVersion } from './model.entity';
 import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
 import { ModelsRepository } from './models.repository';
 import { Poller } from '../../common/poller';
-import { EventLoopPacer } from '../../common/event-loop-pacer';
 
 const BATCH = 256;
 /** How long a replaced model's worker stays up for searches that started before the swap. */
@@ -292,12 +291,10 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
           )
         ).map((r) => r.itemId),
       );
-      // 256 HNSW inserts hold the thread for 100 ms or more on a large gallery: in slices.
-      const pacer = new EventLoopPacer();
-      for (const row of rows) {
-        await pacer.tick();
-        if (stored.has(row.itemId)) await this.indexes.add(modelId, row.itemId, row.vector);
-      }
+      await this.indexes.addMany(
+        modelId,
+        rows.filter((row) => stored.has(row.itemId)),
+      );
       await progress();
     }
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import type { AppConfig } from '../../config';
 import type { EmbeddingsRepository } from './embeddings.repository';
+import { HnswIndex } from '../../index/hnsw-index';
 import { ItemCatalog } from './item-catalog';
 import { saveDelayAfter, VectorIndexService } from './vector-index.service';
 
@@ -60,6 +61,36 @@ describe('VectorIndexService', () => {
     // and nothing else was served until it finished.
     expect(served).toBeGreaterThan(1);
     expect(index.search(all[123].vector, { k: 1 })[0].id).toBe(all[123].itemId);
+    await service.onApplicationShutdown();
+  });
+
+  it('indexes a batch into the serving index in slices too (uploads and deploys go through addMany)', async () => {
+    const all = rows();
+    const service = new VectorIndexService(
+      { dataDir: dir } as AppConfig,
+      fakeEmbeddings([]),
+      new ItemCatalog(),
+    );
+    const index = HnswIndex.create('model-c', DIM, {}, ROWS);
+    service.swap({
+      modelId: 'model-c',
+      index,
+      embedder: { close: async () => undefined } as never,
+    });
+    let served = 0;
+    let done = false;
+    const serve = () => {
+      served++;
+      if (!done) setImmediate(serve);
+    };
+    setImmediate(serve);
+    await service.addMany('model-c', all);
+    done = true;
+    expect(index.size).toBe(ROWS);
+    expect(served).toBeGreaterThan(1);
+    // A model that is neither serving nor being deployed gets nothing.
+    await service.addMany('model-x', all.slice(0, 3));
+    expect(index.size).toBe(ROWS);
     await service.onApplicationShutdown();
   });
 

@@ -263,12 +263,27 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
 
   /** Adds an item to the serving index (after its row committed). */
   async add(modelId: string, itemId: string, vector: ArrayLike<number>): Promise<void> {
+    await this.addMany(modelId, [{ itemId, vector }]);
+  }
+
+  /**
+   * Adds items to the model's serving (or deploying) index in 4 ms slices: 50 HNSW inserts hold the
+   * thread for ~25 ms at 70,000 items. The target is looked up again after each pause (a deploy may swap).
+   */
+  async addMany(
+    modelId: string,
+    items: readonly { itemId: string; vector: ArrayLike<number> }[],
+  ): Promise<void> {
     await this.settled();
-    const target =
-      this.serving?.modelId === modelId ? this.serving.index : this.building.get(modelId);
-    if (!target) return;
-    target.add(itemId, vector);
-    this.markDirty(target);
+    const pacer = new EventLoopPacer();
+    for (const { itemId, vector } of items) {
+      await this.pace(pacer);
+      const target =
+        this.serving?.modelId === modelId ? this.serving.index : this.building.get(modelId);
+      if (!target) continue;
+      target.add(itemId, vector);
+      this.markDirty(target);
+    }
   }
 
   /** Removes an item from every open index. */
