@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerFusedGradients } from './fused-gradients';
 
 /** Backends in the order they are tried when TFJS_BACKEND does not name one. */
 export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm'] as const;
@@ -51,6 +52,7 @@ async function start(name: BackendName): Promise<BackendInfo> {
     kernelsPatched.push(...registerWasmGradientKernels());
     nativeGemm = loadNativeGemm().library;
   }
+  registerFusedGradients();
   const ok = await tf.setBackend(registered);
   await tf.ready();
   // setBackend returns false (and tfjs quietly keeps another backend) when initialisation fails.

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from './fused-gradients';
 
 interface NativeAddon {
   init(): string | null;
@@ -17,6 +18,7 @@ interface NativeAddon {
   biasActivation(heap: ArrayBuffer, ...args: number[]): void;
   maxPoolGrad(heap: ArrayBuffer, ...args: number[]): void;
   sumRows(heap: ArrayBuffer, ...args: number[]): void;
+  reluGrad(heap: ArrayBuffer, ...args: number[]): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here. */
@@ -385,21 +387,59 @@ function maxPoolGrad(
   return out;
 }
 
-/** Sum over a leading run of axes as column sums of a [rows, cols] view; null for other reductions. */
-function sumLeading(b: WasmBackend, x: tf.TensorInfo, attrs: Record<string, unknown>) {
+/**
+ * Sum (or mean) over one contiguous run of axes as column sums of [outer, rows, cols] blocks: the bias
+ * gradient (leading axes) and global average pooling (the middle, spatial axes); null for other runs.
+ */
+function sumContiguous(
+  b: WasmBackend,
+  x: tf.TensorInfo,
+  attrs: Record<string, unknown>,
+  mean: boolean,
+) {
   const axes = tf.util
     .parseAxisParam(attrs.axis as number | number[], x.shape)
     .slice()
     .sort((p, q) => p - q);
-  if (axes.length === 0 || axes.length >= x.shape.length || !axes.every((a, i) => a === i))
-    return null;
-  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-  const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+  if (axes.length === 0 || !axes.every((a, i) => a === axes[0] + i)) return null;
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
+  const rows = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
+  const cols = tf.util.sizeFromShape(x.shape.slice(last + 1));
+  // A trailing run is a row sum, which the stock kernel already does without a transpose.
+  if (cols === 1 || rows === 0) return null;
   const outShape = attrs.keepDims
-    ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
-    : x.shape.slice(axes.length);
+    ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+    : x.shape.filter((_, i) => i < first || i > last);
   const out = b.makeOutput(outShape, 'float32');
-  addon!.sumRows(heapOf(b), offsetOf(b, x), rows, cols, offsetOf(b, out));
+  addon!.sumRows(
+    heapOf(b),
+    offsetOf(b, x),
+    outer,
+    rows,
+    cols,
+    offsetOf(b, out),
+    mean ? 1 / rows : 1,
+  );
+  return out;
+}
+
+/** Gradient of relu from its output, dy where y > 0 (the custom kernel of ops/fused-conv.ts). */
+function reluGrad(b: WasmBackend, dy: tf.TensorInfo, y: tf.TensorInfo) {
+  if (dy.shape.join() !== y.shape.join()) {
+    throw new Error(
+      `ReluGrad: dy [${dy.shape.join(', ')}] and y [${y.shape.join(', ')}] differ in shape`,
+    );
+  }
+  const out = b.makeOutput(y.shape, 'float32');
+  addon!.reluGrad(
+    heapOf(b),
+    offsetOf(b, dy),
+    offsetOf(b, y),
+    offsetOf(b, out),
+    tf.util.sizeFromShape(y.shape),
+  );
   return out;
 }
 
@@ -516,7 +556,15 @@ export function nativeKernelConfigs(
     }),
     withFallback('Sum', stock('Sum'), ({ inputs, attrs }, b) => {
       const { x } = inputs as { x: tf.TensorInfo };
-      return floats(x) ? sumLeading(b, x, attrs as Record<string, unknown>) : null;
+      return floats(x) ? sumContiguous(b, x, attrs as Record<string, unknown>, false) : null;
+    }),
+    withFallback(RELU_GRAD_KERNEL, undefined, ({ inputs }, b) => {
+      const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+      return floats(dy, y) ? reluGrad(b, dy, y) : null;
+    }),
+    withFallback('Mean', stock('Mean'), ({ inputs, attrs }, b) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      return floats(x) ? sumContiguous(b, x, attrs as Record<string, unknown>, true) : null;
     }),
     withFallback('BatchMatMul', stock('BatchMatMul'), ({ inputs, attrs }, b) => {
       const { a, b: bm } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };

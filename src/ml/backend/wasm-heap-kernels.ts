@@ -170,6 +170,59 @@ function sharedIdentity({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.T
 }
 
 /** Kernel configs to register for wasm; `stock` looks up the kernel being wrapped (before replacement). */
+/** Outputs up to this size take the loop below; larger ones the stock kernel (its same-shape path is fast). */
+const BROADCAST_LOOP_LIMIT = 1 << 20;
+
+/**
+ * Equal with broadcasting as a loop over at most four axes. The stock kernel computes each output
+ * element's source indices one by one (~55 ns per element): the max/min gradients of batch-hard mining
+ * ([B, B] against [B, 1]) and the label mask ([B, 1] against [1, B]) took 2-3 ms of a 128-image step.
+ */
+function equalKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const rank = Math.max(a.shape.length, b.shape.length);
+    if (
+      a.shape.join() === b.shape.join() ||
+      a.dtype !== b.dtype ||
+      a.dtype === 'string' ||
+      rank > 4
+    )
+      return stock(args);
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const size = tf.util.sizeFromShape(outShape);
+    if (size > BROADCAST_LOOP_LIMIT) return stock(args);
+    const heap = args.backend as unknown as HeapBackend;
+    const out = heap.makeOutput(outShape, 'bool');
+    const result = heap.typedArrayFromHeap(out) as Uint8Array;
+    const left = heap.typedArrayFromHeap(a);
+    const right = heap.typedArrayFromHeap(b);
+    const dims = [1, 1, 1, 1];
+    outShape.forEach((d, i) => (dims[4 - outShape.length + i] = d));
+    const stridesOf = (shape: number[]) => {
+      const strides = [0, 0, 0, 0];
+      let stride = 1;
+      for (let i = shape.length - 1; i >= 0; i--) {
+        if (shape[i] !== 1) strides[4 - shape.length + i] = stride;
+        stride *= shape[i];
+      }
+      return strides;
+    };
+    const sa = stridesOf(a.shape);
+    const sb = stridesOf(b.shape);
+    let o = 0;
+    for (let i0 = 0; i0 < dims[0]; i0++)
+      for (let i1 = 0; i1 < dims[1]; i1++)
+        for (let i2 = 0; i2 < dims[2]; i2++) {
+          let ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+          let ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+          for (let i3 = 0; i3 < dims[3]; i3++, ia += sa[3], ib += sb[3])
+            result[o++] = left[ia] === right[ib] ? 1 : 0;
+        }
+    return out;
+  };
+}
+
 export function heapKernelConfigs(
   stock: (name: string) => tf.KernelConfig | undefined,
 ): tf.KernelConfig[] {
@@ -185,6 +238,15 @@ export function heapKernelConfigs(
       backendName: 'wasm',
       setupFunc: sum.setupFunc,
       kernelFunc: sumKernel(sum.kernelFunc),
+    });
+  }
+  const equal = stock('Equal');
+  if (equal) {
+    configs.push({
+      kernelName: 'Equal',
+      backendName: 'wasm',
+      setupFunc: equal.setupFunc,
+      kernelFunc: equalKernel(equal.kernelFunc),
     });
   }
   const tile = stock('Tile');

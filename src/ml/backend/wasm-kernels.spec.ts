@@ -82,7 +82,7 @@ cases.push({
   layer: (x, w) => tf.matMul(x.reshape([4, 9, 2]), w as tf.Tensor3D, true, true),
 });
 
-/** Single-input ops the heap kernels replace (MaxPoolGrad, leading-axis Sum, Tile); quantised inputs force ties. */
+/** Single-input ops the heap and native kernels replace (MaxPoolGrad, Sum, Mean, Equal, Tile); quantised inputs force ties. */
 const inputOnlyCases: Array<{
   name: string;
   x: [number, number, number, number];
@@ -105,6 +105,46 @@ const inputOnlyCases: Array<{
     name: 'batched matmul against one broadcast matrix',
     x: [4, 3, 3, 2],
     op: (x) => tf.matMul(x.reshape([4, 9, 2]), tf.tensor2d(values(10, 6), [2, 5])),
+  },
+  {
+    name: 'max-pool 2x2 stride 2, odd size, 6 channels (vector body and tail), ties',
+    x: [2, 7, 9, 6],
+    quantised: true,
+    op: (x) => tf.maxPool(x, 2, 2, 'valid'),
+  },
+  {
+    name: 'max-pool 2x2 stride 2, 8 channels, ties',
+    x: [3, 6, 4, 8],
+    quantised: true,
+    op: (x) => tf.maxPool(x, 2, 2, 'valid'),
+  },
+  {
+    name: 'mean over the spatial axes (global average pool)',
+    x: [3, 4, 5, 6],
+    op: (x) => tf.mean(tf.square(x), [1, 2]),
+  },
+  {
+    name: 'mean over the spatial axes, keepDims, and over leading axes',
+    x: [3, 4, 5, 6],
+    op: (x) =>
+      tf.add(tf.mean(x, [2, 1], true), tf.mean(tf.square(x), [0, 1]).reshape([1, 1, 5, 6])),
+  },
+  {
+    name: 'equal with broadcasting (batch-hard mining: row maxima, label masks)',
+    x: [2, 4, 6, 1],
+    quantised: true,
+    op: (x) => {
+      const rows = x.reshape([8, 6]);
+      // Equal has no gradient: the masks come from constants, as the loss's do.
+      const quantised = tf.round(tf.mul(tf.tensor2d(values(48, 11), [8, 6]), 4));
+      const isRowMax = tf.cast(tf.equal(quantised, tf.max(quantised, 1, true)), 'float32');
+      const labels = tf.floorDiv(tf.range(0, 8, 1, 'int32'), tf.scalar(2, 'int32'));
+      const sameLabel = tf.cast(
+        tf.equal(labels.reshape([8, 1]), labels.reshape([1, 8])),
+        'float32',
+      );
+      return tf.add(tf.sum(tf.mul(rows, isRowMax), 1), tf.sum(sameLabel, 1));
+    },
   },
   { name: 'sum over leading axes', x: [3, 4, 5, 6], op: (x) => tf.sum(tf.square(x), [0, 1, 2]) },
   {

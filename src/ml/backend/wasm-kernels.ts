@@ -5,6 +5,7 @@
  * close to its forward pass.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from './fused-gradients';
 import { nativeKernelConfigs } from './native-kernels';
 import { heapKernelConfigs } from './wasm-heap-kernels';
 
@@ -352,11 +353,13 @@ export function registerWasmGradientKernels(options: { native?: boolean } = {}):
   ];
   configs.push(...heapKernelConfigs(stockKernel));
   // Native kernels wrap the ones now registered (stock or the formulations above) as their fallback.
-  for (const name of ['Conv2D', 'FusedConv2D', 'BatchMatMul']) {
+  for (const name of ['Conv2D', 'FusedConv2D', 'BatchMatMul', 'Mean']) {
     const stock = stockKernel(name);
     if (stock) configs.push(stock);
   }
   configs.forEach(register);
+  // The one-pass ReLU gradient exists only natively; without it fused-gradients.ts composes stock ops.
+  if (tf.getKernel(RELU_GRAD_KERNEL, BACKEND)) tf.unregisterKernel(RELU_GRAD_KERNEL, BACKEND);
   const native =
     (options.native ?? true) ? nativeKernelConfigs((name) => tf.getKernel(name, BACKEND)) : [];
   native.forEach(register);

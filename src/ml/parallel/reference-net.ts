@@ -5,6 +5,7 @@
  * (margin 0.2) with labels = index div 4; Adam (lr 1e-3).
  */
 import * as tf from '@tensorflow/tfjs';
+import { conv2dBiasRelu } from '../backend/fused-gradients';
 import { SeededRandom } from '../data/random';
 
 export interface ReferenceNetOptions {
@@ -12,7 +13,7 @@ export interface ReferenceNetOptions {
   size: number;
   channels: number;
   seed?: number;
-  /** Fused conv + bias + ReLU kernels (true) or separate ops (false); same maths, kept for the lever study. */
+  /** Fused conv + bias + ReLU kernels, also while training (true), or separate ops (false); same maths, kept for the lever study. */
   fused?: boolean;
 }
 
@@ -86,7 +87,7 @@ export class ReferenceNet {
         const filter = this.params[2 * layer] as tf.Tensor4D;
         const bias = this.params[2 * layer + 1] as tf.Tensor1D;
         x = this.fused
-          ? tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias, activation: 'relu' })
+          ? conv2dBiasRelu(x, filter, bias, 1, 'same')
           : tf.relu(tf.add(tf.conv2d(x, filter, 1, 'same'), bias) as tf.Tensor4D);
         if (layer < FILTERS.length - 1) x = tf.maxPool(x, 2, 2, 'valid');
       }

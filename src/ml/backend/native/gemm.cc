@@ -176,10 +176,13 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
           int64_t r = oh * g.sh + i - g.pt;
           for (int64_t j = 0; j < g.kw; j++, out += g.c) {
             int64_t col = ow * g.sw + j - g.pl;
+            // Plain loops rather than memcpy/memset: with few channels (a first layer's 1 or 3) a library
+            // call per tap cost more than the copy.
             if (r < 0 || r >= g.h || col < 0 || col >= g.w) {
-              memset(out, 0, g.c * sizeof(float));
+              for (int64_t c = 0; c < g.c; c++) out[c] = 0.0f;
             } else {
-              memcpy(out, x + ((b * g.h + r) * g.w + col) * g.c, g.c * sizeof(float));
+              const float* source = x + ((b * g.h + r) * g.w + col) * g.c;
+              for (int64_t c = 0; c < g.c; c++) out[c] = source[c];
             }
           }
         }
@@ -235,6 +238,70 @@ static napi_value BiasActivation(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+
+// 2x2 windows at stride 2 without padding do not overlap: each window writes its own four gradients, so
+// no zero fill and no scatter, and the loop over channels vectorises. Same tie rule as the general path.
+static void max_pool_grad_2x2(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
+  const int64_t c_count = g.c, row = g.w * g.c;
+  if (g.h != 2 * g.oh || g.w != 2 * g.ow) memset(dx, 0, g.n * g.h * g.w * g.c * sizeof(float));
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t oh = 0; oh < g.oh; oh++)
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        const int64_t base = ((b * g.h + 2 * oh) * g.w + 2 * ow) * g.c;
+        const float* x00 = x + base;
+        const float* x01 = x00 + c_count;
+        const float* x10 = x00 + row;
+        const float* x11 = x10 + c_count;
+        float* d00 = dx + base;
+        float* d01 = d00 + c_count;
+        float* d10 = d00 + row;
+        float* d11 = d10 + c_count;
+        const float* grad = dy + ((b * g.oh + oh) * g.ow + ow) * g.c;
+        int64_t c = 0;
+        // Four channels at a time with GCC/Clang vector extensions (gcc does not if-convert the scalar
+        // loop's chain of compares); the masks are all-ones where the comparison holds.
+        for (; c + 4 <= c_count; c += 4) {
+          f32x4 v0, v1, v2, v3, d;
+          memcpy(&v0, x00 + c, sizeof v0);
+          memcpy(&v1, x01 + c, sizeof v1);
+          memcpy(&v2, x10 + c, sizeof v2);
+          memcpy(&v3, x11 + c, sizeof v3);
+          memcpy(&d, grad + c, sizeof d);
+          f32x4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+          const i32x4 m0 = v0 > best;
+          best = m0 ? v0 : best;
+          const i32x4 m1 = v1 > best;
+          best = m1 ? v1 : best;
+          const i32x4 m2 = v2 > best;
+          best = m2 ? v2 : best;
+          const i32x4 m3 = v3 > best;
+          const f32x4 zero = {0, 0, 0, 0};
+          const f32x4 o3 = m3 ? d : zero;
+          const f32x4 o2 = (m2 & ~m3) ? d : zero;
+          const f32x4 o1 = (m1 & ~m2 & ~m3) ? d : zero;
+          const f32x4 o0 = (m0 & ~m1 & ~m2 & ~m3) ? d : zero;
+          memcpy(d00 + c, &o0, sizeof o0);
+          memcpy(d01 + c, &o1, sizeof o1);
+          memcpy(d10 + c, &o2, sizeof o2);
+          memcpy(d11 + c, &o3, sizeof o3);
+        }
+        for (; c < c_count; c++) {
+          const float values[4] = {x00[c], x01[c], x10[c], x11[c]};
+          float best = -INFINITY;
+          int winner = -1;
+          for (int k = 0; k < 4; k++)
+            if (values[k] > best) {
+              best = values[k];
+              winner = k;
+            }
+          float* targets[4] = {d00 + c, d01 + c, d10 + c, d11 + c};
+          for (int k = 0; k < 4; k++) *targets[k] = k == winner ? grad[c] : 0.0f;
+        }
+      }
+}
+
 // maxPoolGrad(heap, xOffset, dyOffset, dxOffset, N, H, W, C, KH, KW, SH, SW, padTop, padLeft, OH, OW):
 // TensorFlow's semantics, each window's gradient to its first strict maximum in scan order.
 static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
@@ -247,6 +314,11 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   const float* dy = at(heap, length, args.i(2), g.n * g.oh * g.ow * g.c, &ok);
   float* dx = at(heap, length, args.i(3), g.n * g.h * g.w * g.c, &ok);
   if (!ok || !args.ok) return fail(env, "maxPoolGrad: bad arguments");
+  if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 && 2 * g.oh <= g.h &&
+      2 * g.ow <= g.w) {
+    max_pool_grad_2x2(g, x, dy, dx);
+    return nullptr;
+  }
   memset(dx, 0, g.n * g.h * g.w * g.c * sizeof(float));
   std::string scratch((size_t)g.c * (sizeof(float) + sizeof(int64_t)), '\0');
   float* best = (float*)&scratch[0];
@@ -281,23 +353,50 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// sumRows(heap, xOffset, rows, cols, outOffset): out[c] = sum over r of x[r, c] (double accumulators).
+// sumRows(heap, xOffset, outer, rows, cols, outOffset, scale): out[o, c] = scale * sum over r of x[o, r, c]
+// (double accumulators): a sum or mean over any contiguous run of axes.
 static napi_value SumRows(napi_env env, napi_callback_info info) {
   Args args(env, info);
   size_t length = 0;
   uint8_t* heap = args.heap(0, &length);
-  int64_t rows = args.i(2), cols = args.i(3);
+  int64_t outer = args.i(2), rows = args.i(3), cols = args.i(4);
+  double scale = args.i_d(6);
   bool ok = args.ok;
-  const float* x = at(heap, length, args.i(1), rows * cols, &ok);
-  float* out = at(heap, length, args.i(4), cols, &ok);
+  const float* x = at(heap, length, args.i(1), outer * rows * cols, &ok);
+  float* out = at(heap, length, args.i(5), outer * cols, &ok);
   if (!ok) return fail(env, "sumRows: bad arguments");
   std::string scratch((size_t)cols * sizeof(double), '\0');
   double* acc = (double*)&scratch[0];
-  for (int64_t r = 0; r < rows; r++) {
-    const float* row = x + r * cols;
-    for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+  for (int64_t o = 0; o < outer; o++) {
+    std::fill(acc, acc + cols, 0.0);
+    const float* block = x + o * rows * cols;
+    for (int64_t r = 0; r < rows; r++) {
+      const float* line = block + r * cols;
+      for (int64_t c = 0; c < cols; c++) acc[c] += line[c];
+    }
+    float* target = out + o * cols;
+    for (int64_t c = 0; c < cols; c++) target[c] = (float)(acc[c] * scale);
   }
-  for (int64_t c = 0; c < cols; c++) out[c] = (float)acc[c];
+  return nullptr;
+}
+
+// reluGrad(heap, dyOffset, yOffset, dxOffset, n): dx = y > 0 ? dy : 0, the gradient of relu from its output
+// (PyTorch's threshold_backward), in one pass instead of step + cast + multiply.
+static napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  size_t length = 0;
+  uint8_t* heap = args.heap(0, &length);
+  int64_t n = args.i(4);
+  bool ok = args.ok;
+  const float* dy = at(heap, length, args.i(1), n, &ok);
+  const float* y = at(heap, length, args.i(2), n, &ok);
+  float* dx = at(heap, length, args.i(3), n, &ok);
+  if (!ok) return fail(env, "reluGrad: bad arguments");
+  // dy is read unconditionally so the select has no branch and vectorises.
+  for (int64_t i = 0; i < n; i++) {
+    const float d = dy[i];
+    dx[i] = y[i] > 0.0f ? d : 0.0f;
+  }
   return nullptr;
 }
 
@@ -307,7 +406,8 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } functions[] = {{"init", Init},     {"setThreads", SetThreads}, {"gemm", Gemm},
                    {"im2col", Im2col}, {"col2im", Col2im},         {"biasActivation", BiasActivation},
-                   {"maxPoolGrad", MaxPoolGrad}, {"sumRows", SumRows}};
+                   {"maxPoolGrad", MaxPoolGrad}, {"sumRows", SumRows},
+                   {"reluGrad", ReluGrad}};
   for (auto& f : functions) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
