@@ -6,11 +6,14 @@ import type { TransferListItem } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { serveRequests } from '../../workers/pool';
+import { FlatAdam } from './flat-adam';
 import { flatGradients, pgdStep, ReferenceNet, unflatten } from './reference-net';
 import type { ReplicaConfig, ReplicaRequest, ReplicaResult } from './replica.protocol';
 
 let net: ReferenceNet | null = null;
-let optimizer: tf.AdamOptimizer | null = null;
+let optimizer: FlatAdam | null = null;
+/** The parameters as one vector, in referenceParamShapes order: Adam updates it, then the variables. */
+let flatParams: Float32Array | null = null;
 let config: ReplicaConfig | null = null;
 
 function images(values: Float32Array): tf.Tensor4D {
@@ -38,7 +41,10 @@ async function handle(request: ReplicaRequest): Promise<ReplicaResult> {
         seed: config.seed,
         fused: config.fused,
       });
-      optimizer = tf.train.adam(config.learningRate);
+      flatParams = tf
+        .tidy(() => tf.concat(net!.params.map((p) => p.reshape([-1]))))
+        .dataSync() as Float32Array;
+      optimizer = new FlatAdam(flatParams.length, { learningRate: config.learningRate });
       return { kind: 'ready', backend: info.name };
     }
     case 'gradients': {
@@ -52,9 +58,14 @@ async function handle(request: ReplicaRequest): Promise<ReplicaResult> {
       }
     }
     case 'apply': {
-      const grads = unflatten(ready(), request.gradients);
-      optimizer!.applyGradients(grads);
-      tf.dispose(grads.map((g) => g.tensor));
+      optimizer!.apply(flatParams!, request.gradients);
+      // A copy: the cpu backend keeps the array it is given, and flatParams changes next step.
+      for (const { name, tensor } of unflatten(ready(), flatParams!.slice())) {
+        ready()
+          .params.find((p) => p.name === name)!
+          .assign(tensor);
+        tensor.dispose();
+      }
       return { kind: 'applied' };
     }
     case 'infer': {
