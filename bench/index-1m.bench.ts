@@ -7,7 +7,7 @@
  *   node --expose-gc -r @swc-node/register bench/index-1m.bench.ts [--n 1000000] [--dim 128]
  *     [--generator fitted|isotropic] [--profile bench/results/index-embedding-profile.json]
  *     [--rotation profile|per-cluster|shared] [--clusters 2000] [--sigma 0.75] [--queries 1000] [--m 16]
- *     [--ef-construction 200] [--efs 16,32,64,128,256] [--rounds 3] [--cache tmp/index-cache]
+ *     [--ef-construction 200] [--ids uuid|numeric] [--efs 16,32,64,128,256] [--rounds 3] [--cache tmp/index-cache]
  *     [--lock /tmp/compute.lock] [--out bench/results/index-1m.json]
  *
  * Data (bench/index-data.ts): cluster centres uniform on the unit sphere, cluster sizes log-normal (real
@@ -30,7 +30,7 @@
  * CXXFLAGS=-march=native: the npm build compiles hnswlib's distances for baseline x86-64, SSE only).
  */
 import { spawn } from 'child_process';
-import { createHash } from 'crypto';
+import { createHash, randomUUID } from 'crypto';
 import {
   existsSync,
   mkdirSync,
@@ -240,6 +240,9 @@ async function main(): Promise<void> {
   const queryCount = Number(arg('queries', '1000'));
   const m = Number(arg('m', String(DEFAULT_HNSW_PARAMS.m)));
   const efConstruction = Number(arg('ef-construction', String(DEFAULT_HNSW_PARAMS.efConstruction)));
+  const idKind = arg('ids', 'uuid');
+  if (idKind !== 'uuid' && idKind !== 'numeric')
+    throw new Error(`--ids must be uuid or numeric, got ${idKind}`);
   const efs = arg('efs', '16,32,64,128,256').split(',').map(Number);
   const rounds = Number(arg('rounds', '3'));
   const lockFile = arg('lock', '');
@@ -272,13 +275,15 @@ async function main(): Promise<void> {
   const { perClass: _perClass, ...structure } = classStructure(subset, subsetLabels, dim).report;
   console.error(JSON.stringify({ structure, neighbours }));
 
+  // Item ids as the gallery makes them (UUIDs), or the row number as a string (--ids numeric).
+  const ids = Array.from({ length: n }, (_, i) => (idKind === 'uuid' ? randomUUID() : String(i)));
   // Build through the service's wrapper (what the service holds per model), capacity known up front.
   const rssBefore = rss();
   const buildStart = process.hrtime.bigint();
   const index = HnswIndex.create('bench', dim, { m, efConstruction }, n);
   const progressEvery = Math.max(1, Math.floor(n / 10));
   for (let i = 0; i < n; i++) {
-    index.add(String(i), base.subarray(i * dim, (i + 1) * dim));
+    index.add(ids[i], base.subarray(i * dim, (i + 1) * dim));
     if ((i + 1) % progressEvery === 0) {
       console.error(`built ${i + 1}/${n} in ${nowSeconds(buildStart).toFixed(0)} s`);
     }
@@ -292,8 +297,8 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 
   const raw = 4 * dim;
-  const idOfLabel = Array.from({ length: n }, (_, i) => String(i));
-  const lean = new LeanSearch(index.native, idOfLabel, dim);
+  const lean = new LeanSearch(index.native, ids, dim);
+  const rowOf = new Map(ids.map((id, row) => [id, row]));
   const points = Array.from({ length: queryCount }, (_, r) =>
     Array.from(queries.subarray(r * dim, (r + 1) * dim)),
   );
@@ -335,8 +340,8 @@ async function main(): Promise<void> {
     }
     const point = {
       ef,
-      recallAt10: recallOf((r) => service[r].map(Number)),
-      recallAt10Lean: recallOf((r) => leanFound[r].map(Number)),
+      recallAt10: recallOf((r) => service[r].map((id) => rowOf.get(id)!)),
+      recallAt10Lean: recallOf((r) => leanFound[r].map((id) => rowOf.get(id)!)),
       recallAt10Native: recallOf((r) => nativeFound[r]),
       queriesPerSecond: Math.round(queryCount / best.service),
       queriesPerSecondLean: Math.round(queryCount / best.lean),
@@ -385,6 +390,7 @@ async function main(): Promise<void> {
       neighbours,
     },
     params: { ...DEFAULT_HNSW_PARAMS, m, efConstruction, space: 'cosine' },
+    ids: idKind,
     hnswlib: hnswlibDir ? `hnswlib-node from ${hnswlibDir}` : 'hnswlib-node (npm build)',
     isServiceDefault:
       m === DEFAULT_HNSW_PARAMS.m && efConstruction === DEFAULT_HNSW_PARAMS.efConstruction,

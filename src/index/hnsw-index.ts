@@ -1,9 +1,11 @@
 /**
  * An HNSW index (hnswlib-node, cosine) over the embeddings of one model, keyed by gallery item id.
- * hnswlib knows only integer labels, so the index keeps the int label <-> item id mapping itself.
+ * hnswlib knows only integer labels, so the index keeps the int label <-> item id mapping itself
+ * (IdTable: 16 bytes per UUID plus a hash slot).
  * Framework-free: the Nest service that owns one per deployed model lives in src/modules/search.
  */
 import { HierarchicalNSW } from 'hnswlib-node';
+import { IdTable } from './id-table';
 
 export interface HnswParams {
   /** Graph degree; 16 is hnswlib's recommended default for 64-512 dimensions. */
@@ -46,8 +48,7 @@ export interface LabelTable {
 const MIN_CAPACITY = 1024;
 
 export class HnswIndex {
-  private readonly labelOf = new Map<string, number>();
-  private readonly idOf = new Map<number, string>();
+  private readonly table = new IdTable();
   private nextLabel = 0;
 
   private constructor(
@@ -96,7 +97,7 @@ export class HnswIndex {
 
   /** Number of live (not deleted) items. */
   get size(): number {
-    return this.labelOf.size;
+    return this.table.size;
   }
 
   get capacity(): number {
@@ -104,18 +105,18 @@ export class HnswIndex {
   }
 
   has(id: string): boolean {
-    return this.labelOf.has(id);
+    return this.table.labelOf(id) !== undefined;
   }
 
   ids(): string[] {
-    return [...this.labelOf.keys()];
+    return Array.from(this.table.entries(), ([id]) => id);
   }
 
   /** Adds an item, or replaces its vector when the id is already present. */
   add(id: string, vector: ArrayLike<number>): void {
     this.checkDim(vector);
     const point = Array.from(vector);
-    const existing = this.labelOf.get(id);
+    const existing = this.table.labelOf(id);
     if (existing !== undefined) {
       this.hnsw.addPoint(point, existing);
       return;
@@ -133,11 +134,9 @@ export class HnswIndex {
 
   /** Removes an item; returns false when it was not in the index. */
   remove(id: string): boolean {
-    const label = this.labelOf.get(id);
+    const label = this.table.delete(id);
     if (label === undefined) return false;
     this.hnsw.markDelete(label);
-    this.labelOf.delete(id);
-    this.idOf.delete(label);
     return true;
   }
 
@@ -152,13 +151,13 @@ export class HnswIndex {
     const point = Array.isArray(query) ? (query as number[]) : Array.from(query);
     const result = filter
       ? this.hnsw.searchKnn(point, k, (label) => {
-          const id = this.idOf.get(label);
+          const id = this.table.idOf(label);
           return id !== undefined && filter(id);
         })
       : this.hnsw.searchKnn(point, k);
     const neighbours: Neighbour[] = [];
     for (let i = 0; i < result.neighbors.length; i++) {
-      const id = this.idOf.get(result.neighbors[i]);
+      const id = this.table.idOf(result.neighbors[i]);
       if (id === undefined) continue;
       const distance = result.distances[i];
       neighbours.push({ id, distance, score: 1 - distance });
@@ -168,16 +167,18 @@ export class HnswIndex {
 
   /** The stored (normalised) vector of an item, or undefined. */
   vectorOf(id: string): number[] | undefined {
-    const label = this.labelOf.get(id);
+    const label = this.table.labelOf(id);
     return label === undefined ? undefined : this.hnsw.getPoint(label);
   }
 
   labelTable(): LabelTable {
-    return {
-      nextLabel: this.nextLabel,
-      labels: [...this.labelOf.values()],
-      ids: [...this.labelOf.keys()],
-    };
+    const labels: number[] = [];
+    const ids: string[] = [];
+    for (const [id, label] of this.table.entries()) {
+      ids.push(id);
+      labels.push(label);
+    }
+    return { nextLabel: this.nextLabel, labels, ids };
   }
 
   /** The underlying hnswlib index, for persistence only. */
@@ -186,8 +187,7 @@ export class HnswIndex {
   }
 
   private bind(id: string, label: number): void {
-    this.labelOf.set(id, label);
-    this.idOf.set(label, id);
+    this.table.set(id, label);
   }
 
   private checkDim(vector: ArrayLike<number>): void {
