@@ -9,12 +9,14 @@ import type { Command } from 'commander';
 import {
   BENCH_MODES,
   benchReferenceNet,
+  benchReferenceNetInThread,
   machineInfo,
   runTorchReference,
   type BenchMode,
   type BenchRow,
 } from '../ml/parallel/benchmark';
 import { mergeIntoDocument, ratioToTorch, renderBenchmarks } from '../ml/parallel/benchmark-report';
+import { BACKEND_ORDER, GPU_BACKENDS } from '../ml/backend';
 
 /** The checkout root: the nearest directory above this file holding package.json. */
 function repoRoot(): string {
@@ -40,6 +42,7 @@ interface BenchFlags {
   doc: string | false;
   json: string | false;
   appendix: string;
+  backend?: string;
 }
 
 function parseInputs(spec: string): Array<[number, number]> {
@@ -68,6 +71,11 @@ async function runBench(flags: BenchFlags): Promise<void> {
   for (const mode of modes)
     if (!BENCH_MODES.includes(mode))
       throw new Error(`--modes: unknown mode '${mode}' (${BENCH_MODES.join(', ')})`);
+  const backend = flags.backend;
+  const allowed: string[] = [...BACKEND_ORDER, 'cpu'];
+  if (backend !== undefined && !allowed.includes(backend))
+    throw new Error(`--backend must be one of ${allowed.join(', ')} (got '${backend}')`);
+  const onGpu = backend !== undefined && GPU_BACKENDS.includes(backend);
   const reps = parseCount('--reps', flags.reps);
   const warmup = Number(flags.warmup);
 
@@ -81,6 +89,20 @@ async function runBench(flags: BenchFlags): Promise<void> {
     console.log(JSON.stringify(ratio === undefined ? row : { ...row, ratio_to_pytorch: ratio }));
   };
   for (const [height, channels] of inputs) {
+    if (onGpu) {
+      // One device for the process: the modes run on this thread (the baseline is still CPU PyTorch).
+      const ours = await benchReferenceNetInThread({
+        height,
+        channels,
+        modes,
+        reps,
+        warmup,
+        fused: flags.fused,
+        backend: backend!,
+      });
+      ours.forEach(emit);
+      continue;
+    }
     for (const workers of workerCounts) {
       if (flags.torch) {
         const script = path.resolve(root, flags.torchScript);
@@ -100,6 +122,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
         reps,
         warmup,
         fused: flags.fused,
+        backend,
       });
       ours.forEach(emit);
     }
@@ -148,6 +171,10 @@ export function register(program: Command): void {
       '../shared/bench/torch_reference.py',
     )
     .option('--python <path>', 'python interpreter with torch', '/usr/bin/python3')
+    .option(
+      '--backend <name>',
+      `tfjs backend (${BACKEND_ORDER.join(', ')}, cpu; default: the fastest that starts); a GPU backend runs on one thread`,
+    )
     .option('--no-fused', 'separate conv / bias / ReLU ops instead of fused kernels (lever study)')
     .option('--doc <path>', 'markdown report to write', 'docs/BENCHMARKS.md')
     .option('--no-doc', 'do not write the markdown report')

@@ -54,7 +54,7 @@ describe('loadConfig', () => {
     [
       'TFJS_BACKEND',
       'cuda',
-      /TFJS_BACKEND: TFJS_BACKEND must be one of the following values: wasm, tensorflow, tensorflow-gpu, cpu/,
+      /TFJS_BACKEND: TFJS_BACKEND must be one of the following values: wasm, tensorflow, tensorflow-gpu, webgpu, cpu/,
     ],
     ['ADMIN_API_KEY', 'short', /ADMIN_API_KEY: ADMIN_API_KEY must be at least 16 characters long/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: LOG_LEVEL must be one of the following values/],

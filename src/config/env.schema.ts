@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MinLength, Min } from 'class-validator';
 
-export const TFJS_BACKENDS = ['wasm', 'tensorflow', 'tensorflow-gpu', 'cpu'] as const;
+export const TFJS_BACKENDS = ['wasm', 'tensorflow', 'tensorflow-gpu', 'webgpu', 'cpu'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** What a `rir serve` process does: serve HTTP and enqueue jobs (api), run jobs (worker), or both. */
 export const SERVE_ROLES = ['api', 'worker', 'all'] as const;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerFusedGradients } from './fused-gradients';
 
 /** Backends in the order they are tried when TFJS_BACKEND does not name one. */
-export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm'] as const;
+export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm'] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number] | 'cpu';
 
 export interface BackendInfo {
@@ -22,8 +22,32 @@ let pending: Promise<BackendInfo> | null = null;
 const PACKAGE: Record<Exclude<BackendName, 'cpu'>, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   wasm: '@tensorflow/tfjs-backend-wasm',
 };
+
+/** Backends that run on a GPU: one per process, so callers keep work on one thread instead of workers. */
+export const GPU_BACKENDS: readonly string[] = ['tensorflow-gpu', 'webgpu'];
+
+/**
+ * Node has no WebGPU of its own: the optional `webgpu` package (Dawn, over Vulkan) provides
+ * navigator.gpu, which tfjs-backend-webgpu looks for when it is first required. Neither package is a
+ * dependency (Dawn's binaries for every platform are 130 MB): `npm install webgpu
+ * @tensorflow/tfjs-backend-webgpu` enables the backend on a machine with a Vulkan GPU driver.
+ */
+export function provideWebGpu(): Error | null {
+  const scope = globalThis as { navigator?: { gpu?: unknown } };
+  if (scope.navigator?.gpu) return null;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const dawn = require('webgpu') as { create(flags: string[]): unknown; globals: object };
+    Object.assign(globalThis, dawn.globals);
+    scope.navigator = { ...(scope.navigator ?? {}), gpu: dawn.create([]) };
+    return null;
+  } catch (error) {
+    return error as Error;
+  }
+}
 
 function tryRequire(pkg: string): Error | null {
   try {
@@ -39,7 +63,14 @@ function tryRequire(pkg: string): Error | null {
 async function start(name: BackendName): Promise<BackendInfo> {
   const kernelsPatched: string[] = [];
   let nativeGemm: string | null = null;
-  if (name !== 'cpu') {
+  if (name === 'webgpu') {
+    const failure = provideWebGpu();
+    if (failure)
+      throw new Error(`webgpu (Dawn for Node) is not available: ${failure.message.split('\n')[0]}`);
+  }
+  // A bundle or the application may have registered the backend already (tfjs-backend-webgpu, say).
+  const registeredAlready = tf.findBackendFactory(name === 'tensorflow-gpu' ? 'tensorflow' : name);
+  if (name !== 'cpu' && !registeredAlready) {
     const failure = tryRequire(PACKAGE[name]);
     if (failure)
       throw new Error(`${PACKAGE[name]} is not available: ${failure.message.split('\n')[0]}`);
@@ -51,6 +82,10 @@ async function start(name: BackendName): Promise<BackendInfo> {
     const { loadNativeGemm } = await import('./native-kernels');
     kernelsPatched.push(...registerWasmGradientKernels());
     nativeGemm = loadNativeGemm().library;
+  }
+  if (registered === 'webgpu') {
+    const { registerWebGpuGradientKernels } = await import('./wasm-kernels');
+    kernelsPatched.push(...registerWebGpuGradientKernels());
   }
   registerFusedGradients();
   const ok = await tf.setBackend(registered);
@@ -64,7 +99,7 @@ async function start(name: BackendName): Promise<BackendInfo> {
     name: registered,
     requested: name,
     simd,
-    gpu: name === 'tensorflow-gpu',
+    gpu: GPU_BACKENDS.includes(name),
     kernelsPatched,
     nativeGemm,
   };

@@ -267,10 +267,11 @@ function depthwiseBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: ConvAtt
 function kernel(
   kernelName: string,
   run: (inputs: Record<string, tf.Tensor4D>, attrs: ConvAttrs) => tf.Tensor,
+  backendName = BACKEND,
 ): tf.KernelConfig {
   return {
     kernelName,
-    backendName: BACKEND,
+    backendName,
     // Kernel inputs arrive as Tensors from the engine; ops run inside are not taped (kernelDepth > 0).
     kernelFunc: ({ inputs, attrs }) =>
       run(
@@ -365,4 +366,35 @@ export function registerWasmGradientKernels(options: { native?: boolean } = {}):
   native.forEach(register);
   const patched = configs.filter((c) => c !== stockKernel(c.kernelName)).map((c) => c.kernelName);
   return [...new Set([...patched, ...native.map((c) => c.kernelName)])];
+}
+
+/**
+ * tfjs-backend-webgpu's Conv2DBackpropFilter gives each filter weight one GPU thread that loops over the
+ * whole batch: on an H200, 23 ms for the reference net's first layer (288 weights, 100k terms each) and
+ * 8 ms for its second, 90% of a 57 ms training step, where the forward convs take 0.07-0.13 ms. The
+ * formulation above (im2col as a one-hot depthwise conv, then one matrix product, or one conv of the
+ * transposed tensors) is plain tfjs ops, which WebGPU runs as wide kernels. Returns the names replaced.
+ */
+export function registerWebGpuGradientKernels(): string[] {
+  const backendName = 'webgpu';
+  const config = kernel(
+    'Conv2DBackpropFilter',
+    ({ x, dy }, attrs) => {
+      assertNhwcUndilated(
+        'Conv2DBackpropFilter',
+        attrs.dataFormat,
+        asPair(attrs.dilations, 'dilations'),
+      );
+      return conv2DBackpropFilter(
+        assertRank4('Conv2DBackpropFilter', 'x', x),
+        assertRank4('Conv2DBackpropFilter', 'dy', dy),
+        attrs,
+      );
+    },
+    backendName,
+  );
+  if (tf.getKernel(config.kernelName, backendName))
+    tf.unregisterKernel(config.kernelName, backendName);
+  tf.registerKernel(config);
+  return [config.kernelName];
 }

@@ -5,9 +5,11 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
 import { SeededRandom } from '../data/random';
 import { DataParallelTrainer } from './data-parallel';
-import { referenceLabels } from './reference-net';
+import { batchHardTripletLoss, pgdStep, ReferenceNet, referenceLabels } from './reference-net';
 
 export type BenchMode = 'train' | 'infer' | 'pgd_step';
 export const BENCH_MODES: BenchMode[] = ['train', 'infer', 'pgd_step'];
@@ -107,6 +109,63 @@ export async function benchReferenceNet(options: BenchOptions): Promise<BenchRow
     }
   } finally {
     await trainer.close();
+  }
+  return rows;
+}
+
+/**
+ * The same modes on this thread's backend, for GPU backends (one device serves the process: worker
+ * replicas would each open their own context). Every repetition reads its result back, so the timed
+ * span covers the device's work, as torch.cuda.synchronize() does in a GPU baseline.
+ */
+export async function benchReferenceNetInThread(
+  options: Omit<BenchOptions, 'workers'> & { backend: string },
+): Promise<BenchRow[]> {
+  const { height, channels } = options;
+  const warmup = options.warmup ?? 3;
+  const reps = options.reps ?? 9;
+  const fused = options.fused ?? true;
+  const info = await initBackend(options.backend);
+  const net = new ReferenceNet({ size: height, channels, fused });
+  const optimizer = tf.train.adam(1e-3);
+  const rows: BenchRow[] = [];
+  try {
+    for (const mode of options.modes ?? BENCH_MODES) {
+      const batch = BENCH_BATCH[mode];
+      const images = tf.tensor4d(randomImages(batch, height * height * channels, 1), [
+        batch,
+        height,
+        height,
+        channels,
+      ]);
+      const labels = tf.tensor1d(referenceLabels(batch), 'int32');
+      const step = (): Promise<unknown> => {
+        const out =
+          mode === 'train'
+            ? optimizer.minimize(() => batchHardTripletLoss(net.embed(images), labels), true)!
+            : mode === 'infer'
+              ? tf.tidy(() => net.embed(images))
+              : pgdStep(net, images, labels, 0.01);
+        return out.data().finally(() => out.dispose());
+      };
+      const ms = await timeMedian(step, warmup, reps);
+      tf.dispose([images, labels]);
+      rows.push({
+        framework: 'tfjs',
+        backend: info.name === 'tensorflow' && info.gpu ? 'tensorflow-gpu' : info.name,
+        mode,
+        height,
+        channels,
+        batch,
+        threads: 1,
+        median_ms: round(ms, 2),
+        img_per_s: round((batch * 1000) / ms, 1),
+        fused,
+      });
+    }
+  } finally {
+    net.dispose();
+    optimizer.dispose();
   }
   return rows;
 }
