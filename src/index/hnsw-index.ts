@@ -181,6 +181,11 @@ export class HnswIndex {
     return { nextLabel: this.nextLabel, labels, ids };
   }
 
+  /** Bytes held by the id table's typed arrays (non-UUID ids in Maps not counted). */
+  get idTableBytes(): number {
+    return this.table.packedBytes;
+  }
+
   /** The underlying hnswlib index, for persistence only. */
   get native(): HierarchicalNSW {
     return this.hnsw;

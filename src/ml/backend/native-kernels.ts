@@ -19,6 +19,7 @@ interface NativeAddon {
   maxPoolGrad(heap: ArrayBuffer, ...args: number[]): void;
   sumRows(heap: ArrayBuffer, ...args: number[]): void;
   reluGrad(heap: ArrayBuffer, ...args: number[]): void;
+  mallocInUse(): number;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here. */
@@ -80,6 +81,13 @@ export function loadNativeGemm(): { library: string | null; reason?: string } {
     }
   }
   return addon ? { library } : { library: null, reason: unavailable };
+}
+
+/** Bytes in use on the C heap (glibc's mallinfo2), or null without the addon or glibc: for benchmarks. */
+export function nativeHeapInUse(): number | null {
+  loadNativeGemm();
+  const bytes = addon?.mallocInUse() ?? -1;
+  return bytes >= 0 ? bytes : null;
 }
 
 /**

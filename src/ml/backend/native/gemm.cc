@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <malloc.h>
 #include <math.h>
 
 #include <algorithm>
@@ -400,6 +401,19 @@ static napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// mallocInUse() -> bytes the C heap has handed out and not had back (all arenas, mmapped blocks
+// included), or -1 where glibc's mallinfo2 is missing: the native memory of an index, for benchmarks.
+static napi_value MallocInUse(napi_env env, napi_callback_info info) {
+  double bytes = -1;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 stats = mallinfo2();
+  bytes = (double)stats.uordblks + (double)stats.hblkhd;
+#endif
+  napi_value result;
+  napi_create_double(env, bytes, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   struct {
     const char* name;
@@ -407,7 +421,7 @@ NAPI_MODULE_INIT() {
   } functions[] = {{"init", Init},     {"setThreads", SetThreads}, {"gemm", Gemm},
                    {"im2col", Im2col}, {"col2im", Col2im},         {"biasActivation", BiasActivation},
                    {"maxPoolGrad", MaxPoolGrad}, {"sumRows", SumRows},
-                   {"reluGrad", ReluGrad}};
+                   {"reluGrad", ReluGrad}, {"mallocInUse", MallocInUse}};
   for (auto& f : functions) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
