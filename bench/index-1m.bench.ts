@@ -45,6 +45,7 @@ import * as path from 'path';
 import Module from 'module';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { initBackend } from '../src/ml/backend';
+import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import {
   classStructure,
   clusterModel,
@@ -68,17 +69,11 @@ function rss(): number {
   return process.memoryUsage().rss;
 }
 
-/**
- * Memory in use, not just held: RSS keeps the V8 heap pages that garbage (the number[] copy of every
- * added vector) once filled, so live = (rss - heapTotal) + heapUsed after a full GC: native memory
- * (hnswlib, typed arrays) plus the live JS heap.
- */
-function liveMemory(): number {
+/** The C heap in use (hnswlib and ArrayBuffers), after a full GC; null without the native addon. */
+function cHeap(): number | null {
   global.gc?.();
-  const m = process.memoryUsage();
-  return m.rss - m.heapTotal + m.heapUsed;
+  return nativeHeapInUse();
 }
-
 /** Redirects require('hnswlib-node') to another build of it (see --hnswlib). */
 function useHnswlibFrom(dir: string): void {
   const loader = Module as unknown as {
@@ -290,7 +285,7 @@ async function main(): Promise<void> {
   const ids = Array.from({ length: n }, (_, i) => (idKind === 'uuid' ? randomUUID() : String(i)));
   // Build through the service's wrapper (what the service holds per model), capacity known up front.
   const rssBefore = rss();
-  const liveBefore = liveMemory();
+  const cHeapBefore = cHeap();
   const buildStart = process.hrtime.bigint();
   const index = HnswIndex.create('bench', dim, { m, efConstruction }, n);
   const progressEvery = Math.max(1, Math.floor(n / 10));
@@ -302,7 +297,7 @@ async function main(): Promise<void> {
   }
   const buildSeconds = nowSeconds(buildStart);
   const rssAfter = rss();
-  const liveAfter = liveMemory();
+  const cHeapAfter = cHeap();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rir-index-1m-'));
   const file = path.join(dir, 'index.hnsw');
   index.native.writeIndexSync(file);
@@ -419,10 +414,12 @@ async function main(): Promise<void> {
       rssGrowthBytesPerVector: Math.round((rssAfter - rssBefore) / n),
       rssGrowthVsRaw: Math.round(((rssAfter - rssBefore) / n / raw) * 100) / 100,
       rssAfterBuildMiB: Math.round(rssAfter / 2 ** 20),
-      liveGrowthBytesPerVector: Math.round((liveAfter - liveBefore) / n),
-      liveGrowthVsRaw: Math.round(((liveAfter - liveBefore) / n / raw) * 100) / 100,
-      liveNote:
-        'live = rss - heapTotal + heapUsed after a full GC: RSS minus V8 heap pages that hold only garbage',
+      // The index's own allocations (bench/index-memory.ts measures them alone): RSS also holds the
+      // V8 pages left by the number[] copy of every added vector.
+      cHeapGrowthBytesPerVector:
+        cHeapBefore === null || cHeapAfter === null
+          ? null
+          : Math.round((cHeapAfter - cHeapBefore) / n),
       peakRssNote: 'rss includes the raw base vectors (n x dim float32) held by the benchmark',
     },
     timingRounds: rounds,

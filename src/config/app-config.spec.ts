@@ -33,6 +33,13 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe('/srv/rir');
   });
 
+  it('reads the HNSW parameters, with hnswlib-style defaults', () => {
+    expect(loadConfig({}).index).toEqual({ m: 16, efConstruction: 200, efSearch: 64 });
+    expect(
+      loadConfig({ HNSW_M: '12', HNSW_EF_CONSTRUCTION: '100', HNSW_EF_SEARCH: '48' }).index,
+    ).toEqual({ m: 12, efConstruction: 100, efSearch: 48 });
+  });
+
   it('reads optional variables that have no default', () => {
     const config = loadConfig({ ADMIN_API_KEY: 'k'.repeat(16), TFJS_BACKEND: 'wasm' });
     expect(config.adminApiKey).toBe('k'.repeat(16));
@@ -60,6 +67,8 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: LOG_LEVEL must be one of the following values/],
     ['BODY_LIMIT_BYTES', '10', /BODY_LIMIT_BYTES must not be less than 1024/],
     ['RATE_LIMIT_MAX', '0', /RATE_LIMIT_MAX must not be less than 1/],
+    ['HNSW_M', '2', /HNSW_M: HNSW_M must not be less than 4/],
+    ['HNSW_EF_SEARCH', '1.5', /HNSW_EF_SEARCH: .*must be an integer number/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigValidationError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -31,6 +31,8 @@ export interface AppConfig {
     /** Nice value of job threads (0 = same priority as the HTTP loop). */
     threadNice: number;
   };
+  /** HNSW parameters of new indexes (m, efConstruction) and the default search breadth (efSearch). */
+  index: { m: number; efConstruction: number; efSearch: number };
   embedding: {
     /** Nice value of the serving model's embedding worker thread (0 = same priority as the HTTP loop). */
     threadNice: number;
@@ -96,6 +98,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       pollMs: vars.JOB_POLL_MS,
       maxAttempts: vars.JOB_MAX_ATTEMPTS,
       threadNice: vars.JOB_THREAD_NICE,
+    },
+    index: {
+      m: vars.HNSW_M,
+      efConstruction: vars.HNSW_EF_CONSTRUCTION,
+      efSearch: vars.HNSW_EF_SEARCH,
     },
     embedding: { threadNice: vars.EMBED_THREAD_NICE },
   };

@@ -76,6 +76,29 @@ export class EnvironmentVariables {
   @Min(1)
   RATE_LIMIT_MAX = 600;
 
+  /**
+   * HNSW graph degree and build breadth for indexes built from now on (a stored index keeps the graph it
+   * was built with), and the default search breadth (a request's ?ef= overrides it). At 1M 128-d vectors
+   * M 16 takes 1.53x the raw vectors' memory and M 12 1.46x (docs/BENCHMARKS.md).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(4)
+  @Max(64)
+  HNSW_M = 16;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(2000)
+  HNSW_EF_CONSTRUCTION = 200;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  HNSW_EF_SEARCH = 64;
+
   @IsIn(SERVE_ROLES)
   SERVE_ROLE: (typeof SERVE_ROLES)[number] = 'all';
 

@@ -49,6 +49,12 @@ const MIN_CAPACITY = 1024;
 
 export class HnswIndex {
   private readonly table = new IdTable();
+  /**
+   * One reused number[] for the vector handed to hnswlib (it wants a plain array and copies it before
+   * returning): an Array.from per call made ~1 KB of garbage per insert and 2.6-3.1 us per search
+   * (docs/BENCHMARKS.md, "The wrapper's per-query cost").
+   */
+  private readonly point: number[];
   private nextLabel = 0;
 
   private constructor(
@@ -56,7 +62,9 @@ export class HnswIndex {
     readonly dim: number,
     readonly params: HnswParams,
     private readonly hnsw: HierarchicalNSW,
-  ) {}
+  ) {
+    this.point = new Array<number>(dim).fill(0);
+  }
 
   static create(
     modelId: string,
@@ -115,7 +123,7 @@ export class HnswIndex {
   /** Adds an item, or replaces its vector when the id is already present. */
   add(id: string, vector: ArrayLike<number>): void {
     this.checkDim(vector);
-    const point = Array.from(vector);
+    const point = this.copied(vector);
     const existing = this.table.labelOf(id);
     if (existing !== undefined) {
       this.hnsw.addPoint(point, existing);
@@ -148,7 +156,7 @@ export class HnswIndex {
     this.hnsw.setEf(Math.max(options.ef ?? this.params.efSearch, k));
     const filter = options.filter;
     // hnswlib-node copies the query into its own buffer; a number[] (search by id) needs no copy here.
-    const point = Array.isArray(query) ? (query as number[]) : Array.from(query);
+    const point = Array.isArray(query) ? (query as number[]) : this.copied(query);
     const result = filter
       ? this.hnsw.searchKnn(point, k, (label) => {
           const id = this.table.idOf(label);
@@ -193,6 +201,11 @@ export class HnswIndex {
 
   private bind(id: string, label: number): void {
     this.table.set(id, label);
+  }
+
+  private copied(vector: ArrayLike<number>): number[] {
+    for (let i = 0; i < this.dim; i++) this.point[i] = vector[i];
+    return this.point;
   }
 
   private checkDim(vector: ArrayLike<number>): void {

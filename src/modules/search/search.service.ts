@@ -90,7 +90,7 @@ export class SearchService {
     const wanted = excludeId ? k + 1 : k;
     const label = options.label;
     const ef =
-      Math.max(options.ef ?? serving.index.params.efSearch, wanted) *
+      Math.max(options.ef ?? this.config.index.efSearch, wanted) *
       (label === undefined ? 1 : FILTER_OVERFETCH);
     const filter =
       label === undefined ? undefined : (id: string) => this.catalog.get(id)?.label === label;

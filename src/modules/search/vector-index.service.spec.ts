@@ -94,6 +94,19 @@ describe('VectorIndexService', () => {
     await service.onApplicationShutdown();
   });
 
+  it('builds with the configured HNSW parameters (HNSW_M, HNSW_EF_CONSTRUCTION)', async () => {
+    const all = rows().slice(0, 200);
+    const service = new VectorIndexService(
+      { dataDir: dir, index: { m: 12, efConstruction: 64, efSearch: 40 } } as AppConfig,
+      fakeEmbeddings(all),
+      new ItemCatalog(),
+    );
+    const index = await service.rebuild('model-m', DIM);
+    expect(index.params).toMatchObject({ m: 12, efConstruction: 64, efSearch: 40 });
+    expect(index.search(all[7].vector, { k: 1 })[0].id).toBe(all[7].itemId);
+    await service.onApplicationShutdown();
+  });
+
   it('waits ten times as long as the last save took before the next one, and at least two seconds', () => {
     expect(saveDelayAfter(0)).toBe(2000);
     expect(saveDelayAfter(150)).toBe(2000);

@@ -186,7 +186,7 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   async rebuild(modelId: string, dim: number): Promise<HnswIndex> {
     const started = Date.now();
     const total = await this.embeddings.countForModel(modelId);
-    const index = HnswIndex.create(modelId, dim, {}, total);
+    const index = HnswIndex.create(modelId, dim, this.config.index, total);
     await this.addFromDatabase(index, null);
     this.logger.log(
       `built index of ${modelId}: ${index.size} vectors in ${Date.now() - started} ms`,
