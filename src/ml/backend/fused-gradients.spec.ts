@@ -1,27 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { lcgValues, relativeError } from './kernel-test-values';
 import { conv2dBiasRelu, reluGradient } from './fused-gradients';
 import { initBackend } from './index';
-
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 4294967296 - 0.5;
-  }
-  return out;
-}
-
-function maxRelativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  expected.forEach((e, i) => {
-    diff = Math.max(diff, Math.abs(actual[i] - e));
-    scale = Math.max(scale, Math.abs(e));
-  });
-  return diff / scale;
-}
 
 const X_SHAPE: [number, number, number, number] = [4, 9, 8, 3];
 const W_SHAPE: [number, number, number, number] = [3, 3, 3, 5];
@@ -31,12 +11,12 @@ function gradients(
   layer: (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D,
 ): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
-    const w = tf.tensor4d(values(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE);
-    const b = tf.tensor1d(values(5, 3));
+    const x = tf.tensor4d(lcgValues(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
+    const w = tf.tensor4d(lcgValues(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE);
+    const b = tf.tensor1d(lcgValues(5, 3));
     const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
       const y = layer(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D);
-      return tf.sum(tf.mul(y, tf.tensor(values(y.size, 4), y.shape)));
+      return tf.sum(tf.mul(y, tf.tensor(lcgValues(y.size, 4), y.shape)));
     })([x, w, b]);
     return grads.map((g) => g.dataSync() as Float32Array);
   });
@@ -59,24 +39,24 @@ describe.each(['wasm', 'cpu'])('conv2dBiasRelu on %s', (backend) => {
   it('gives the values and the x / filter / bias gradients of relu(conv2d + bias)', () => {
     const [expectedY, actualY] = [unfused, fused].map((layer) =>
       tf.tidy(() => {
-        const x = tf.tensor4d(values(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
-        const w = tf.tensor4d(values(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE);
-        return layer(x, w, tf.tensor1d(values(5, 3))).dataSync() as Float32Array;
+        const x = tf.tensor4d(lcgValues(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
+        const w = tf.tensor4d(lcgValues(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE);
+        return layer(x, w, tf.tensor1d(lcgValues(5, 3))).dataSync() as Float32Array;
       }),
     );
-    expect(maxRelativeError(actualY, expectedY)).toBeLessThan(1e-5);
+    expect(relativeError(actualY, expectedY)).toBeLessThan(1e-5);
     const expected = gradients(unfused);
     const actual = gradients(fused);
     expected.forEach((e, i) => {
       expect(e.some((v) => v !== 0)).toBe(true);
-      expect(maxRelativeError(actual[i], e)).toBeLessThan(1e-5);
+      expect(relativeError(actual[i], e)).toBeLessThan(1e-5);
     });
   });
 
   it('stays one FusedConv2D kernel while a gradient is taken (no Add or Relu), and leaks no tensor', async () => {
-    const x = tf.tensor4d(values(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
-    const w = tf.variable(tf.tensor4d(values(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE));
-    const b = tf.variable(tf.tensor1d(values(5, 3)));
+    const x = tf.tensor4d(lcgValues(tf.util.sizeFromShape(X_SHAPE), 1), X_SHAPE);
+    const w = tf.variable(tf.tensor4d(lcgValues(tf.util.sizeFromShape(W_SHAPE), 2), W_SHAPE));
+    const b = tf.variable(tf.tensor1d(lcgValues(5, 3)));
     const before = tf.memory().numTensors;
     const profile = await tf.profile(() => {
       const { value, grads } = tf.variableGrads(() => tf.sum(conv2dBiasRelu(x, w, b)), [w, b]);

@@ -230,32 +230,20 @@ export function heapKernelConfigs(
     { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad },
     { kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity },
   ];
-  const sum = stock('Sum');
-  if (sum) {
-    // Keep the stock setup: it binds the wasm function the delegated path calls.
+  // Keep each stock setup: it binds the wasm function the delegated path calls.
+  const wrappers: Array<[string, (stock: tf.KernelFunc) => tf.KernelFunc]> = [
+    ['Sum', sumKernel],
+    ['Equal', equalKernel],
+    ['Tile', tileKernel],
+  ];
+  for (const [kernelName, wrap] of wrappers) {
+    const original = stock(kernelName);
+    if (!original) continue;
     configs.push({
-      kernelName: 'Sum',
+      kernelName,
       backendName: 'wasm',
-      setupFunc: sum.setupFunc,
-      kernelFunc: sumKernel(sum.kernelFunc),
-    });
-  }
-  const equal = stock('Equal');
-  if (equal) {
-    configs.push({
-      kernelName: 'Equal',
-      backendName: 'wasm',
-      setupFunc: equal.setupFunc,
-      kernelFunc: equalKernel(equal.kernelFunc),
-    });
-  }
-  const tile = stock('Tile');
-  if (tile) {
-    configs.push({
-      kernelName: 'Tile',
-      backendName: 'wasm',
-      setupFunc: tile.setupFunc,
-      kernelFunc: tileKernel(tile.kernelFunc),
+      setupFunc: original.setupFunc,
+      kernelFunc: wrap(original.kernelFunc),
     });
   }
   return configs;

@@ -1,29 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { lcgValues, relativeError } from './kernel-test-values';
 import { initBackend } from './index';
 import { loadNativeGemm } from './native-kernels';
 import { registerWasmGradientKernels } from './wasm-kernels';
-
-/** Deterministic values in [-0.5, 0.5): both backends must see identical inputs. */
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 4294967296 - 0.5;
-  }
-  return out;
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 interface Case {
   name: string;
@@ -104,7 +83,7 @@ const inputOnlyCases: Array<{
   {
     name: 'batched matmul against one broadcast matrix',
     x: [4, 3, 3, 2],
-    op: (x) => tf.matMul(x.reshape([4, 9, 2]), tf.tensor2d(values(10, 6), [2, 5])),
+    op: (x) => tf.matMul(x.reshape([4, 9, 2]), tf.tensor2d(lcgValues(10, 6), [2, 5])),
   },
   {
     name: 'max-pool 2x2 stride 2, odd size, 6 channels (vector body and tail), ties',
@@ -136,7 +115,7 @@ const inputOnlyCases: Array<{
     op: (x) => {
       const rows = x.reshape([8, 6]);
       // Equal has no gradient: the masks come from constants, as the loss's do.
-      const quantised = tf.round(tf.mul(tf.tensor2d(values(48, 11), [8, 6]), 4));
+      const quantised = tf.round(tf.mul(tf.tensor2d(lcgValues(48, 11), [8, 6]), 4));
       const isRowMax = tf.cast(tf.equal(quantised, tf.max(quantised, 1, true)), 'float32');
       const labels = tf.floorDiv(tf.range(0, 8, 1, 'int32'), tf.scalar(2, 'int32'));
       const sameLabel = tf.cast(
@@ -174,10 +153,10 @@ const inputOnlyCases: Array<{
 function inputOnlyValues(index: number): { y: Float32Array; dx: Float32Array } {
   const c = inputOnlyCases[index];
   return tf.tidy(() => {
-    const raw = values(tf.util.sizeFromShape(c.x), 4);
+    const raw = lcgValues(tf.util.sizeFromShape(c.x), 4);
     const x = tf.tensor4d(c.quantised ? raw.map((v) => Math.round(v * 2) / 2) : raw, c.x);
     const y = c.op(x);
-    const r = tf.tensor(values(y.size, 5), y.shape);
+    const r = tf.tensor(lcgValues(y.size, 5), y.shape);
     const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(c.op(xx as tf.Tensor4D), r)))(x);
     return { y: y.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array };
   });
@@ -186,11 +165,11 @@ function inputOnlyValues(index: number): { y: Float32Array; dx: Float32Array } {
 /** Gradients of sum(layer(x, w) * r) w.r.t. x and w, read back as plain arrays. */
 function gradients(c: Case): { dx: Float32Array; dw: Float32Array } {
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(tf.util.sizeFromShape(c.x), 1), c.x);
-    const w = tf.tensor(values(tf.util.sizeFromShape(c.w), 2), c.w);
+    const x = tf.tensor4d(lcgValues(tf.util.sizeFromShape(c.x), 1), c.x);
+    const w = tf.tensor(lcgValues(tf.util.sizeFromShape(c.w), 2), c.w);
     const loss = (xx: tf.Tensor, ww: tf.Tensor) => {
       const y = c.layer(xx as tf.Tensor4D, ww);
-      return tf.sum(tf.mul(y, tf.tensor(values(y.size, 3), y.shape)));
+      return tf.sum(tf.mul(y, tf.tensor(lcgValues(y.size, 3), y.shape)));
     };
     const [dx, dw] = tf.grads(loss)([x, w]);
     return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
@@ -219,7 +198,7 @@ function smallNetLoss(params: tf.Tensor[], x: tf.Tensor4D): tf.Scalar {
   const pooled = tf.avgPool(h, 2, 1, 'valid').mean([1, 2]) as tf.Tensor2D;
   const embedding = tf.matMul(pooled, fc);
   return tf.sum(
-    tf.mul(embedding, tf.tensor(values(embedding.size, 9), embedding.shape)),
+    tf.mul(embedding, tf.tensor(lcgValues(embedding.size, 9), embedding.shape)),
   ) as tf.Scalar;
 }
 
@@ -227,9 +206,9 @@ function smallNetGradients(): Float32Array[] {
   return tf.tidy(() => {
     const shapes = [[3, 3, 2, 8], [3, 3, 8, 1], [1, 1, 8, 8], [8, 5], [8], [8]];
     const params = shapes.map((shape, i) =>
-      tf.tensor(values(tf.util.sizeFromShape(shape), 20 + i), shape),
+      tf.tensor(lcgValues(tf.util.sizeFromShape(shape), 20 + i), shape),
     );
-    const x = tf.tensor4d(values(4 * 10 * 10 * 2, 7), [4, 10, 10, 2]);
+    const x = tf.tensor4d(lcgValues(4 * 10 * 10 * 2, 7), [4, 10, 10, 2]);
     const grads = tf.grads((...ps: tf.Tensor[]) => smallNetLoss(ps, x))([...params, x]);
     return grads.map((g) => g.dataSync() as Float32Array);
   });

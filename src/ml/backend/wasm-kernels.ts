@@ -281,6 +281,26 @@ function kernel(
   };
 }
 
+/** Conv2DBackpropFilter composed from tfjs ops (im2col + one matrix product, or one transposed conv). */
+function filterGradientKernel(backendName: string): tf.KernelConfig {
+  return kernel(
+    'Conv2DBackpropFilter',
+    ({ x, dy }, attrs) => {
+      assertNhwcUndilated(
+        'Conv2DBackpropFilter',
+        attrs.dataFormat,
+        asPair(attrs.dilations, 'dilations'),
+      );
+      return conv2DBackpropFilter(
+        assertRank4('Conv2DBackpropFilter', 'x', x),
+        assertRank4('Conv2DBackpropFilter', 'dy', dy),
+        attrs,
+      );
+    },
+    backendName,
+  );
+}
+
 /** The stock wasm kernels, recorded before the first replacement (so registering twice wraps nothing twice). */
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
 
@@ -302,18 +322,7 @@ function register(config: tf.KernelConfig): void {
  */
 export function registerWasmGradientKernels(options: { native?: boolean } = {}): string[] {
   const configs: tf.KernelConfig[] = [
-    kernel('Conv2DBackpropFilter', ({ x, dy }, attrs) => {
-      assertNhwcUndilated(
-        'Conv2DBackpropFilter',
-        attrs.dataFormat,
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return conv2DBackpropFilter(
-        assertRank4('Conv2DBackpropFilter', 'x', x),
-        assertRank4('Conv2DBackpropFilter', 'dy', dy),
-        attrs,
-      );
-    }),
+    filterGradientKernel(BACKEND),
     // Replaces the stock kernel, a plain loop that is ~10x slower than XNNPACK's forward conv.
     kernel('Conv2DBackpropInput', ({ dy, filter }, attrs) => {
       assertNhwcUndilated(
@@ -377,22 +386,7 @@ export function registerWasmGradientKernels(options: { native?: boolean } = {}):
  */
 export function registerWebGpuGradientKernels(): string[] {
   const backendName = 'webgpu';
-  const config = kernel(
-    'Conv2DBackpropFilter',
-    ({ x, dy }, attrs) => {
-      assertNhwcUndilated(
-        'Conv2DBackpropFilter',
-        attrs.dataFormat,
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return conv2DBackpropFilter(
-        assertRank4('Conv2DBackpropFilter', 'x', x),
-        assertRank4('Conv2DBackpropFilter', 'dy', dy),
-        attrs,
-      );
-    },
-    backendName,
-  );
+  const config = filterGradientKernel(backendName);
   if (tf.getKernel(config.kernelName, backendName))
     tf.unregisterKernel(config.kernelName, backendName);
   tf.registerKernel(config);
