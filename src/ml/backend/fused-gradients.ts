@@ -82,8 +82,7 @@ function fusedConvGradient(
   saved: tf.Tensor[],
   attrs: tf.NamedAttrMap,
 ): GradientMap {
-  const dy = dyOrList as tf.Tensor; // one output
-
+  const dy = dyOrList as tf.Tensor; // FusedConv2D has one output
   const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const a = attrs as unknown as FusedConvAttrs;
   const activation = a.activation ?? 'linear';
