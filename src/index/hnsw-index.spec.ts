@@ -56,6 +56,24 @@ describe('HnswIndex', () => {
       expect(hits[i].distance).toBeGreaterThanOrEqual(hits[i - 1].distance);
   });
 
+  it('gives each search the ef it asks for, with the native call skipped when ef is unchanged', () => {
+    const vectors = clustered(2000, 16, 3);
+    const index = HnswIndex.create('m-ef', 16, { efConstruction: 40 });
+    vectors.forEach((v, i) => index.add(`item-${i}`, v));
+    const narrow = () => index.search(vectors[5], { k: 10, ef: 10 }).map((h) => h.id);
+    const first = narrow();
+    expect(index.native.getEf()).toBe(10);
+    expect(narrow()).toEqual(first);
+    expect(index.search(vectors[5], { k: 10, ef: 400 })).toHaveLength(10);
+    expect(index.native.getEf()).toBe(400);
+    // Back to the narrow breadth: the same answer as before the wide search, so ef 400 did not stick.
+    expect(narrow()).toEqual(first);
+    expect(index.native.getEf()).toBe(10);
+    // k above ef raises it to k, as hnswlib requires.
+    index.search(vectors[5], { k: 25, ef: 10 });
+    expect(index.native.getEf()).toBe(25);
+  });
+
   it('grows past its initial capacity', () => {
     const vectors = clustered(2500, 8);
     const index = HnswIndex.create('m1', 8, {}, 1024);

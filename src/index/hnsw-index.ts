@@ -55,6 +55,8 @@ export class HnswIndex {
    * (docs/BENCHMARKS.md, "The wrapper's per-query cost").
    */
   private readonly point: number[];
+  /** The ef last given to hnswlib (NaN: none yet; a loaded index starts at hnswlib's default). */
+  private currentEf = NaN;
   private nextLabel = 0;
 
   private constructor(
@@ -153,7 +155,12 @@ export class HnswIndex {
     const k = Math.min(options.k, this.size);
     if (k <= 0) return [];
     // hnswlib searches with max(ef, k); setting it per call is safe because calls are synchronous.
-    this.hnsw.setEf(Math.max(options.ef ?? this.params.efSearch, k));
+    // Only when it changes: most calls use the same ef, and each setEf is a native call.
+    const ef = Math.max(options.ef ?? this.params.efSearch, k);
+    if (ef !== this.currentEf) {
+      this.hnsw.setEf(ef);
+      this.currentEf = ef;
+    }
     const filter = options.filter;
     // hnswlib-node copies the query into its own buffer; a number[] (search by id) needs no copy here.
     const point = Array.isArray(query) ? (query as number[]) : this.copied(query);
