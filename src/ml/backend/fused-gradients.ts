@@ -58,6 +58,8 @@ export function conv2dBiasRelu(
       `conv2dBiasRelu: bias [${bias.shape.join(', ')}] must have one value per filter (${filter.shape[3]})`,
     );
   }
+  // Its gradient must exist before a tape records it, whether or not initBackend ran in this thread.
+  registerFusedGradients();
   const attrs: FusedConvAttrs = {
     strides,
     pad,
