@@ -48,10 +48,12 @@ export class IdTable {
       throw new Error(`id table: label must be an integer in [0, 2^31 - 2], got ${label}`);
     if (label < this.kind.length && this.kind[label] !== FREE)
       throw new Error(`id table: label ${label} is already bound to ${this.idOf(label)}`);
-    if (this.labelOf(id) !== undefined) throw new Error(`id table: id ${id} is already bound`);
+    const packed = UUID.test(id);
+    if (packed) this.parse(id, this.scratch);
+    if (packed ? this.findKey(this.scratch) >= 0 : this.otherLabelOf.has(id))
+      throw new Error(`id table: id ${id} is already bound`);
     this.ensureLabel(label);
-    if (UUID.test(id)) {
-      this.parse(id, this.scratch);
+    if (packed) {
       this.bytes.set(this.scratch, label * 16);
       this.kind[label] = PACKED;
       if ((this.occupied + 1) / this.slots.length > MAX_LOAD) this.rehash(this.live + 1);
@@ -113,8 +115,12 @@ export class IdTable {
   }
 
   private findSlot(id: string): number {
-    const key = this.scratch;
-    this.parse(id, key);
+    this.parse(id, this.scratch);
+    return this.findKey(this.scratch);
+  }
+
+  /** The slot holding the label of these 16 bytes, or -1. */
+  private findKey(key: Uint8Array): number {
     const mask = this.slots.length - 1;
     for (let slot = this.hash(key) & mask; ; slot = (slot + 1) & mask) {
       const value = this.slots[slot];
@@ -146,6 +152,7 @@ export class IdTable {
     const slots = new Int32Array(capacity);
     const mask = capacity - 1;
     const key = new Uint8Array(16);
+    let occupied = 0;
     for (const value of this.slots) {
       if (value <= 0) continue;
       const offset = (value - 1) * 16;
@@ -153,9 +160,10 @@ export class IdTable {
       let slot = this.hash(key) & mask;
       while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
       slots[slot] = value;
+      occupied++;
     }
     this.slots = slots;
-    this.occupied = this.slots.reduce((n, v) => n + (v > 0 ? 1 : 0), 0);
+    this.occupied = occupied;
   }
 
   /** FNV-1a over all 16 bytes: version-7 UUIDs start with a timestamp, so no single part is random. */

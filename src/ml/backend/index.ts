@@ -68,15 +68,14 @@ async function start(name: BackendName): Promise<BackendInfo> {
     if (failure)
       throw new Error(`webgpu (Dawn for Node) is not available: ${failure.message.split('\n')[0]}`);
   }
+  // The tfjs-node packages register themselves under the name 'tensorflow'.
+  const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   // A bundle or the application may have registered the backend already (tfjs-backend-webgpu, say).
-  const registeredAlready = tf.findBackendFactory(name === 'tensorflow-gpu' ? 'tensorflow' : name);
-  if (name !== 'cpu' && !registeredAlready) {
+  if (name !== 'cpu' && !tf.findBackendFactory(registered)) {
     const failure = tryRequire(PACKAGE[name]);
     if (failure)
       throw new Error(`${PACKAGE[name]} is not available: ${failure.message.split('\n')[0]}`);
   }
-  // The tfjs-node packages register themselves under the name 'tensorflow'.
-  const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (registered === 'wasm') {
     const { registerWasmGradientKernels } = await import('./wasm-kernels');
     const { loadNativeGemm } = await import('./native-kernels');

@@ -437,7 +437,7 @@ function sumContiguous(
   return out;
 }
 
-/** Gradient of relu from its output, dy where y > 0 (the custom kernel of ops/fused-conv.ts). */
+/** Gradient of relu from its output, dy where y > 0 (RELU_GRAD_KERNEL, used by fused-gradients.ts). */
 function reluGrad(b: WasmBackend, dy: tf.TensorInfo, y: tf.TensorInfo) {
   if (dy.shape.join() !== y.shape.join()) {
     throw new Error(

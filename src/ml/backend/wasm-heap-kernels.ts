@@ -169,7 +169,6 @@ function sharedIdentity({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.T
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/** Kernel configs to register for wasm; `stock` looks up the kernel being wrapped (before replacement). */
 /** Outputs up to this size take the loop below; larger ones the stock kernel (its same-shape path is fast). */
 const BROADCAST_LOOP_LIMIT = 1 << 20;
 
@@ -223,6 +222,7 @@ function equalKernel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** Kernel configs to register for wasm; `stock` looks up the kernel being wrapped (before replacement). */
 export function heapKernelConfigs(
   stock: (name: string) => tf.KernelConfig | undefined,
 ): tf.KernelConfig[] {

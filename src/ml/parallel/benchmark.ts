@@ -152,7 +152,7 @@ export async function benchReferenceNetInThread(
       tf.dispose([images, labels]);
       rows.push({
         framework: 'tfjs',
-        backend: info.name === 'tensorflow' && info.gpu ? 'tensorflow-gpu' : info.name,
+        backend: info.requested,
         mode,
         height,
         channels,

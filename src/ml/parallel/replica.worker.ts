@@ -24,6 +24,14 @@ function images(values: Float32Array): tf.Tensor4D {
   return tf.tensor4d(values, [values.length / per, config.size, config.size, config.channels]);
 }
 
+/** The parameters flattened in parameter order (the layout of gradients and FlatAdam's vector). */
+function paramVector(replica: ReferenceNet): Float32Array {
+  const flat = tf.tidy(() => tf.concat(replica.params.map((p) => p.reshape([-1]))));
+  const values = flat.dataSync() as Float32Array;
+  flat.dispose();
+  return values;
+}
+
 function ready(): ReferenceNet {
   if (!net) throw new Error('replica not initialised');
   return net;
@@ -41,9 +49,7 @@ async function handle(request: ReplicaRequest): Promise<ReplicaResult> {
         seed: config.seed,
         fused: config.fused,
       });
-      flatParams = tf
-        .tidy(() => tf.concat(net!.params.map((p) => p.reshape([-1]))))
-        .dataSync() as Float32Array;
+      flatParams = paramVector(net);
       optimizer = new FlatAdam(flatParams.length, { learningRate: config.learningRate });
       return { kind: 'ready', backend: info.name };
     }
@@ -60,12 +66,11 @@ async function handle(request: ReplicaRequest): Promise<ReplicaResult> {
     case 'apply': {
       optimizer!.apply(flatParams!, request.gradients);
       // A copy: the cpu backend keeps the array it is given, and flatParams changes next step.
-      for (const { name, tensor } of unflatten(ready(), flatParams!.slice())) {
-        ready()
-          .params.find((p) => p.name === name)!
-          .assign(tensor);
+      const { params } = ready();
+      unflatten(ready(), flatParams!.slice()).forEach(({ tensor }, i) => {
+        params[i].assign(tensor);
         tensor.dispose();
-      }
+      });
       return { kind: 'applied' };
     }
     case 'infer': {
@@ -84,10 +89,7 @@ async function handle(request: ReplicaRequest): Promise<ReplicaResult> {
       return { kind: 'tensor', values };
     }
     case 'params': {
-      const flat = tf.tidy(() => tf.concat(ready().params.map((p) => p.reshape([-1]))));
-      const values = flat.dataSync() as Float32Array;
-      flat.dispose();
-      return { kind: 'tensor', values };
+      return { kind: 'tensor', values: paramVector(ready()) };
     }
   }
 }

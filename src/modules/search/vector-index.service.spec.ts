@@ -34,6 +34,24 @@ function fakeEmbeddings(all: { itemId: string; vector: number[] }[]): Embeddings
   } as unknown as EmbeddingsRepository;
 }
 
+/** Runs `work` while a chain of setImmediate callbacks stands in for requests; counts those served. */
+async function countCallbacksDuring<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; served: number }> {
+  let served = 0;
+  let done = false;
+  const serve = () => {
+    served++;
+    if (!done) setImmediate(serve);
+  };
+  setImmediate(serve);
+  try {
+    return { result: await work(), served };
+  } finally {
+    done = true;
+  }
+}
+
 describe('VectorIndexService', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'rir-vis-'))));
@@ -47,15 +65,9 @@ describe('VectorIndexService', () => {
       new ItemCatalog(),
     );
     // A request arriving during a deploy's rebuild stands in as a chain of setImmediate callbacks.
-    let served = 0;
-    let done = false;
-    const serve = () => {
-      served++;
-      if (!done) setImmediate(serve);
-    };
-    setImmediate(serve);
-    const index = await service.rebuild('model-a', DIM);
-    done = true;
+    const { result: index, served } = await countCallbacksDuring(() =>
+      service.rebuild('model-a', DIM),
+    );
     expect(index.size).toBe(ROWS);
     // 5,000 HNSW inserts are far longer than one 4 ms slice: before pacing, a page ran as one block
     // and nothing else was served until it finished.
@@ -77,15 +89,7 @@ describe('VectorIndexService', () => {
       index,
       embedder: { close: async () => undefined } as never,
     });
-    let served = 0;
-    let done = false;
-    const serve = () => {
-      served++;
-      if (!done) setImmediate(serve);
-    };
-    setImmediate(serve);
-    await service.addMany('model-c', all);
-    done = true;
+    const { served } = await countCallbacksDuring(() => service.addMany('model-c', all));
     expect(index.size).toBe(ROWS);
     expect(served).toBeGreaterThan(1);
     // A model that is neither serving nor being deployed gets nothing.
