@@ -221,7 +221,7 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     });
     const total = await this.galleryItems.count();
-    const index = HnswIndex.create(model.id, embedder.embeddingDim, {}, total);
+    const index = this.indexes.createIndex(model.id, embedder.embeddingDim, total);
     this.indexes.startBuilding(index);
     try {
       // Embeddings stored by an earlier, interrupted deploy of this model are reused.

@@ -182,11 +182,20 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
     return index;
   }
 
+  /**
+   * A new, empty index for a model, with the configured graph (HNSW_M, HNSW_EF_CONSTRUCTION,
+   * HNSW_EF_SEARCH) and room for `capacity` vectors. Every index this service serves is made here:
+   * a rebuild from the database and a deploy's re-embedding alike.
+   */
+  createIndex(modelId: string, dim: number, capacity: number): HnswIndex {
+    return HnswIndex.create(modelId, dim, this.config.index, capacity);
+  }
+
   /** Builds the index of a model from all its embeddings in the database. */
   async rebuild(modelId: string, dim: number): Promise<HnswIndex> {
     const started = Date.now();
     const total = await this.embeddings.countForModel(modelId);
-    const index = HnswIndex.create(modelId, dim, this.config.index, total);
+    const index = this.createIndex(modelId, dim, total);
     await this.addFromDatabase(index, null);
     this.logger.log(
       `built index of ${modelId}: ${index.size} vectors in ${Date.now() - started} ms`,
