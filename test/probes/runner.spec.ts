@@ -4,7 +4,7 @@
  * distribution show the perturbations the report's figures were measured on.
  */
 import { ATTACK_NAMES } from '../../src/ml/attacks/definitions';
-import { linearEmbedder, prototypeImages, randomWeights } from '../../src/ml/attacks/fixtures';
+import { linearEmbedder, prototypeImages, randomWeights } from '../support/attack-fixtures';
 import { prepareGallery, runAttack, sampleQueries } from '../../src/ml/attacks/suite';
 import { initBackend, tf } from '../../src/ml/backend';
 import { attackSamples } from '../../src/modules/probes/runner/attack-samples';

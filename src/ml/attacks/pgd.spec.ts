@@ -1,5 +1,9 @@
 import { initBackend, tf } from '../backend';
-import { linearEmbedder, prototypeImages, randomWeights } from './fixtures';
+import {
+  linearEmbedder,
+  prototypeImages,
+  randomWeights,
+} from '../../../test/support/attack-fixtures';
 import { pgd, validatePgdOptions } from './pgd';
 import { rowDistances } from './distances';
 

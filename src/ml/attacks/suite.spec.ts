@@ -7,7 +7,7 @@ import {
   linearEmbedder,
   prototypeImages,
   randomWeights,
-} from './fixtures';
+} from '../../../test/support/attack-fixtures';
 import { AttackSuiteOptions, prepareGallery, runAttack } from './suite';
 
 /** Which way each figure moves when an attack succeeds. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { lcgValues, relativeError } from './kernel-test-values';
+import { lcgValues, relativeError } from '../../../test/support/kernel-test-values';
 import { conv2dBiasRelu, reluGradient } from './fused-gradients';
 import { initBackend } from './index';
 

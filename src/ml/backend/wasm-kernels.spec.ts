@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { lcgValues, relativeError } from './kernel-test-values';
+import { lcgValues, relativeError } from '../../../test/support/kernel-test-values';
 import { initBackend } from './index';
 import { loadNativeGemm } from './native-kernels';
 import { registerWasmGradientKernels } from './wasm-kernels';

@@ -1,5 +1,9 @@
 import { initBackend, tf } from '../backend';
-import { batchHardTripletLoss, prototypeImages, trainableEmbedder } from '../attacks/fixtures';
+import {
+  batchHardTripletLoss,
+  prototypeImages,
+  trainableEmbedder,
+} from '../../../test/support/attack-fixtures';
 import type { Defense, DefenseContext } from '../types';
 import { DEFENSE_NAMES, createDefense } from './index';
 

@@ -4,7 +4,7 @@
  */
 import { pgd } from '../attacks/pgd';
 import { runAttack, prepareGallery, naturalRecallAt1, sampleQueries } from '../attacks/suite';
-import { trainableEmbedder } from '../attacks/fixtures';
+import { trainableEmbedder } from '../../../test/support/attack-fixtures';
 import { initBackend, tf } from '../backend';
 import { loadDataset } from '../data';
 import { MPerClassSampler } from '../data/sampler';

@@ -6,7 +6,7 @@ import {
   referenceWeights,
   relativeError,
   smallCnnGradients,
-} from '../backend/small-cnn-f64';
+} from '../../../test/support/small-cnn-f64';
 import { createLoss } from '../losses';
 import { createEmbeddingModel } from '../models';
 import { createDefense } from '../defenses';
@@ -14,7 +14,7 @@ import { computeGradients } from './step';
 
 /**
  * The wasm training step (with its added gradient kernels, native GEMM or not) against a float64 reference
- * of the same step (backend/small-cnn-f64.ts): every gradient within 1e-4 relative error (norm of the
+ * of the same step (test/support/small-cnn-f64.ts): every gradient within 1e-4 relative error (norm of the
  * difference over norm) of the float64 gradient on the branch wasm took.
  *
  * Finding (formerly "seeds 2 and 5 disagree below head_bn, not yet explained"): no kernel bug and no
@@ -25,7 +25,7 @@ import { computeGradients } from './step';
  * the neighbouring pixel, and the conv1-conv3 kernels and conv1/conv2 batch-norm weights move by 3e-4
  * (seed 2) to 7e-3 (seed 5), while conv3_bn's gamma/beta (the two values are equal) and all layers above
  * stay within 3e-5: the old wasm-vs-cpu gap. The backend that kept float64's order is within 3e-5 of float64
- * on every weight for seeds 1, 2, 3, 5 (src/ml/backend/gradient-reference.experiment.ts, pool-ties.*).
+ * on every weight for seeds 1, 2, 3, 5 (bench/experiments/gradient-reference.experiment.ts, pool-ties.*).
  * At head_bn |dx| is 0.94-0.97 of |gamma*invstd*dy| and both backends' dx are within 1e-7 of a float64 dx
  * from the same dy (bn-conditioning.experiment.ts). Scaling the input by 1 + 1e-6 did not show it: conv1's
  * batch norm divides the scale out. Hence the branch-matched reference, and every window wasm ordered

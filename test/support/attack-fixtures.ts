@@ -3,8 +3,8 @@
  * map of a few pixels followed by L2 normalisation, so that expected values can be computed by hand.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Embedder, ImageSet } from '../types';
-import { SeededRandom } from '../data/random';
+import type { Embedder, ImageSet } from '../../src/ml/types';
+import { SeededRandom } from '../../src/ml/data/random';
 
 /** phi(x) = normalise(flatten(x) W + bias); W is [H*W*C, D]. The caller frees the weights with `dispose`. */
 export function linearEmbedder(

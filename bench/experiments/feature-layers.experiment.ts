@@ -2,15 +2,15 @@
  * Experiment: retrieval with frozen MobileNetV2 features taken at different depths, pooled or flattened,
  * against raw pixels, on a data set's test (or training) classes at 64x64. It is how the `mobilenetv2-mid`
  * cut was chosen. Run:
- *   node -r @swc-node/register src/ml/models/feature-layers.experiment.ts iconify|emoji [MAX] [test|train]
+ *   node -r @swc-node/register bench/experiments/feature-layers.experiment.ts iconify|emoji [MAX] [test|train]
  * Prints one JSON line per feature; the last line holds them all.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { concatFloat32 } from '../data/arrays';
-import { loadDataset } from '../data';
-import { evaluateRetrieval } from '../metrics/retrieval';
-import { loadMobileNetV2Features } from './mobilenet-v2';
+import { initBackend } from '../../src/ml/backend';
+import { concatFloat32 } from '../../src/ml/data/arrays';
+import { loadDataset } from '../../src/ml/data';
+import { evaluateRetrieval } from '../../src/ml/metrics/retrieval';
+import { loadMobileNetV2Features } from '../../src/ml/models/mobilenet-v2';
 
 const SIZE = 64;
 const LAYERS = ['block_6_expand_relu', 'block_13_expand_relu', 'block_16_project_BN', 'out_relu'];

@@ -2,15 +2,15 @@
  * Experiment (not part of the suite): why the wasm and cpu training-step gradients of the small CNN differ
  * below the head batch norm for some seeds; this one tests the batch-norm conditioning hypothesis at
  * head_bn (|dx| against |gamma*invstd*dy|, each backend's dx against float64 from the same dy). Run:
- *   node -r @swc-node/register src/ml/backend/bn-conditioning.experiment.ts
+ *   node -r @swc-node/register bench/experiments/bn-conditioning.experiment.ts
  * (SEEDS=1,2,3,5; RIR_NATIVE=0 for the pure-wasm kernels instead of the native GEMM).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { initBackend } from './index';
-import { relativeError } from './small-cnn-f64';
-import { createLoss } from '../losses';
-import { createEmbeddingModel, l2Normalize } from '../models';
+import { initBackend } from '../../src/ml/backend';
+import { relativeError } from '../../test/support/small-cnn-f64';
+import { createLoss } from '../../src/ml/losses';
+import { createEmbeddingModel, l2Normalize } from '../../src/ml/models';
 
 const SEEDS = (process.env.SEEDS ?? '1,2,3,5').split(',').map(Number);
 

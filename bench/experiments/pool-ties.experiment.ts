@@ -1,13 +1,17 @@
 /**
  * Experiment: pool windows where a backend's float32 forward pass picks a different maximum than float64,
- * with the values on each side. Run: node -r @swc-node/register src/ml/backend/pool-ties.experiment.ts
+ * with the values on each side. Run: node -r @swc-node/register bench/experiments/pool-ties.experiment.ts
  * (SEEDS=2,5 by default; RIR_NATIVE=0 for the pure-wasm kernels).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { initBackend } from './index';
-import { blockOutputs, referenceWeights, smallCnnGradients } from './small-cnn-f64';
-import { createEmbeddingModel } from '../models';
+import { initBackend } from '../../src/ml/backend';
+import {
+  blockOutputs,
+  referenceWeights,
+  smallCnnGradients,
+} from '../../test/support/small-cnn-f64';
+import { createEmbeddingModel } from '../../src/ml/models';
 
 async function main() {
   await initBackend('wasm');

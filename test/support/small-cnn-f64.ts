@@ -1,11 +1,11 @@
 /**
- * A float64 reference, in plain loops, for one training step of the small CNN (models/small-cnn.ts) under
+ * A float64 reference, in plain loops, for one training step of the small CNN (src/ml/models/small-cnn.ts) under
  * the batch-hard triplet loss on L2-normalised embeddings: the forward pass in training mode (batch
  * statistics) and the gradient of the loss for every trainable weight. Test support only: it lets a spec
  * measure how far each float32 backend is from the exact gradient instead of only from each other.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { EmbeddingModel } from '../models';
+import type { EmbeddingModel } from '../../src/ml/models';
 
 export interface SmallCnnWeights {
   /** [3, 3, cin, cout] kernels, row-major as tfjs stores them. */

@@ -1,16 +1,20 @@
 /**
  * Experiment (not part of the suite): each backend's training-step gradients of the small CNN against
- * the float64 reference. Run: node -r @swc-node/register src/ml/backend/gradient-reference.experiment.ts
+ * the float64 reference. Run: node -r @swc-node/register bench/experiments/gradient-reference.experiment.ts
  * (SEEDS=1,2,3,5; RIR_NATIVE=0 for the pure-wasm kernels).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { initBackend } from './index';
-import { referenceWeights, relativeError, smallCnnGradients } from './small-cnn-f64';
-import { createLoss } from '../losses';
-import { createEmbeddingModel } from '../models';
-import { createDefense } from '../defenses';
-import { computeGradients } from '../training/step';
+import { initBackend } from '../../src/ml/backend';
+import {
+  referenceWeights,
+  relativeError,
+  smallCnnGradients,
+} from '../../test/support/small-cnn-f64';
+import { createLoss } from '../../src/ml/losses';
+import { createEmbeddingModel } from '../../src/ml/models';
+import { createDefense } from '../../src/ml/defenses';
+import { computeGradients } from '../../src/ml/training/step';
 
 async function main() {
   await initBackend('wasm');
