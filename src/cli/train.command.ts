@@ -43,6 +43,7 @@ interface TrainOptions {
   resume?: boolean;
   maxTrain?: number;
   maxTest?: number;
+  init?: string;
   stepsPerEpoch?: number;
   patience: number;
   augment?: boolean;
@@ -161,6 +162,7 @@ export function toTrainingConfig(
     maxTest: options.maxTest,
     stepsPerEpoch: options.stepsPerEpoch,
     patience: options.patience,
+    initFrom: options.init,
     augmentation: augmentationOf(options),
     lossOptions: parseLossOptions(options.loss, options.lossOptions),
     workers: options.workers,
@@ -258,7 +260,24 @@ export function register(program: Command): void {
       0,
     )
     .requiredOption('--out <dir>', 'directory of the model version (checkpoints in DIR/checkpoint)')
-    .option('--resume', 'continue from DIR/checkpoint')
+    .option(
+      '--resume',
+      'continue from DIR/checkpoint (at the step it was written; says where, or that there is none)',
+    )
+    .option(
+      '--checkpoint-every-steps <n>',
+      `checkpoint within an epoch after N steps (default ${CHECKPOINT_DEFAULTS.everySteps}; also at each epoch's end and on Ctrl-C)`,
+      number('--checkpoint-every-steps', true),
+    )
+    .option(
+      '--checkpoint-every-minutes <m>',
+      `... or after M minutes, whichever comes first (default ${CHECKPOINT_DEFAULTS.everyMinutes})`,
+      number('--checkpoint-every-minutes', false),
+    )
+    .option(
+      '--init <model-dir>',
+      'fine-tune: start from this model version (same backbone, input and embedding size) with a fresh optimizer',
+    )
     .option(
       '--max-train <n>',
       'use at most N training images (fast runs)',

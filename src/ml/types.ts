@@ -89,6 +89,12 @@ export interface DefenseContext {
  * gradient flows through the attack), then `objective` inside it, then disposes what `craft` returned.
  */
 export interface Defense {
+  /**
+   * Leading rows that carry class labels; the rows after them are instance-term views labelled by
+   * instance (their labels overlap the class labels, so defences must not mine across the two).
+   * Absent: every row is a class row.
+   */
+  classRows?: number;
   readonly name: string;
   /** Recorded in the model manifest (eps, steps, step size, weights, ...). */
   readonly config: Record<string, unknown>;

@@ -1,7 +1,7 @@
 /** The inner maximisation every robust defence shares: the PGD engine in inference mode, one restart. */
 import * as tf from '@tensorflow/tfjs';
 import { pgd, type PgdObjective } from '../attacks/pgd';
-import type { DefenseContext, Embedder } from '../types';
+import type { DefenseContext, Embedder, TrainingBatch } from '../types';
 import type { ResolvedDefenseOptions } from './options';
 import { mineNaturalTriplets, type Triplets } from './triplets';
 
@@ -47,4 +47,21 @@ export function mineOnNatural(
 
 export function gatherBatch<T extends tf.Tensor>(x: T, indices: ArrayLike<number>): T {
   return tf.tidy(() => tf.gather(x, tf.tensor1d(Array.from(indices), 'int32')) as T);
+}
+
+/**
+ * The batch's class rows (all of it when it has no instance-term views). Returns the batch's own
+ * tensors when nothing is cut, new ones otherwise (the caller disposes those).
+ */
+export function classRowsOf(batch: TrainingBatch): { images: tf.Tensor4D; labels: tf.Tensor1D } {
+  const rows = batch.images.shape[0];
+  const classRows = batch.classRows ?? rows;
+  if (!Number.isInteger(classRows) || classRows < 2 || classRows > rows) {
+    throw new Error(`classRows must be an integer in [2, ${rows}] (got ${classRows})`);
+  }
+  if (classRows === rows) return { images: batch.images, labels: batch.labels };
+  return {
+    images: batch.images.slice([0, 0, 0, 0], [classRows, -1, -1, -1]),
+    labels: batch.labels.slice(0, classRows),
+  };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Defense, DefenseContext } from '../types';
-import { gatherBatch, innerAttack, mineOnNatural } from './inner';
+import { classRowsOf, gatherBatch, innerAttack, mineOnNatural } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
 
@@ -22,7 +22,16 @@ export class PanumDefense implements Defense {
   }
 
   craft(ctx: DefenseContext): tf.Tensor[] {
-    const { images, labels } = ctx.batch;
+    // Triplets come from the class rows only: instance-term views carry instance labels.
+    const { images, labels } = classRowsOf(ctx.batch);
+    try {
+      return this.craftOn(ctx, images, labels);
+    } finally {
+      if (images !== ctx.batch.images) tf.dispose([images, labels]);
+    }
+  }
+
+  private craftOn(ctx: DefenseContext, images: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor[] {
     const { embeddings, triplets } = mineOnNatural(ctx.embedder, images, labels);
     const dim = ctx.embedder.embeddingDim;
     const natural = tf.tensor2d(embeddings, [labels.shape[0], dim]);

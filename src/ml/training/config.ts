@@ -26,6 +26,12 @@ export interface TrainingConfig {
   outDir: string;
   resume?: boolean;
   maxTrain?: number;
+  /**
+   * Start from this model version's weights (fine-tuning, e.g. robust training of a natural model)
+   * instead of a fresh initialisation; its backbone, input shape and embedding size must match.
+   * A fresh optimizer and schedule start with it. Ignored when resuming from a checkpoint.
+   */
+  initFrom?: string;
   maxValidation?: number;
   maxTest?: number;
   validationFraction?: number;
@@ -52,6 +58,15 @@ export const TRAINING_DEFAULTS = {
   epochs: 5,
   batchSize: 128,
   learningRate: 1e-3,
+/** Checkpoints within an epoch: every 500 steps or 2 minutes, whichever comes first. */
+export const CHECKPOINT_DEFAULTS = { everySteps: 500, everyMinutes: 2 };
+
+/**
+ * Defences that keep instance-term views apart from the class rows (panum mines its triplets on the
+ * class rows only; the others would mine across the overlapping class and instance labels).
+ */
+const DEFENSES_WITH_INSTANCE_TERM = ['none', 'panum'];
+
   schedule: 'cosine' as LrSchedule,
   seed: 0,
   patience: 0,
@@ -86,9 +101,9 @@ export function resolveTrainingConfig(
   }
   if (config.instanceTerm !== undefined) {
     validateInstanceTerm(config.instanceTerm, config.batchSize, config.augmentation);
-    if (config.defense !== 'none') {
+    if (!DEFENSES_WITH_INSTANCE_TERM.includes(config.defense)) {
       throw new Error(
-        `the instance term trains without a defence for now (got --defense ${config.defense})`,
+        `the instance term trains with --defense ${DEFENSES_WITH_INSTANCE_TERM.join(', ')} only (got --defense ${config.defense})`,
       );
     }
     if ((config.workers ?? 1) > 1 || (config.shards ?? 1) > 1) {

@@ -9,7 +9,7 @@ import { selectImages } from '../data/split';
 import { createDefense } from '../defenses';
 import { createLoss } from '../losses';
 import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
-import { loadModel, saveModel, type ModelManifest } from '../model-store';
+import { loadModel, loadModelVersion, saveModel, type ModelManifest } from '../model-store';
 import { createEmbeddingModel, type EmbeddingModel } from '../models';
 import { GradientWorkers } from '../parallel/gradient-workers';
 import type { DatasetSplit, Defense, ProgressListener } from '../types';
@@ -96,12 +96,14 @@ export async function trainEmbeddingModel(
   const resumed = config.resume ? await readCheckpointState(config.outDir) : null;
   const model: EmbeddingModel = resumed
     ? await loadModel(path.join(config.outDir, CHECKPOINT_DIR))
-    : await createEmbeddingModel({
-        backbone: config.backbone,
-        inputShape: split.train.shape,
-        embeddingDim: config.embeddingDim,
-        seed: config.seed,
-      });
+    : config.initFrom
+      ? await loadInitialModel(config, split.train.shape)
+      : await createEmbeddingModel({
+          backbone: config.backbone,
+          inputShape: split.train.shape,
+          embeddingDim: config.embeddingDim,
+          seed: config.seed,
+        });
   const loss = createLoss(config.loss, { seed: config.seed, ...config.lossOptions });
   const instanceTerm = config.instanceTerm;
   const objectiveLoss = instanceTerm ? withInstanceTerm(loss.compute, instanceTerm) : loss.compute;
@@ -174,7 +176,7 @@ export async function trainEmbeddingModel(
                 variables,
                 defense,
                 objectiveLoss,
-                { images, labels },
+                { images, labels, classRows: batchSet.labels.length },
                 globalStep,
               );
           applyGradients(optimizer, step.grads);
@@ -348,3 +350,25 @@ function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number)
     batches.push(...sampler.epoch(epoch + round * 1_000_003));
   return batches.slice(0, steps);
 }
+/** The model a fine-tuning run starts from, checked against the run's own configuration. */
+async function loadInitialModel(
+  config: TrainingConfig,
+  inputShape: [number, number, number],
+): Promise<EmbeddingModel> {
+  const dir = config.initFrom as string;
+  const { model, manifest } = await loadModelVersion(dir);
+  const mismatches: string[] = [];
+  if (manifest.backbone !== config.backbone)
+    mismatches.push(`backbone ${manifest.backbone} (run: ${config.backbone})`);
+  if (manifest.embeddingDim !== config.embeddingDim)
+    mismatches.push(`embedding size ${manifest.embeddingDim} (run: ${config.embeddingDim})`);
+  if (manifest.inputShape.join('x') !== inputShape.join('x'))
+    mismatches.push(`input ${manifest.inputShape.join('x')} (data: ${inputShape.join('x')})`);
+  if (!manifest.head) mismatches.push('no trained head (a frozen-feature baseline)');
+  if (mismatches.length > 0) {
+    model.dispose();
+    throw new Error(`cannot fine-tune ${dir}: ${mismatches.join('; ')}`);
+  }
+  return model;
+}
+
