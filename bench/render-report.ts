@@ -8,7 +8,7 @@ import {
   mergeIntoDocument,
   renderBenchmarks,
   type BenchRun,
-} from '../src/ml/parallel/benchmark-report';
+} from './reference-net/benchmark-report';
 
 const root = path.resolve(__dirname, '..');
 const run = JSON.parse(

@@ -6,7 +6,7 @@
  *   node webgpu-bench.js [--inputs 28x1,32x3] [--reps 20] [--warmup 5]
  */
 import { initBackend, provideWebGpu } from '../../src/ml/backend';
-import { benchReferenceNetInThread } from '../../src/ml/parallel/benchmark';
+import { benchReferenceNetInThread } from '../reference-net/benchmark';
 
 function arg(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);

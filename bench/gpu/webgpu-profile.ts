@@ -10,7 +10,7 @@ import {
   pgdStep,
   ReferenceNet,
   referenceLabels,
-} from '../../src/ml/parallel/reference-net';
+} from '../reference-net/reference-net';
 
 async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

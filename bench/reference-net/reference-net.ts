@@ -1,12 +1,12 @@
 /**
- * The reference benchmark net of ../shared/bench/README.md, written with tfjs ops so it matches the
- * PyTorch baseline layer for layer: three 3x3 'same' convs (32, 64, 128 filters) with ReLU, 2x2 max-pool
- * after the first two, global average pool, dense 128, L2 normalisation; batch-hard triplet loss
- * (margin 0.2) with labels = index div 4; Adam (lr 1e-3).
+ * The reference benchmark net (bench/reference-net/README.md), written with tfjs ops so that it matches
+ * the PyTorch baseline (torch_reference.py beside this file) layer for layer: three 3x3 'same' convs
+ * (32, 64, 128 filters) with ReLU, 2x2 max-pool after the first two, global average pool, dense 128, L2
+ * normalisation; batch-hard triplet loss (margin 0.2) with labels = index div 4; Adam (lr 1e-3).
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2dBiasRelu } from '../backend/fused-gradients';
-import { SeededRandom } from '../data/random';
+import { conv2dBiasRelu } from '../../src/ml/backend/fused-gradients';
+import { SeededRandom } from '../../src/ml/data/random';
 
 export interface ReferenceNetOptions {
   /** Input height = width (28 or 32 in the benchmark). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
+import { initBackend } from '../../src/ml/backend';
 import { FlatAdam } from './flat-adam';
 
 describe('FlatAdam', () => {

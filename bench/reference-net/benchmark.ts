@@ -1,13 +1,15 @@
 /**
- * Throughput of the reference net (../shared/bench/README.md) in its three modes, timed like the
- * PyTorch baseline: median of 9 repetitions after 3 warm-ups, images per second.
+ * Throughput of the reference net (bench/reference-net/README.md) in its three modes, timed like the
+ * PyTorch baseline (torch_reference.py beside this file): median of 9 repetitions after 3 warm-ups,
+ * images per second.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { SeededRandom } from '../data/random';
+import { initBackend } from '../../src/ml/backend';
+import { SeededRandom } from '../../src/ml/data/random';
+import { median, round } from '../lib/stats';
 import { DataParallelTrainer } from './data-parallel';
 import { batchHardTripletLoss, pgdStep, ReferenceNet, referenceLabels } from './reference-net';
 
@@ -39,12 +41,6 @@ export interface BenchOptions {
   reps?: number;
   fused?: boolean;
   backend?: string;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function timeMedian(
@@ -172,21 +168,53 @@ export async function benchReferenceNetInThread(
 
 export interface TorchBaseline {
   rows: BenchRow[];
-  /** Why no rows came back (python or torch missing, script failed). */
+  /** Why no rows came back (the script failed). */
   error?: string;
-  version?: string;
 }
 
-/** Runs the PyTorch reference script; never throws (a missing torch is reported, not fatal). */
+/** The PyTorch baseline script of this repository, relative to its root. */
+export const TORCH_REFERENCE_SCRIPT = 'bench/reference-net/torch_reference.py';
+
+/**
+ * Whether `python` runs and can import torch: its version, or a message saying what is missing and how
+ * to get it. Checked before any measurement, so that `rir bench --torch` stops at once with the reason.
+ */
+export function probeTorch(python: string): { version: string } | { error: string } {
+  const result = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (result.error) {
+    const missing = (result.error as NodeJS.ErrnoException).code === 'ENOENT';
+    return {
+      error: missing
+        ? `no Python interpreter '${python}' found: the PyTorch baseline needs Python 3 with torch ` +
+          '(pass --python PATH to name the interpreter, or run without --torch)'
+        : `${python}: ${result.error.message}`,
+    };
+  }
+  if (result.status !== 0) {
+    const last = result.stderr.trim().split('\n').pop() ?? '';
+    return {
+      error: /No module named .?torch/.test(result.stderr)
+        ? `PyTorch is not installed for ${python} (${last}): install it (pip install torch, or ` +
+          'apt-get install python3-torch on Debian), pass --python PATH, or run without --torch'
+        : `${python} could not import torch (exit ${result.status}): ${last}`,
+    };
+  }
+  return { version: result.stdout.trim() };
+}
+
+/** Runs the PyTorch reference script; never throws (a failing script is reported, not fatal). */
 export function runTorchReference(
   python: string,
   script: string,
-  height: number,
-  channels: number,
-  threads: number,
+  options: { height: number; channels: number; threads: number; reps: number; warmup: number },
 ): TorchBaseline {
+  const { height, channels, threads, reps, warmup } = options;
   if (!fs.existsSync(script)) return { rows: [], error: `baseline script not found: ${script}` };
-  const result = spawnSync(python, [script, String(height), String(channels), String(threads)], {
+  const args = [height, channels, threads, reps, warmup].map(String);
+  const result = spawnSync(python, [script, ...args], {
     encoding: 'utf8',
     timeout: 15 * 60 * 1000,
   });
@@ -218,10 +246,7 @@ export function runTorchReference(
       img_per_s: round(parsed.img_per_s, 1),
     });
   }
-  const version = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
-    encoding: 'utf8',
-  }).stdout?.trim();
-  return { rows, version };
+  return { rows };
 }
 
 export interface MachineInfo {
@@ -243,9 +268,4 @@ export function machineInfo(): MachineInfo {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     loadAverage: os.loadavg().map((v) => round(v, 2)),
   };
-}
-
-export function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

@@ -1,4 +1,4 @@
-import { SeededRandom } from '../data/random';
+import { SeededRandom } from '../../src/ml/data/random';
 import { DataParallelTrainer, shardBounds } from './data-parallel';
 import { referenceLabels } from './reference-net';
 

@@ -8,8 +8,8 @@
  * only the images of its own shard.
  */
 import * as os from 'os';
-import { siblingEntry, WorkerPool } from '../../workers/pool';
-import { concatFloat32 } from '../data/arrays';
+import { siblingEntry, WorkerPool } from '../../src/workers/pool';
+import { concatFloat32 } from '../../src/ml/data/arrays';
 import type { ReplicaConfig, ReplicaRequest, ReplicaResult } from './replica.protocol';
 
 export interface DataParallelOptions extends Partial<Omit<ReplicaConfig, 'size' | 'channels'>> {

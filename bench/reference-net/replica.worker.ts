@@ -4,8 +4,8 @@
  */
 import type { TransferListItem } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { serveRequests } from '../../workers/pool';
+import { initBackend } from '../../src/ml/backend';
+import { serveRequests } from '../../src/workers/pool';
 import { FlatAdam } from './flat-adam';
 import { flatGradients, pgdStep, ReferenceNet, unflatten } from './reference-net';
 import type { ReplicaConfig, ReplicaRequest, ReplicaResult } from './replica.protocol';
