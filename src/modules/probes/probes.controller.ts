@@ -3,28 +3,39 @@ import {
   Body,
   Controller,
   Get,
-  Header,
   HttpCode,
   Param,
+  ParseUUIDPipe,
   Post,
+  Query,
+  Res,
   StreamableFile,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiNotFoundResponse,
+  ApiOkResponse,
   ApiOperation,
   ApiProduces,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Throttle } from '@nestjs/throttler';
+import type { FastifyReply } from 'fastify';
 import { ApiKeyAuth, Roles } from '../../common';
+import { ListJobsQueryDto } from '../jobs/dto/list-jobs-query.dto';
 import { CreateProbeDto } from './dto/create-probe.dto';
 import { ProbeSummary, ProbesService, ProbeView } from './probes.service';
 
 /** Probes are expensive: a tighter limit than the app default, per client. */
 export const PROBE_RATE_LIMIT = { limit: 20, ttl: 60_000 };
+
+/** A probe id in the path: 400 when it is not a UUID (no probe can have it). */
+const probeId = () =>
+  new ParseUUIDPipe({
+    exceptionFactory: () => new BadRequestException('probe id must be a UUID'),
+  });
 
 @ApiTags('probes')
 @ApiKeyAuth()
@@ -49,32 +60,41 @@ export class ProbesController {
 
   @Get()
   @ApiOperation({ summary: 'Probes, newest first, with status, progress and headline figures' })
-  list(): Promise<ProbeSummary[]> {
-    return this.probes.list();
+  list(@Query() query: ListJobsQueryDto): Promise<ProbeSummary[]> {
+    return this.probes.list(query.status, query.limit);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One probe: status and progress, then its report' })
   @ApiNotFoundResponse({ description: 'No probe with this id' })
-  get(@Param('id') id: string): Promise<ProbeView> {
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  get(@Param('id', probeId()) id: string): Promise<ProbeView> {
     return this.probes.get(id);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
   @ApiOperation({ summary: 'Cancel a queued or running probe' })
-  cancel(@Param('id') id: string): Promise<ProbeView> {
+  cancel(@Param('id', probeId()) id: string): Promise<ProbeView> {
     return this.probes.cancel(id);
   }
 
   @Get(':id/report.html')
-  @Header('Content-Type', 'text/html; charset=utf-8')
   @ApiProduces('text/html')
   @ApiOperation({
     summary: 'The report as one self-contained HTML page, with the R@1-versus-eps curve',
   })
-  reportHtml(@Param('id') id: string): Promise<string> {
-    return this.probes.reportHtml(id);
+  @ApiOkResponse({ description: 'The page (text/html); errors are JSON as everywhere' })
+  @ApiNotFoundResponse({ description: 'No probe with this id' })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  async reportHtml(
+    @Param('id', probeId()) id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const html = await this.probes.reportHtml(id);
+    // Set only once there is a page: an error must keep the JSON body's content type.
+    reply.type('text/html; charset=utf-8');
+    return html;
   }
 
   @Get(':id/examples/:file')
@@ -82,7 +102,10 @@ export class ProbesController {
   @ApiOperation({
     summary: 'Example n as PNG (examples/N.png): original | adversarial | amplified perturbation',
   })
-  async example(@Param('id') id: string, @Param('file') file: string): Promise<StreamableFile> {
+  async example(
+    @Param('id', probeId()) id: string,
+    @Param('file') file: string,
+  ): Promise<StreamableFile> {
     const match = /^(\d{1,3})\.png$/.exec(file);
     if (!match) throw new BadRequestException(`expected examples/<n>.png (got '${file}')`);
     const png = await this.probes.examplePng(id, Number(match[1]));

@@ -148,8 +148,8 @@ export class ProbesService implements OnModuleInit {
     return this.toView(await this.jobs.get(id, PROBE_JOB));
   }
 
-  async list(): Promise<ProbeSummary[]> {
-    const jobs = await this.jobs.list({ type: PROBE_JOB });
+  async list(status?: JobStatus, limit = 100): Promise<ProbeSummary[]> {
+    const jobs = await this.jobs.list({ type: PROBE_JOB, status }, limit);
     return jobs.map((job) => {
       const { report, ...view } = this.toView(job);
       return {

@@ -84,7 +84,7 @@ export function curveSvg(curve: CurvePoint[], cleanRecallAt1: number): string {
   return parts.join('');
 }
 
-export function renderProbeHtml(view: ProbeView, examplePngs: Buffer[]): string {
+export function renderProbeHtml(view: ProbeView, examplePngs: Uint8Array[]): string {
   const r = view.report;
   const head = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Probe ${escape(view.id)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}
@@ -159,7 +159,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.warn{color:#b00}i
     for (const e of r.examples) {
       const png = examplePngs[e.n];
       lines.push(
-        `<figure>${png ? `<img alt="example ${e.n}" width="${e.png.width}" height="${e.png.height}" src="data:image/png;base64,${png.toString('base64')}">` : ''}`,
+        `<figure>${png ? `<img alt="example ${e.n}" width="${e.png.width}" height="${e.png.height}" src="data:image/png;base64,${Buffer.from(png).toString('base64')}">` : ''}`,
       );
       lines.push(
         `<figcaption>${escape(e.attack)}: label ${escape(e.label)}; clean top-1 ${escape(e.cleanTop.label)} &rarr; attacked top-1 ${escape(e.attackedTop.label)}${e.flipped ? ' (flipped)' : ''}; shift ${e.embeddingShift.toFixed(3)}</figcaption></figure>`,
