@@ -8,11 +8,7 @@
  *   node -r @swc-node/register bench/http-ef-search.ts FILE.hnsw [--dim 64] [--ef 64,48,32]
  */
 import { HierarchicalNSW } from 'hnswlib-node';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg } from './lib/args';
 
 const file = process.argv[2];
 if (!file || file.startsWith('--')) throw new Error('usage: http-ef-search.ts FILE.hnsw');

@@ -12,7 +12,7 @@
  *   node -r @swc-node/register bench/http-overhead.ts [--duration 5] [--variants fastify,express]
  */
 import { AsyncLocalStorage } from 'async_hooks';
-import { fork } from 'child_process';
+import { ChildProcess, fork } from 'child_process';
 import { readFileSync } from 'fs';
 import * as http from 'http';
 import { cpus, loadavg } from 'os';
@@ -31,6 +31,8 @@ import pinoHttp from 'pino-http';
 import { AllExceptionsFilter, createValidationPipe } from '../src/common';
 import { registerRequestLogging, requestId } from '../src/common/request-logging';
 import { registerSecurityHeaders } from '../src/common/security-headers';
+import { arg, numberArg, runMain } from './lib/args';
+import { stopChild, stopOnSignals } from './lib/processes';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: object) => Promise<{
@@ -177,8 +179,12 @@ function cpuSeconds(pid: number): { user: number; system: number } {
   return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
+/** The server processes started so far (one at a time), stopped on an interrupt too. */
+const children: ChildProcess[] = [];
+
 async function measure(variant: Variant, duration: number) {
   const child = fork(__filename, ['--serve', variant], { execArgv: ['-r', '@swc-node/register'] });
+  children.push(child);
   const port = await new Promise<number>((resolve) => child.once('message', resolve));
   const url = `http://127.0.0.1:${port}/v1/search/similar/0b7a1e82-4329-4f8c-a514-f7ca6c5288a8`;
   try {
@@ -200,16 +206,13 @@ async function measure(variant: Variant, duration: number) {
       loadAverage1m: load,
     };
   } finally {
-    child.kill();
+    await stopChild(child, { graceMs: 5000, name: `${variant} server` });
   }
 }
 
 async function main(): Promise<void> {
-  const at = process.argv.indexOf('--duration');
-  const duration = at >= 0 ? Number(process.argv[at + 1]) : 5;
-  const only = process.argv.indexOf('--variants');
-  const variants =
-    only >= 0 ? (process.argv[only + 1].split(',') as Variant[]) : (VARIANTS as readonly Variant[]);
+  const duration = numberArg('duration', 5);
+  const variants = arg('variants', VARIANTS.join(',')).split(',') as Variant[];
   const unknown = variants.filter((variant) => !VARIANTS.includes(variant));
   if (unknown.length) throw new Error(`Unknown variants: ${unknown.join(', ')}`);
   const results = [];
@@ -230,10 +233,9 @@ async function main(): Promise<void> {
   );
 }
 
-const serving = process.argv.indexOf('--serve');
-if (serving >= 0) serve(process.argv[serving + 1] as Variant);
-else
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+const serving = arg('serve', '');
+if (serving) serve(serving as Variant);
+else {
+  stopOnSignals(children, { graceMs: 5000, name: 'server' });
+  runMain('http-overhead', main);
+}

@@ -30,8 +30,13 @@ import { createServer } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import * as path from 'path';
 import { mnistPngs } from '../src/modules/gallery/demo-gallery';
+import { arg, flag, runMain } from './lib/args';
+import { stopChildren, stopOnSignals } from './lib/processes';
+import { median } from './lib/stats';
 
 const ROOT = path.join(__dirname, '..');
+/** How long a server gets to shut down cleanly (it saves the index of a large gallery) before a kill. */
+const SERVER_STOP_GRACE_MS = 60_000;
 
 /** The part of autocannon's API used here (the package ships no type declarations). */
 interface RawRequest {
@@ -67,11 +72,6 @@ const autocannon = require('autocannon') as (
   options: AutocannonOptions,
   done: (error: Error | null, result: AutocannonResult) => void,
 ) => unknown;
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   const galleryTarget = Number(arg('gallery', '70000'));
   const duration = Number(arg('duration', '30'));
   const connections = Number(arg('connections', '32'));
-  const keepDir = process.argv.includes('--data-dir');
+  const keepDir = flag('data-dir');
   const dataDir = keepDir
     ? path.resolve(arg('data-dir', ''))
     : mkdtempSync(path.join(tmpdir(), 'rir-http-bench-'));
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   const cpuProfDir = arg('cpu-prof', '');
   const logLevel = arg('log-level', 'warn');
   const ef = arg('ef', '');
-  const useDist = process.argv.includes('--dist');
+  const useDist = flag('dist');
   const launch = (root: string, dir: string, port: number) =>
     spawn(
       process.execPath,
@@ -255,6 +255,7 @@ async function main(): Promise<void> {
     return ((await keyRes.json()) as { key: string }).key;
   };
   const children: ChildProcess[] = [];
+  stopOnSignals(children, { graceMs: SERVER_STOP_GRACE_MS, name: 'rir serve' });
   const child = launch(ROOT, dataDir, port);
   children.push(child);
   try {
@@ -280,7 +281,7 @@ async function main(): Promise<void> {
       );
     }
     const gallerySize = await count();
-    if (process.argv.includes('--fill-only')) {
+    if (flag('fill-only')) {
       console.log(JSON.stringify({ benchmark: 'http-search', gallerySize, ingestImagesPerSecond }));
       return;
     }
@@ -395,8 +396,6 @@ async function main(): Promise<void> {
           });
         }
       }
-      const median = (values: number[]) =>
-        [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
       console.log(
         JSON.stringify(
           {
@@ -512,18 +511,11 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    await Promise.all(
-      children.map((server) => {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGTERM');
-        return server.exitCode === null ? exited : undefined;
-      }),
-    );
+    // SIGTERM lets `rir serve` save its index and release DATA_DIR's database lock; one that has not
+    // exited after SERVER_STOP_GRACE_MS is killed, so the bench never leaves a server behind.
+    await stopChildren(children, { graceMs: SERVER_STOP_GRACE_MS, name: 'rir serve' });
     if (!keepDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('http-search', main);

@@ -58,11 +58,7 @@ import {
   type Rotation,
   type Sampled,
 } from './index-data';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg, runMain } from './lib/args';
 
 function rss(): number {
   global.gc?.();
@@ -443,7 +439,4 @@ async function main(): Promise<void> {
   writeFileSync(out, json + '\n');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('index-1m.bench', main);

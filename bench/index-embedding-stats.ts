@@ -41,11 +41,7 @@ import {
   type Rotation,
   type Sampled,
 } from './index-data';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg, flag, runMain } from './lib/args';
 
 interface Part {
   vectors: Float32Array;
@@ -247,7 +243,7 @@ function calibrate(
 async function main(): Promise<void> {
   const modelDir = arg('model', path.join('tmp', 'index-real-128'));
   const queryCount = Number(arg('queries', '1000'));
-  const withHnsw = process.argv.includes('--hnsw');
+  const withHnsw = flag('hnsw');
   const profileOut = arg('profile', path.join('bench', 'results', 'index-embedding-profile.json'));
   const out = arg('out', path.join('bench', 'results', 'index-embedding-stats.json'));
   await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
@@ -388,7 +384,4 @@ async function main(): Promise<void> {
   writeFileSync(out, json + '\n');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('index-embedding-stats', main);

@@ -4,10 +4,7 @@
  *
  *   node --expose-gc -r @swc-node/register bench/index-id-tables.ts [--n 1000000] [--mode maps|array]
  */
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg } from './lib/args';
 
 function rss(): number {
   global.gc?.();

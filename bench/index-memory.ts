@@ -14,11 +14,7 @@ import { writeFileSync } from 'fs';
 import * as v8 from 'v8';
 import { HnswIndex } from '../src/index/hnsw-index';
 import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg } from './lib/args';
 
 function snapshot(): { rss: number; malloc: number; jsHeap: number } {
   global.gc?.();

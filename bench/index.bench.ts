@@ -16,11 +16,7 @@ import { initBackend } from '../src/ml/backend';
 import { parseIdx } from '../src/ml/data';
 import { embedAll } from '../src/ml/metrics';
 import { loadModel, readManifest } from '../src/ml/model-store';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg, runMain } from './lib/args';
 
 function normalise(vectors: Float32Array[]): void {
   for (const v of vectors) {
@@ -209,7 +205,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('index.bench', main);

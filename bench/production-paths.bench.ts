@@ -27,19 +27,10 @@ import { PROBE_DEFAULTS } from '../src/modules/probes/runner/probe-config';
 import { loadProbeSet } from '../src/modules/probes/runner/probe-set';
 import { suiteOptions } from '../src/modules/probes/runner/run-probe';
 import { SearchService } from '../src/modules/search/search.service';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback;
-}
+import { arg, runMain } from './lib/args';
+import { percentile, round } from './lib/stats';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 async function main(): Promise<void> {
   const ingestCount = Number(arg('ingest', '2000'));
   const batch = Number(arg('batch', '50'));
@@ -171,7 +162,7 @@ async function main(): Promise<void> {
         images: ingested,
         batchSize: batch,
         seconds: round(ingestSeconds, 2),
-        imagesPerSecond: round(ingested / ingestSeconds),
+        imagesPerSecond: round(ingested / ingestSeconds, 1),
         perImageMsP50: round(percentile(batchMs, 50), 2),
         path: 'GalleryService.ingest: validate + sharp decode + embed (model worker) + file + PGlite row/embedding + HNSW add',
       },
@@ -192,10 +183,10 @@ async function main(): Promise<void> {
         batchSize: 100,
         seconds: round(attackSeconds, 2),
         imagesPerSecond: round(run.samples / attackSeconds, 2),
-        pgdStepImagesPerSecond: round((run.samples * stepsPerImage) / attackSeconds),
+        pgdStepImagesPerSecond: round((run.samples * stepsPerImage) / attackSeconds, 1),
         path: 'runAttack (src/ml/attacks/suite.ts) with the probe defaults, on the main thread (a probe runs it in its worker thread)',
       },
-      totalSeconds: round((Date.now() - started) / 1000),
+      totalSeconds: round((Date.now() - started) / 1000, 1),
     };
     const json = JSON.stringify(result, null, 2);
     console.log(json);
@@ -207,7 +198,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('production-paths.bench', main);

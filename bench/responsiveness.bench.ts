@@ -16,15 +16,12 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import { Worker } from 'worker_threads';
 import { createApp } from '../src/main';
 import { mnistPngs } from '../src/modules/gallery/demo-gallery';
+import { numberArg, runMain } from './lib/args';
+import { percentile } from './lib/stats';
 
-function arg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-const SECONDS = arg('seconds', 20);
-const CONCURRENCY = arg('concurrency', 2);
-const GALLERY = arg('gallery', 500);
+const SECONDS = numberArg('seconds', 20);
+const CONCURRENCY = numberArg('concurrency', 2);
+const GALLERY = numberArg('gallery', 500);
 const ADMIN_KEY = 'rir_bench_admin_key_responsiveness';
 /** Loosely typed JSON answers of the API. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -51,11 +48,6 @@ async function loop(offset) {
 }
 Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i))).then(() => parentPort.postMessage({ latencies, errors }));
 `;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 interface Phase {
   requests: number;
@@ -232,7 +224,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('responsiveness.bench', main);

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""The reference net of ../shared/bench/README.md in PyTorch on a chosen device (cuda or cpu).
+"""The reference net of bench/reference-net/README.md in PyTorch on a chosen device (cuda or cpu).
 
-Same net, loss, batches and timing rule (median of reps after warm-ups) as the shared CPU baseline,
-with torch.cuda.synchronize() closing each timed repetition. Usage: torch_device_reference.py H C DEVICE
-[REPS]. Prints one JSON line per mode.
+Same net, loss, batches and timing rule (median of reps after warm-ups) as the CPU baseline
+(bench/reference-net/torch_reference.py), with torch.cuda.synchronize() closing each timed
+repetition. Usage: torch_device_reference.py H C DEVICE [REPS]. Prints one JSON line per mode.
 """
 import json, statistics, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F

@@ -7,11 +7,7 @@
  */
 import { initBackend, provideWebGpu } from '../../src/ml/backend';
 import { benchReferenceNetInThread } from '../reference-net/benchmark';
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : fallback;
-}
+import { arg, runMain } from '../lib/args';
 
 async function main(): Promise<void> {
   const failure = provideWebGpu();
@@ -41,7 +37,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: Error) => {
-  console.error(`webgpu-bench: ${error.stack ?? error.message}`);
-  process.exit(1);
-});
+runMain('webgpu-bench', main);

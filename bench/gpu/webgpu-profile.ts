@@ -11,6 +11,7 @@ import {
   ReferenceNet,
   referenceLabels,
 } from '../reference-net/reference-net';
+import { median } from '../lib/stats';
 
 async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,8 +52,7 @@ async function main(): Promise<void> {
         out.dispose();
         times.push(performance.now() - start);
       }
-      times.sort((a, b) => a - b);
-      console.log(JSON.stringify({ fused, step: name, medianMs: times[5] }));
+      console.log(JSON.stringify({ fused, step: name, medianMs: median(times) }));
     }
     if (fused) {
       const profile = await tf.profile(async () => {
