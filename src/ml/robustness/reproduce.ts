@@ -47,7 +47,7 @@ export interface ReproductionBudget {
   };
 }
 
-/** The published MNIST attack (RESEARCH.md section 2); budgets differ in how many queries they attack. */
+/** The published MNIST attack (docs/METHOD.md §2); budgets differ in how many queries they attack. */
 const MNIST_EVALUATION = {
   eps: 77 / 255,
   alpha: 3 / 255,
@@ -71,7 +71,7 @@ const MNIST_SMALL: ReproductionBudget = {
   evaluation: { ...MNIST_EVALUATION, sampleSize: 30 },
 };
 
-// Past the loss plateau (RESEARCH.md section 7: 250-400 iterations) for the natural model, in
+// Past the loss plateau (docs/METHOD.md §8: 250-400 iterations) for the natural model, in
 // about 35 minutes on one idle core for four defences: 300 natural iterations of 100 images,
 // then 100 robust iterations each, and 100 attacked queries.
 const MNIST_MEDIUM: ReproductionBudget = {
@@ -90,7 +90,7 @@ const MNIST_MEDIUM: ReproductionBudget = {
 
 /**
  * RGB data sets (iconify, emoji): the ImageNet-initialised MobileNetV2 fine-tuned at 32x32, training eps
- * 8/255 and the published RGB attack (eps 8/255, alpha 3/255, 32 steps; RESEARCH.md section 2). Sized
+ * 8/255 and the published RGB attack (eps 8/255, alpha 3/255, 32 steps; docs/METHOD.md §2). Sized
  * for about half an hour per data set and defence on one shared core.
  */
 const RGB_EVALUATION = {
@@ -137,7 +137,7 @@ const RGB_BUDGETS: Partial<Record<BudgetName, ReproductionBudget>> = {
   small: RGB_SMALL,
 };
 
-/** Budgets per data set. MNIST: eps 77/255, alpha 3/255, 32 steps at evaluation (RESEARCH.md section 2). */
+/** Budgets per data set. MNIST: eps 77/255, alpha 3/255, 32 steps at evaluation (docs/METHOD.md §2). */
 export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudget>>> = {
   iconify: RGB_BUDGETS,
   // An emoji has one image per vendor: a random 1,000 of the 5,143 test images left about two per
@@ -170,7 +170,7 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
     extended: { ...MNIST_SMALL, fineTune: { steps: 90, learningRate: 5e-4 } },
     medium: MNIST_MEDIUM,
     // `medium`'s natural model, then three times the robust fine-tuning with the published inner attack
-    // strength (7 PGD steps of 0.1 at eps 0.3, as in RESEARCH.md section 7): does the fold grow with
+    // strength (7 PGD steps of 0.1 at eps 0.3, docs/METHOD.md §8): does the fold grow with
     // the robust budget? About 35 minutes per robust defence on one idle core.
     long: {
       ...MNIST_MEDIUM,

@@ -168,7 +168,7 @@ export function renderResultsPage(input: ResultsPageInput): string {
     }
     out.push('');
     if (dataset === 'mnist') {
-      out.push('Claim check (MNIST, RESEARCH.md section 3 / issue 9):');
+      out.push('Claim check (MNIST, docs/METHOD.md §5.2 / issue 9):');
       out.push('');
       out.push(...claimCheck(runs));
       out.push('');

@@ -15,7 +15,7 @@ import {
   statusLine,
 } from './ui.js';
 
-/** Which way is more robust, and the unit, for each figure (as RESEARCH.md reports them). */
+/** Which way is more robust, and the unit, for each figure (docs/METHOD.md §6). */
 const FIGURES = {
   'CA+': ['higher', 'mean rank %'],
   'CA-': ['lower', 'mean rank %'],
