@@ -8,6 +8,7 @@ import { BACKBONES, type BackboneName } from '../ml/models';
 import { DEFENSE_NAMES, isDefenseName, resolveDefenseOptions } from '../ml/defenses';
 import { LOSS_NAMES } from '../ml/losses';
 import {
+  checkTrainingData,
   resolveTrainingConfig,
   runTrainingInWorker,
   type TrainingConfig,
@@ -343,6 +344,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON on stdout')
     .action(async (options: TrainOptions) => {
       const config = toTrainingConfig(options);
+      // A batch the data set's classes cannot fill fails here, as POST /v1/training-jobs does.
+      await checkTrainingData(resolveTrainingConfig(config));
       const controller = new AbortController();
       const onSignal = () => {
         process.stderr.write('\ncancelling at the next step (resume with --resume)...\n');

@@ -4,17 +4,10 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import {
-  prepareGallery,
-  runAttack,
-  sampleQueries,
-  naturalRecallAt1,
-  naturalRecallPerQuery,
-} from '../ml/attacks/suite';
+import { prepareGallery, runAttack, sampleQueries, naturalRecallAt1 } from '../ml/attacks/suite';
 import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { loadModel, MANIFEST_FILE } from '../ml/model-store';
-import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
 import {
   CHECKPOINT_DIR,
   readCheckpointState,
@@ -61,9 +54,6 @@ async function quickRobustness(
     );
     const eps = spec.defenseOptions.eps;
     const naturalR1 = naturalRecallAt1(gallery, rows);
-    // n, 95% interval (Wilson) and the chance level of each R@1 (percent).
-    const chance = chanceLevels(gallery.labels, rows);
-    const natural = naturalRecallEstimate(naturalRecallPerQuery(gallery, rows), chance);
     if (eps === 0 || rows.length === 0) {
       return {
         attack: 'ES',
@@ -71,12 +61,6 @@ async function quickRobustness(
         samples: rows.length,
         naturalRecallAt1: naturalR1,
         recallAt1UnderAttack: naturalR1,
-        ...(rows.length > 0
-          ? {
-              chanceRecallAt1: chance.recallAt1,
-              estimates: { naturalRecallAt1: natural, recallAt1UnderAttack: natural },
-            }
-          : {}),
       };
     }
     const steps = spec.robustness.steps;
@@ -94,12 +78,6 @@ async function quickRobustness(
       naturalRecallAt1: naturalR1,
       recallAt1UnderAttack: run.figures['ES:R'],
       embeddingShift: run.figures['ES:D'],
-      chanceRecallAt1: chance.recallAt1,
-      estimates: {
-        naturalRecallAt1: natural,
-        recallAt1UnderAttack: run.estimates['ES:R'],
-        embeddingShift: run.estimates['ES:D'],
-      },
     };
   } finally {
     gallery.dispose();

@@ -10,8 +10,12 @@ let outside: string;
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'rir-roots-'));
   outside = fs.mkdtempSync(path.join(os.tmpdir(), 'rir-outside-'));
-  for (const dir of [path.join(root, 'digits', 'a'), path.join(outside, 'secret', 'a')]) {
-    fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(path.join(outside, 'secret', 'a'), { recursive: true });
+  // A folder data set as far as submission looks (the listing): 3 classes of 2 images.
+  for (const label of ['a', 'b', 'c']) {
+    fs.mkdirSync(path.join(root, 'digits', label), { recursive: true });
+    for (const file of ['1.png', '2.png'])
+      fs.writeFileSync(path.join(root, 'digits', label, file), '');
   }
   // A link inside the root that points outside it must not let a request out.
   fs.symlinkSync(path.join(outside, 'secret'), path.join(root, 'escape'));
@@ -60,7 +64,7 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
     [
       'more classes per batch than the data set trains on',
       { batchSize: 64, perClass: 8 },
-      /8 classes per batch, but mnist trains on 5 classes/,
+      /^batch 64 with 8 per class needs 8 classes; mnist has 5 training classes$/,
     ],
     [
       'batch size not a multiple of m',
@@ -115,7 +119,7 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
 
 describe('training jobs API', () => {
   it('accepts a folder inside a data root, stores the resolved path, lists and cancels it', async () => {
-    const res = await post({ ...TINY_JOB, dataset: 'folder:digits' });
+    const res = await post({ ...TINY_JOB, dataset: 'folder:digits', batchSize: 8, perClass: 4 });
     expect(res.status).toBe(202);
     expect(res.body.status).toBe('queued');
     const job = await t.http.get(`/v1/training-jobs/${res.body.id}`).set('x-api-key', t.adminKey);

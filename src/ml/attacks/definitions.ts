@@ -1,5 +1,5 @@
 /**
- * The attack suite of the field (RobRank; RESEARCH.md section 5). Each attack is only a target choice,
+ * The attack suite of the field (RobRank; docs/METHOD.md §6). Each attack is only a target choice,
  * an objective for the PGD engine (a per-sample loss to minimise) and the figure the literature reports.
  * Queries and candidates are items of the clean gallery; `row` is a gallery index.
  */

@@ -2,11 +2,12 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { DatasetSplit, ImageSet } from '../types';
 import type { DecodeOptions } from './decode-image';
-import { loadEmoji } from './emoji';
+import { EMOJI_OPTIONS, loadEmoji } from './emoji';
 import { decodeFiles, listImageFolder } from './folder';
-import { loadIconify } from './iconify';
+import { ICONIFY_OPTIONS, loadIconify } from './iconify';
 import { idxToImageSet, parseIdx } from './idx';
 import { SeededRandom } from './random';
+import { parseSpecOptions } from './rendered';
 import {
   chooseSplitIndices,
   DEFAULT_VALIDATION_FRACTION,
@@ -54,6 +55,43 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
   if (spec === 'iconify' || spec.startsWith('iconify:')) return loadIconify(spec, { ...options, seed });
   if (spec === 'emoji' || spec.startsWith('emoji:')) return loadEmoji(spec, { ...options, seed });
   throw new Error(`unknown data set '${spec}' (expected mnist, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
+}
+
+/**
+ * How many training classes `loadDataset(spec)` splits off, from listings and label files alone (no image
+ * is decoded or rendered): an upper bound (subset limits may leave classes out, `classes=K` may exceed what
+ * is installed), or null for iconify / emoji without `classes=K` (their full class lists are large).
+ * Fails, as loadDataset would, on a folder or IDX pair that is not a data set.
+ */
+export async function trainingClassCount(spec: string): Promise<number | null> {
+  const half = (classes: number) => Math.ceil(classes / 2);
+  if (spec === 'mnist') return 5;
+  if (spec.startsWith('idx:')) {
+    const parts = spec.slice(4).split(',');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`expected idx:IMAGES,LABELS (got '${spec}')`);
+    // The labels file alone: the images are checked against it when the data set loads.
+    return half(new Set((await readIdx(parts[1])).data).size);
+  }
+  if (spec.startsWith('folder:')) {
+    const root = spec.slice(7);
+    if (!root) throw new Error(`expected folder:PATH (got '${spec}')`);
+    const classes = await listImageFolder(root);
+    needTwoClasses(spec, classes.length);
+    return half(classes.length);
+  }
+  for (const [name, allowed] of [
+    ['iconify', ICONIFY_OPTIONS],
+    ['emoji', EMOJI_OPTIONS],
+  ] as const) {
+    if (spec !== name && !spec.startsWith(`${name}:`)) continue;
+    const classes = parseSpecOptions(spec, name, allowed).classes;
+    return classes === undefined ? null : half(classes);
+  }
+  throw new Error(`unknown data set '${spec}' (expected mnist, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
+}
+
+function needTwoClasses(spec: string, classes: number): void {
+  if (classes < 2) throw new Error(`${spec}: needs at least 2 classes for a class-disjoint split (found ${classes})`);
 }
 
 async function readIdx(file: string): Promise<ReturnType<typeof parseIdx>> {
@@ -138,7 +176,7 @@ async function loadFolder(spec: string, root: string, options: LoadDatasetOption
   if (!root) throw new Error(`expected folder:PATH (got '${spec}')`);
   const size: DecodeOptions = options.imageSize ?? { height: 64, width: 64, channels: 3 };
   const classes = await listImageFolder(root);
-  if (classes.length < 2) throw new Error(`${spec}: needs at least 2 classes for a class-disjoint split (found ${classes.length})`);
+  needTwoClasses(spec, classes.length);
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((cls, label) => {

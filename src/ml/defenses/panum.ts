@@ -5,7 +5,7 @@ import type { ResolvedDefenseOptions } from './options';
 import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
 
 /**
- * The seed paper's formulation (RESEARCH.md section 3): perturb only the anchors, to maximise their
+ * The seed paper's formulation (docs/METHOD.md §5.2): perturb only the anchors, to maximise their
  * triplet loss against NATURAL positives and negatives (tuples mined on natural embeddings), then train on
  *   L_nat(B) + weight * L_T(phi(x_a + r_a); phi(x_p), phi(x_n)).
  */

@@ -1,5 +1,5 @@
 /**
- * The empirical robustness score (RESEARCH.md section 5): the mean of ten scores on 0..100, 100 = ideal.
+ * The empirical robustness score (docs/METHOD.md §7): the mean of ten scores on 0..100, 100 = ideal.
  * Rank figures (CA+, CA-, QA+, QA-) and R@1-like figures (ES:R, LTM, GTM, GTT) are percentages;
  * TMA is a cosine and ES:D a distance in 0..2.
  */

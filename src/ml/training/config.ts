@@ -1,4 +1,5 @@
 import type { AugmentationConfig } from '../data/augment';
+import { trainingClassCount } from '../data/datasets';
 import type { BackboneName } from '../models';
 import { validateInstanceTerm, type InstanceTermConfig } from './instance-term';
 import type { LrSchedule } from './schedule';
@@ -128,4 +129,40 @@ export function defaultPerClass(batchSize: number, classes: number): number {
   throw new Error(
     `batch size ${batchSize} is too small for m-per-class batches (need at least 8 images)`,
   );
+}
+
+/**
+ * The one rule on batches and classes: the m-per-class sampler fills a batch with batchSize / perClass
+ * classes of perClass images each, so a data set with fewer training classes can never give a batch.
+ * The API (at submission), `rir train` (before a worker starts) and the trainer all check it here.
+ * `dataset` is the data set as the user named it.
+ */
+export function checkClassesPerBatch(
+  batchSize: number,
+  perClass: number,
+  trainingClasses: number,
+  dataset: string,
+): void {
+  const needed = Math.ceil(batchSize / perClass);
+  if (trainingClasses < needed) {
+    throw new Error(
+      `batch ${batchSize} with ${perClass} per class needs ${needed} classes; ${dataset} has ${trainingClasses} training class${trainingClasses === 1 ? '' : 'es'}`,
+    );
+  }
+}
+
+/**
+ * checkClassesPerBatch before any data is decoded, with the training classes counted from the data
+ * set's listing (trainingClassCount). Without perClass there is nothing to check: the default m
+ * (defaultPerClass) always fits. Data sets whose classes are only known once rendered pass here and are
+ * checked by the trainer.
+ */
+export async function checkTrainingData(
+  config: { dataset: string; batchSize: number; perClass?: number },
+  datasetName = config.dataset,
+): Promise<void> {
+  if (config.perClass === undefined) return;
+  const classes = await trainingClassCount(config.dataset);
+  if (classes !== null)
+    checkClassesPerBatch(config.batchSize, config.perClass, classes, datasetName);
 }

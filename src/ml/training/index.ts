@@ -8,6 +8,8 @@ export { computeGradients, applyGradients, type StepGradients } from './step';
 export {
   resolveTrainingConfig,
   defaultPerClass,
+  checkClassesPerBatch,
+  checkTrainingData,
   TRAINING_DEFAULTS,
   type TrainingConfig,
 } from './config';

@@ -20,7 +20,12 @@ import {
   saveCheckpoint,
   type EpochRecord,
 } from './checkpoint';
-import { defaultPerClass, resolveTrainingConfig, type TrainingConfig } from './config';
+import {
+  checkClassesPerBatch,
+  defaultPerClass,
+  resolveTrainingConfig,
+  type TrainingConfig,
+} from './config';
 import { learningRateAt, setLearningRate } from './schedule';
 import { instanceViews, withInstanceTerm } from './instance-term';
 import { applyGradients, computeGradients } from './step';
@@ -116,6 +121,12 @@ export async function trainEmbeddingModel(
     config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size);
   let parallel: GradientWorkers | null = null;
   try {
+    checkClassesPerBatch(
+      config.batchSize,
+      perClass,
+      new Set(split.train.labels).size,
+      config.dataset,
+    );
     if (resumed) await restoreOptimizer(config.outDir, optimizer, loss.variables, resumed);
     parallel = await startGradientWorkers(config, split.train.shape, hooks);
     const sampler = new MPerClassSampler(split.train.labels, {

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { packageRoot } from '../../common/package-root';
@@ -14,6 +20,8 @@ export const MODEL_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface ModelView {
   id: string;
+  /** Readable and unique; an admin may change it (the id stays). */
+  name: string;
   status: string;
   active: boolean;
   embeddingDim: number;
@@ -28,6 +36,7 @@ export interface ModelView {
 export function toModelView(model: ModelVersion): ModelView {
   return {
     id: model.id,
+    name: model.name,
     status: model.status,
     active: model.active,
     embeddingDim: model.embeddingDim,
@@ -66,19 +75,43 @@ export class ModelRegistryService {
     this.modelsDir = path.join(config.dataDir, 'models');
   }
 
-  /** Registers a model directory (idempotent); returns its id. Training jobs call this for new versions. */
-  async registerDirectory(directory: string, id = path.basename(directory)): Promise<string> {
+  /**
+   * Registers a model directory (idempotent) under `name` (default: the id), numbered `name-2`, ...
+   * when another model has that name. Returns the id and the name the model has. Training jobs call
+   * this for new versions.
+   */
+  async registerDirectory(
+    directory: string,
+    id = path.basename(directory),
+    name = id,
+  ): Promise<{ id: string; name: string }> {
     if (!MODEL_ID_PATTERN.test(id))
       throw new Error(`model id '${id}' must match ${MODEL_ID_PATTERN}`);
     const file = path.join(directory, 'manifest.json');
     const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
-    await this.models.register({
+    const registered = await this.models.register({
       id,
+      name,
       directory: path.resolve(directory),
       manifest,
       embeddingDim: embeddingDimOf(manifest),
     });
-    return id;
+    return { id, name: registered };
+  }
+
+  /** Whether a model has this name (a training request asking for it is refused). */
+  async nameTaken(name: string): Promise<boolean> {
+    return (await this.models.findByName(name)) !== null;
+  }
+
+  /** Renames a model: 404 for an unknown id, 409 when another model has the name. */
+  async rename(id: string, name: string): Promise<ModelVersion> {
+    await this.get(id);
+    const outcome = await this.models.rename(id, name);
+    if (outcome === 'taken')
+      throw new ConflictException(`another model is already named '${name}'`);
+    if (outcome === 'missing') throw new NotFoundException(`No model with id ${id}`);
+    return this.get(id);
   }
 
   /** Registers every model directory not registered yet: the bundled default and DATA_DIR/models/*. */

@@ -16,6 +16,10 @@ export class ModelVersion {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   id!: string;
 
+  /** Readable and unique; may be changed (the id may not). Registered directories start with their id. */
+  @Column({ type: 'varchar', length: 128 })
+  name!: string;
+
   @Column({ type: 'text' })
   directory!: string;
 

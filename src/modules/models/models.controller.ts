@@ -1,14 +1,17 @@
 import {
   BadRequestException,
+  Body,
   Controller,
   Get,
   HttpCode,
   Param,
+  Patch,
   PipeTransform,
   Post,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -17,6 +20,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../auth';
 import { DeployAccepted, DeployService } from './deploy.service';
+import { RenameModelDto } from './dto/rename-model.dto';
 import {
   MODEL_ID_PATTERN,
   ModelRegistryService,
@@ -57,6 +61,19 @@ export class ModelsController {
   @ApiNotFoundResponse({ description: 'No model with this id' })
   async get(@Param('id', new ModelIdPipe()) id: string): Promise<ModelView> {
     return toModelView(await this.registry.get(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: "Rename a model version (its id stays; the name is what lists show)" })
+  @ApiOkResponse({ description: 'The renamed model' })
+  @ApiBadRequestResponse({ description: 'Malformed name' })
+  @ApiNotFoundResponse({ description: 'No model with this id' })
+  @ApiConflictResponse({ description: 'Another model has this name' })
+  async rename(
+    @Param('id', new ModelIdPipe()) id: string,
+    @Body() body: RenameModelDto,
+  ): Promise<ModelView> {
+    return toModelView(await this.registry.rename(id, body.name));
   }
 
   @Post(':id/deploy')

@@ -10,6 +10,11 @@ export interface TrainingJobSpec {
   datasetName: string;
   /** What the ML core loads (`mnist`, `folder:/abs/path`, `idx:/abs/a,/abs/b`). */
   dataset: string;
+  /**
+   * Name of the model version it registers: the request's, else `<dataset>-<defense>-<date>`
+   * (numbered when taken by then). Absent in jobs queued before names existed.
+   */
+  name?: string;
   backbone: BackboneName;
   imageSize?: number;
   embeddingDim: number;
@@ -33,6 +38,8 @@ export interface TrainingJobSpec {
 export interface TrainingJobResult extends Record<string, unknown> {
   cancelled?: boolean;
   modelId?: string;
+  /** The registered version's name when it was registered (it may be renamed since). */
+  modelName?: string;
   modelDir?: string;
   /** Natural retrieval metrics on the held-out (test) classes. */
   metrics?: Record<string, unknown>;

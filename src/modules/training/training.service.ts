@@ -1,10 +1,18 @@
-import { BadRequestException, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleInit,
+} from '@nestjs/common';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { resolveDefenseOptions, type DefenseName } from '../../ml/defenses/options';
 import { MANIFEST_FILE } from '../../ml/model-store';
 import { CHECKPOINT_DIR, readCheckpointState } from '../../ml/training/checkpoint';
+import { checkClassesPerBatch, checkTrainingData } from '../../ml/training/config';
 import {
   Job,
   JobContext,
@@ -14,6 +22,7 @@ import {
   runInJobThread,
   threadEntry,
 } from '../jobs';
+import { defaultModelName } from '../models/model-name';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { resolveDatasetSpec } from './dataset-location';
 import { CreateTrainingJobDto } from './dto/create-training-job.dto';
@@ -25,7 +34,6 @@ export const TRAINING_JOB = 'training';
 const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
 /** Fewest labelled classes the gallery needs: half train, half held out, two per batch at least. */
 const MIN_GALLERY_CLASSES = 4;
-const MNIST_TRAIN_CLASSES = 5;
 
 /**
  * Admin-triggered (robust) retraining: validates a request into a TrainingJobSpec, queues it, and,
@@ -83,12 +91,6 @@ export class TrainingService implements OnModuleInit {
         `batchSize ${batchSize} must be a multiple of perClass ${perClass} (m images per class per batch)`,
       );
     }
-    // MNIST trains on digits 0-4: a batch cannot hold more classes than that.
-    if (dto.dataset === 'mnist' && batchSize / perClass > MNIST_TRAIN_CLASSES) {
-      throw new BadRequestException(
-        `batchSize ${batchSize} / perClass ${perClass} = ${batchSize / perClass} classes per batch, but mnist trains on ${MNIST_TRAIN_CLASSES} classes`,
-      );
-    }
     let resolved;
     try {
       resolved = resolveDefenseOptions(defense as DefenseName, {
@@ -109,12 +111,24 @@ export class TrainingService implements OnModuleInit {
         );
       }
       dataset = 'gallery';
+      // Exported as a folder: one sub-folder per label, the first half of them trains.
+      await badRequestOnError(() =>
+        checkClassesPerBatch(batchSize, perClass, Math.ceil(classes / 2), dto.dataset),
+      );
     } else {
       dataset = await resolveDatasetSpec(dto.dataset, this.config.dataRoots);
+      // The batch needs batchSize / perClass training classes: a request that can never run is refused.
+      await badRequestOnError(() =>
+        checkTrainingData({ dataset, batchSize, perClass }, dto.dataset),
+      );
     }
+    // (null counts as absent, as @IsOptional lets it through)
+    if (dto.name != null && (await this.registry.nameTaken(dto.name)))
+      throw new ConflictException(`another model is already named '${dto.name}'`);
     return {
       datasetName: dto.dataset,
       dataset,
+      name: dto.name ?? defaultModelName(dto.dataset, defense, new Date()),
       backbone: dto.backbone ?? 'small-cnn',
       imageSize: dto.imageSize,
       embeddingDim: dto.embeddingDim ?? 128,
@@ -180,9 +194,22 @@ export class TrainingService implements OnModuleInit {
     const modelId = `train-${job.id}`;
     const target = path.join(this.registry.modelsDir, modelId);
     await copyModelVersion(result.modelDir, path.join(ctx.checkpointDir, 'staging'), target);
-    await this.registry.registerDirectory(target, modelId);
-    this.logger.log(`training job ${job.id} registered model ${modelId}`);
-    return { ...result, modelId, modelDir: target };
+    const { name } = await this.registry.registerDirectory(
+      target,
+      modelId,
+      spec.name ?? defaultModelName(spec.datasetName, spec.defense, new Date()),
+    );
+    this.logger.log(`training job ${job.id} registered model ${modelId} as '${name}'`);
+    return { ...result, modelId, modelName: name, modelDir: target };
+  }
+}
+
+/** Runs a check of the ML core: its error (a message about the request's data) becomes a 400. */
+async function badRequestOnError(check: () => void | Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    throw new BadRequestException((error as Error).message);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   IsNumber,
   IsOptional,
   IsString,
+  Matches,
   Max,
   MaxLength,
   Min,
@@ -13,6 +14,8 @@ import {
 } from 'class-validator';
 import { DEFENSE_NAMES } from '../../../ml/defenses/options';
 import { LOSS_NAMES } from '../../../ml/losses';
+import { ListJobsQueryDto } from '../../jobs/dto/list-jobs-query.dto';
+import { MODEL_NAME_PATTERN, modelNameMessage } from '../../models/model-name';
 import { BACKBONES } from '../../../ml/models';
 
 const oneOf = (what: string, names: readonly string[], plural = `${what}s`) => ({
@@ -58,6 +61,16 @@ export class CreateTrainingJobDto {
   @IsString()
   @MaxLength(1000)
   dataset!: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Name of the model version it registers (unique; 409 if a model has it). Default '<dataset>-<defense>-<YYYY-MM-DD>'; '-2', '-3', ... is added when a model took the name meanwhile",
+    pattern: MODEL_NAME_PATTERN.source,
+    example: 'mnist-panum-v1',
+  })
+  @IsOptional()
+  @Matches(MODEL_NAME_PATTERN, { message: modelNameMessage })
+  name?: string;
 
   @ApiPropertyOptional({ enum: BACKBONES, default: 'small-cnn' })
   @IsOptional()
@@ -177,18 +190,5 @@ export class CreateTrainingJobDto {
   robustnessSteps?: number;
 }
 
-export class ListTrainingJobsQueryDto {
-  @ApiPropertyOptional({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] })
-  @IsOptional()
-  @IsIn(['queued', 'running', 'succeeded', 'failed', 'cancelled'], {
-    message: 'status must be one of queued, running, succeeded, failed, cancelled',
-  })
-  status?: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-  @ApiPropertyOptional({ default: 100 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-}
+/** GET /v1/training-jobs: the job lists' status filter and bounded limit. */
+export class ListTrainingJobsQueryDto extends ListJobsQueryDto {}

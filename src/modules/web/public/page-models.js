@@ -1,6 +1,5 @@
 // Models (admin): versions side by side (natural and adversarial R@1), deploy with confirmation.
 import { api } from './api.js';
-import { formatEstimate } from './probe-report.js';
 import {
   confirmDialog,
   fill,
@@ -13,6 +12,9 @@ import {
 } from './ui.js';
 
 export const API_PATH = '/v1/models';
+
+/** What people read: the model's name (older servers send none: the id). */
+const nameOf = (model) => model.name || model.id;
 
 const finite = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
@@ -29,9 +31,6 @@ export function recallFigures(manifest = {}) {
     natural: natural === undefined ? undefined : natural * 100,
     adversarial: finite(robustness.recallAt1UnderAttack),
     eps: finite(robustness.eps),
-    /** "31.5% [22.4, 41.9], n = 100" and the chance level, where the job recorded them. */
-    adversarialEstimate: formatEstimate(robustness.estimates?.recallAt1UnderAttack, { unit: '%' }),
-    chance: finite(robustness.chanceRecallAt1),
   };
 }
 
@@ -65,7 +64,7 @@ export function render(main) {
         h('progress', {
           max: '1',
           value: String(fraction),
-          'aria-label': `Reindex progress of ${model.id}`,
+          'aria-label': `Reindex progress of ${nameOf(model)}`,
         }),
         h('div', { class: 'hint' }, `re-embedding ${p.embedded ?? 0}/${p.total ?? '?'}`),
       );
@@ -79,16 +78,16 @@ export function render(main) {
         {
           type: 'button',
           class: 'small',
-          'aria-label': `Deploy model ${model.id}`,
+          'aria-label': `Deploy model ${nameOf(model)}`,
           onclick: async () => {
             const ok = await confirmDialog(
-              `Deploy ${model.id}? The gallery is re-embedded with it in the background; searches keep using the current model until the swap.`,
+              `Deploy ${nameOf(model)}? The gallery is re-embedded with it in the background; searches keep using the current model until the swap.`,
               'Deploy',
             );
             if (!ok) return;
             try {
               await api(`/v1/models/${encodeURIComponent(model.id)}/deploy`, { method: 'POST' });
-              status.textContent = `Deploying ${model.id}…`;
+              status.textContent = `Deploying ${nameOf(model)}…`;
               watch(model.id);
             } catch (error) {
               errors.show(error);
@@ -111,7 +110,8 @@ export function render(main) {
       h(
         'th',
         { scope: 'row' },
-        model.id,
+        nameOf(model),
+        nameOf(model) !== model.id ? h('div', { class: 'hint' }, `id ${model.id}`) : null,
         h('div', { class: 'hint' }, describeModel(model.manifest)),
       ),
       h('td', {}, h('span', { class: `badge ${model.status}` }, model.status)),
@@ -120,14 +120,6 @@ export function render(main) {
         'td',
         { class: 'num' },
         formatPercent(figures.adversarial),
-        figures.adversarialEstimate
-          ? h(
-              'div',
-              { class: 'hint' },
-              figures.adversarialEstimate.slice(figures.adversarialEstimate.indexOf(' [') + 1) +
-                (figures.chance !== undefined ? `; chance ${figures.chance.toFixed(1)}%` : ''),
-            )
-          : null,
         figures.eps !== undefined
           ? h(
               'div',
@@ -158,7 +150,9 @@ export function render(main) {
     const waiting = Boolean(target && !target.active && target.status !== 'failed');
     if (!waiting) awaited = null;
     if (!deploying && !waiting)
-      status.textContent = serving ? `Serving model: ${serving.id}.` : 'No model is deployed yet.';
+      status.textContent = serving
+        ? `Serving model: ${nameOf(serving)}.`
+        : 'No model is deployed yet.';
     return Boolean(deploying) || waiting;
   }
 
