@@ -5,7 +5,9 @@ import { buildProgram } from '../cli';
 import { initBackend } from '../ml/backend';
 import { saveModel } from '../ml/model-store';
 import { createEmbeddingModel } from '../ml/models';
+import { METRIC_NAMES } from '../ml/attacks/definitions';
 import { evaluateRobustness, parseBudget } from '../ml/robustness/evaluate';
+import type { RobustnessReport } from '../ml/robustness/report';
 import { runInWorker } from './attack.command';
 
 let dir: string;
@@ -103,6 +105,75 @@ describe('rir attack', () => {
     expect(report.figures.GTM).toBeLessThanOrEqual(100);
     expect(report.sanity.maxPerturbation).toBeLessThanOrEqual(77 / 255 + 1e-6);
     expect(report.ers).toBeNull(); // a partial suite has no ERS
+    expect(report.estimates.ers).toBeNull();
     expect(progress.some((line) => line.startsWith('ES:'))).toBe(true);
   }, 300_000); // a worker starts its own backend and loads MNIST: slow on a loaded machine
+
+  it('--json: every figure, natural R@1, MAP@R and ERS carry n and a 95% interval, R@1 figures their chance level', async () => {
+    const chunks: string[] = [];
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    try {
+      await attack(
+        '--attacks',
+        'all',
+        '--eps',
+        '77/255',
+        '--steps',
+        '1',
+        '--sample',
+        '5',
+        '--gallery',
+        '40',
+        '--json',
+      );
+    } finally {
+      out.mockRestore();
+    }
+    const report = JSON.parse(chunks.join('')) as RobustnessReport;
+    const n = 5;
+    expect(report.queries).toHaveLength(n);
+    // The gallery's chance R@1: per query the share of its class among the other 39 items.
+    expect(report.chance.recallAt1).toBeGreaterThan(0);
+    expect(report.chance.recallAt1).toBeLessThan(100);
+    expect(report.chance.retainAt4).toBeCloseTo((100 * 4) / 39, 10);
+    for (const metric of METRIC_NAMES) {
+      const e = report.estimates.figures[metric]!;
+      expect(e).toMatchObject({ n });
+      expect(e.value).toBeCloseTo(report.figures[metric]!, 10);
+      expect(e.low).toBeLessThanOrEqual(e.value + 1e-9);
+      expect(e.high).toBeGreaterThanOrEqual(e.value - 1e-9);
+      expect(e).toHaveProperty('chance');
+      // The per-query values behind the figure are kept.
+      const run = report.runs.find((r) => r.attack === (metric.startsWith('ES') ? 'ES' : metric))!;
+      expect(run.perQuery[metric]).toHaveLength(n);
+    }
+    for (const metric of ['ES:R', 'LTM', 'GTM'] as const) {
+      expect(report.estimates.figures[metric]).toMatchObject({
+        method: 'wilson',
+        chance: report.chance.recallAt1,
+      });
+      expect(['above chance', 'at chance', 'below chance']).toContain(
+        report.estimates.figures[metric]!.verdict,
+      );
+    }
+    expect(report.estimates.figures.TMA).toMatchObject({ method: 'bootstrap', chance: null });
+    expect(report.estimates.naturalRecallAt1).toMatchObject({
+      n,
+      method: 'wilson',
+      chance: report.chance.recallAt1,
+    });
+    expect(report.estimates.mapAtR).toMatchObject({ n, method: 'bootstrap' });
+    expect(report.estimates.ers).toMatchObject({ n, method: 'bootstrap' });
+    expect(report.estimates.ers!.value).toBeCloseTo(report.ers!, 10);
+    // Both strength checks ran, each with its interval.
+    expect(report.sanity.strength?.baseEstimate).toMatchObject({ n });
+    expect(report.sanity.alternative).toMatchObject({
+      momentum: 1,
+      base: { n },
+      alternative: { n },
+    });
+  }, 300_000);
 });

@@ -83,7 +83,10 @@ export function addAttackOptions(command: Command, attacksDefault?: string): Com
     .option('--restarts <n>', 'PGD restarts (worst case per sample kept)', integer('--restarts'), 1)
     .option('--sample <n>', 'queries attacked', integer('--sample'), 200)
     .option('--gallery <n>', 'test images used as the clean gallery', integer('--gallery'), 1000)
-    .option('--no-strength-check', 'skip the 2x steps + 1 restart check');
+    .option(
+      '--no-strength-check',
+      'skip the strength checks (2x steps + 1 restart; momentum PGD at the same budget)',
+    );
 }
 
 /** Builds and checks the request: bad budgets, steps or attack names fail here, before any work. */

@@ -106,6 +106,19 @@ describe('rir eval --attacks', () => {
     const result = JSON.parse(text) as EvalResult;
     expect(result.count).toBe(60);
     expect(result.metrics.recallAt1).toBeGreaterThanOrEqual(0);
+    // R@1 and MAP@R with n and a 95% interval, in the metrics' unit (fractions); no per-query arrays.
+    const e = result.estimates.metrics!;
+    expect(e.recallAt1).toMatchObject({ n: 60, method: 'wilson' });
+    expect(e.recallAt1.value).toBeCloseTo(result.metrics.recallAt1, 12);
+    expect(e.recallAt1.low).toBeLessThanOrEqual(e.recallAt1.value);
+    expect(e.recallAt1.high).toBeGreaterThanOrEqual(e.recallAt1.value);
+    expect(e.mapAtR.value).toBeCloseTo(result.metrics.mapAtR, 12);
+    // 60 MNIST test images of 5 classes: about 11/59 of the others share a query's class.
+    expect(e.chanceRecallAt1).toBeGreaterThan(0.1);
+    expect(e.chanceRecallAt1).toBeLessThan(0.3);
+    expect(result.metrics.perQuery).toBeUndefined();
+    expect(result.units).toMatch(/fractions 0\.\.1/);
+    expect(result.attack?.estimates.figures['ES:R']).toMatchObject({ n: 6 });
     expect(result.attack?.options).toMatchObject({ sampleSize: 6, gallerySize: 60, steps: 2 });
     expect(result.attack?.figures['ES:R']).toBeGreaterThanOrEqual(0);
     expect(result.attack?.figures.GTM).toBeLessThanOrEqual(100);
@@ -130,6 +143,9 @@ describe('rir eval --attacks', () => {
       ),
     );
     expect(text).toMatch(/^model .* on mnist test classes \(60 images/);
-    expect(text).toMatch(/ES:R/);
+    expect(text).toMatch(
+      /^model {8}R@1 \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\], n = 60 \(chance 0\.\d{4}, (above|at|below) chance\); MAP@R /m,
+    );
+    expect(text).toMatch(/ES:R +\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 4 /);
   }, 300_000);
 });

@@ -10,6 +10,15 @@ import { embedAll, evaluateRetrieval, pixelEmbeddings, type RetrievalMetrics } f
 import { loadModelVersion } from '../ml/model-store';
 import { createEmbeddingModel, type BackboneName } from '../ml/models';
 import type { ImageSet } from '../ml/types';
+import {
+  BOOTSTRAP_DEFAULTS,
+  chanceVerdict,
+  formatEstimate,
+  meanEstimate,
+  rateEstimate,
+  type ChanceVerdict,
+  type Estimate,
+} from '../ml/robustness/intervals';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
 import {
@@ -31,6 +40,22 @@ interface EvalOptions extends Partial<AttackCliOptions> {
   json?: boolean;
 }
 
+/** Natural retrieval with its uncertainty, in fractions (0..1) as the metrics. */
+export interface RetrievalEstimates {
+  /** Wilson interval over the queries (items with another item of their class). */
+  recallAt1: Estimate;
+  /** Bootstrap over queries (2,000 resamples, seed 0). */
+  mapAtR: Estimate;
+  /** R@1 of a random ranking of the same items: per query the share of its class among the others, averaged. */
+  chanceRecallAt1: number;
+  verdict: ChanceVerdict;
+}
+
+/** How `rir eval` states its units (JSON `units`, last line of the table). */
+export const EVAL_UNITS =
+  'retrieval metrics, their 95% intervals and chance levels: fractions 0..1 (R@1: Wilson score interval, MAP@R: ' +
+  'bootstrap over queries, 2,000 resamples, seed 0); the attack report (with --attacks): percent, as rir attack';
+
 export interface EvalResult {
   modelId: string;
   dataset: string;
@@ -47,8 +72,28 @@ export interface EvalResult {
   /** With --pretrained-baseline on a mobilenetv2-mid/-early model: also the conventional pooled last layer (1280-d). */
   pretrainedPooled?: RetrievalMetrics;
   seconds: number;
+  /** n, 95% interval and chance level of R@1 and MAP@R, per evaluated embedding (model, rawPixels, ...). */
+  estimates: Partial<
+    Record<'metrics' | 'rawPixels' | 'pretrained' | 'pretrainedPooled', RetrievalEstimates>
+  >;
+  units: string;
   /** With --attacks: the report `rir attack` gives. */
   attack?: RobustnessReport;
+}
+
+/** Takes the per-query outcomes off the metrics and turns them into estimates. */
+export function retrievalEstimates(metrics: RetrievalMetrics): RetrievalEstimates | undefined {
+  const perQuery = metrics.perQuery;
+  delete metrics.perQuery;
+  if (!perQuery || perQuery.hitAt1.length === 0) return undefined;
+  const recallAt1 = rateEstimate(perQuery.hitAt1, 1);
+  const chance = perQuery.chanceAt1.reduce((a, b) => a + b, 0) / perQuery.chanceAt1.length;
+  return {
+    recallAt1,
+    mapAtR: meanEstimate(perQuery.averagePrecision, BOOTSTRAP_DEFAULTS),
+    chanceRecallAt1: chance,
+    verdict: chanceVerdict(recallAt1, chance),
+  };
 }
 
 export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
@@ -75,19 +120,26 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
     });
     assertCompatible(model, split.test);
     const embeddings = embedAll(model, split.test, options.batchSize);
-    const metrics = evaluateRetrieval(embeddings, model.embeddingDim, split.test.labels, { seed });
+    const metrics = evaluateRetrieval(embeddings, model.embeddingDim, split.test.labels, {
+      seed,
+      perQuery: true,
+    });
     const result: EvalResult = {
       modelId: manifest.id,
       dataset: options.dataset,
       count: split.test.labels.length,
       metrics,
       seconds: 0,
+      estimates: { metrics: retrievalEstimates(metrics) },
+      units: EVAL_UNITS,
     };
     if (options.baseline) {
       const pixels = pixelEmbeddings(split.test);
       result.rawPixels = evaluateRetrieval(pixels.embeddings, pixels.dim, split.test.labels, {
         seed,
+        perQuery: true,
       });
+      result.estimates.rawPixels = retrievalEstimates(result.rawPixels);
     }
     if (options.pretrainedBaseline) {
       // The same test images at the model's input size through the pretrained network, no training here.
@@ -95,14 +147,17 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
         ? manifest.backbone
         : 'mobilenetv2';
       result.pretrained = await frozenMetrics(frozenBackbone, split.test, options.batchSize, seed);
+      result.estimates.pretrained = retrievalEstimates(result.pretrained);
       result.pretrainedBackbone = frozenBackbone;
-      if (frozenBackbone !== 'mobilenetv2')
+      if (frozenBackbone !== 'mobilenetv2') {
         result.pretrainedPooled = await frozenMetrics(
           'mobilenetv2',
           split.test,
           options.batchSize,
           seed,
         );
+        result.estimates.pretrainedPooled = retrievalEstimates(result.pretrainedPooled);
+      }
     }
     result.seconds = (Date.now() - started) / 1000;
     return result;
@@ -125,7 +180,7 @@ async function frozenMetrics(
   });
   try {
     const features = embedAll(frozen, test, batchSize);
-    return evaluateRetrieval(features, frozen.embeddingDim, test.labels, { seed });
+    return evaluateRetrieval(features, frozen.embeddingDim, test.labels, { seed, perQuery: true });
   } finally {
     frozen.dispose();
   }
@@ -134,6 +189,15 @@ async function frozenMetrics(
 function row(name: string, m: RetrievalMetrics): string {
   const f = (x: number) => x.toFixed(4);
   return `${name.padEnd(12)} ${f(m.recallAt1)}  ${f(m.recallAt2)}  ${f(m.recallAt4)}  ${f(m.recallAt8)}  ${f(m.mapAtR)}  ${f(m.nmi)}  ${f(m.meanPairwiseDistance)}`;
+}
+
+/** "model        R@1 0.9660 [0.9605, 0.9707], n = 4,861 (chance 0.1012, above chance); MAP@R ..." */
+export function estimateRow(name: string, e: RetrievalEstimates | undefined): string | null {
+  if (!e) return null;
+  return (
+    `${name.padEnd(12)} R@1 ${formatEstimate(e.recallAt1, { digits: 4 })} (chance ${e.chanceRecallAt1.toFixed(4)}, ${e.verdict}); ` +
+    `MAP@R ${formatEstimate(e.mapAtR, { digits: 4 })}`
+  );
 }
 
 export function register(program: Command): void {
@@ -192,6 +256,19 @@ export function register(program: Command): void {
         );
       if (result.pretrainedPooled) lines.push(row('frozen mnv2', result.pretrainedPooled));
       if (result.rawPixels) lines.push(row('raw pixels', result.rawPixels));
+      const e = result.estimates;
+      const intervals = [
+        estimateRow('model', e.metrics),
+        estimateRow(
+          result.pretrainedBackbone === 'mobilenetv2'
+            ? 'frozen mnv2'
+            : `frozen ${result.pretrainedBackbone?.replace('mobilenetv2-', '')}`,
+          e.pretrained,
+        ),
+        estimateRow('frozen mnv2', e.pretrainedPooled),
+        estimateRow('raw pixels', e.rawPixels),
+      ].filter((line): line is string => line !== null);
+      if (intervals.length) lines.push('', ...intervals, `(${EVAL_UNITS})`);
       if (result.attack) lines.push('', renderReport(result.attack));
       process.stdout.write(`${lines.join('\n')}\n`);
     });

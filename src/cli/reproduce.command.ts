@@ -10,13 +10,20 @@ import {
   budgetFor,
   DEFAULT_DEFENSES,
   describeMachine,
+  MIN_QUERIES_MEDIUM,
+  optionsForSeed,
   reproduceRun,
+  seedsOf,
   validateReproduce,
   type BudgetName,
   type ReproduceOptions,
   type RunRecord,
 } from '../ml/robustness/reproduce';
-import { keepHandWrittenSections, renderResultsPage } from '../ml/robustness/results-page';
+import {
+  halfWidthAt50,
+  keepHandWrittenSections,
+  renderResultsPage,
+} from '../ml/robustness/results-page';
 
 const list = (text: string): string[] =>
   text
@@ -40,6 +47,11 @@ export function register(program: Command): void {
     .option('--results <file>', 'the results page to write', 'docs/RESULTS.md')
     .option('--budget <name>', 'smoke | small | extended | medium | long | full', 'small')
     .option('--seed <n>', 'seed of data subsets, sampling and attacks', '0')
+    .option(
+      '--seeds <list>',
+      'train and attack every configuration once per seed (e.g. 0,1,2) and report mean and spread over seeds; ' +
+        'the first seed uses --out, the others --out/seed-<s>',
+    )
     .action(async (options) => {
       const started = new Date();
       const reproduce: ReproduceOptions = {
@@ -48,9 +60,18 @@ export function register(program: Command): void {
         outDir: options.out,
         budget: options.budget as BudgetName,
         seed: Number(options.seed),
+        seeds: options.seeds === undefined ? undefined : list(options.seeds).map(Number),
         log: (line) => console.log(`${new Date().toISOString()} ${line}`),
       };
       validateReproduce(reproduce); // unknown names fail here, before anything trains
+      for (const dataset of reproduce.datasets) {
+        const queries = budgetFor(dataset, reproduce.budget).evaluation.sampleSize;
+        if (queries < MIN_QUERIES_MEDIUM)
+          reproduce.log?.(
+            `note: budget '${reproduce.budget}' attacks ${queries} queries on ${dataset}: its intervals are wide ` +
+              `(up to ±${halfWidthAt50(queries).toFixed(1)} points for a rate near 50%)`,
+          );
+      }
       const backend = await initBackend(process.env.TFJS_BACKEND);
       const command = `rir reproduce ${process.argv.slice(3).join(' ')}`.trim();
       const runs: RunRecord[] = [];
@@ -77,9 +98,11 @@ export function register(program: Command): void {
         await fs.writeFile(options.results, keepHandWrittenSections(page, previous));
       };
       for (const dataset of reproduce.datasets) {
-        for (const defense of reproduce.defenses) {
-          runs.push(await reproduceRun(dataset, defense, reproduce));
-          await writePage(); // partial results are on the page as soon as a run finishes
+        for (const seed of seedsOf(reproduce)) {
+          for (const defense of reproduce.defenses) {
+            runs.push(await reproduceRun(dataset, defense, optionsForSeed(reproduce, seed)));
+            await writePage(); // partial results are on the page as soon as a run finishes
+          }
         }
       }
       console.log(`wrote ${options.results}`);

@@ -4,10 +4,17 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { prepareGallery, runAttack, sampleQueries, naturalRecallAt1 } from '../ml/attacks/suite';
+import {
+  prepareGallery,
+  runAttack,
+  sampleQueries,
+  naturalRecallAt1,
+  naturalRecallPerQuery,
+} from '../ml/attacks/suite';
 import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { loadModel, MANIFEST_FILE } from '../ml/model-store';
+import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
 import {
   CHECKPOINT_DIR,
   readCheckpointState,
@@ -54,6 +61,9 @@ async function quickRobustness(
     );
     const eps = spec.defenseOptions.eps;
     const naturalR1 = naturalRecallAt1(gallery, rows);
+    // n, 95% interval (Wilson) and the chance level of each R@1 (percent).
+    const chance = chanceLevels(gallery.labels, rows);
+    const natural = naturalRecallEstimate(naturalRecallPerQuery(gallery, rows), chance);
     if (eps === 0 || rows.length === 0) {
       return {
         attack: 'ES',
@@ -61,6 +71,12 @@ async function quickRobustness(
         samples: rows.length,
         naturalRecallAt1: naturalR1,
         recallAt1UnderAttack: naturalR1,
+        ...(rows.length > 0
+          ? {
+              chanceRecallAt1: chance.recallAt1,
+              estimates: { naturalRecallAt1: natural, recallAt1UnderAttack: natural },
+            }
+          : {}),
       };
     }
     const steps = spec.robustness.steps;
@@ -78,6 +94,12 @@ async function quickRobustness(
       naturalRecallAt1: naturalR1,
       recallAt1UnderAttack: run.figures['ES:R'],
       embeddingShift: run.figures['ES:D'],
+      chanceRecallAt1: chance.recallAt1,
+      estimates: {
+        naturalRecallAt1: natural,
+        recallAt1UnderAttack: run.estimates['ES:R'],
+        embeddingShift: run.estimates['ES:D'],
+      },
     };
   } finally {
     gallery.dispose();

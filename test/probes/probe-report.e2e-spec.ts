@@ -96,6 +96,31 @@ describe('probe reports (e2e)', () => {
         direct.figures['ES:R'],
       );
       expect(report.attacks.find((a) => a.attack === 'CA+')?.recallAt1UnderAttack).toBeNull();
+      // Every figure with n and its 95% interval (the ones `rir attack` computes); R@1 figures with chance.
+      const estimates = report.estimates!;
+      for (const [metric, value] of Object.entries(report.figures)) {
+        const e = estimates.figures[metric as keyof typeof report.figures]!;
+        expect(e.n).toBe(8);
+        expect(e.value).toBeCloseTo(value, 6);
+        expect(e.low).toBeLessThanOrEqual(e.value + 1e-9);
+        expect(e.high).toBeGreaterThanOrEqual(e.value - 1e-9);
+        const same = direct.estimates.figures[metric as keyof typeof report.figures]!;
+        expect([e.low, e.high]).toEqual([same.low, same.high]);
+      }
+      expect(report.chance?.recallAt1).toBeCloseTo(direct.chance.recallAt1, 10);
+      expect(estimates.figures['ES:R']).toMatchObject({
+        method: 'wilson',
+        chance: direct.chance.recallAt1,
+      });
+      expect(estimates.naturalRecallAt1).toMatchObject({ n: 8, chance: direct.chance.recallAt1 });
+      expect(estimates.mapAtR).toMatchObject({ n: 8, method: 'bootstrap' });
+      if (direct.ers === null) expect(estimates.ers).toBeNull();
+      else expect(estimates.ers?.value).toBeCloseTo(direct.ers, 6);
+      const es = report.attacks.find((a) => a.attack === 'ES')!;
+      expect(es.estimates?.['ES:R']).toMatchObject({ n: 8 });
+      expect(es.cleanEstimates?.['ES:R']).toMatchObject({ n: 8 });
+      expect(report.curve[0].estimates?.recallAt1).toMatchObject({ n: 8, method: 'wilson' });
+      expect(report.sanity.alternative).toMatchObject({ momentum: 1, alternative: { n: 8 } });
       // The CA+ rank distribution is measured on the very perturbations behind the CA+ figure.
       expect(report.candidateRanks?.ranks.count).toBe(8);
       expect(report.candidateRanks?.ranks.mean).toBeCloseTo(direct.figures['CA+']!, 6);
@@ -134,6 +159,22 @@ describe('probe reports (e2e)', () => {
     expect(html.headers['content-type']).toMatch(/text\/html/);
     expect(html.text).toContain('<svg');
     expect(html.text).toContain('data:image/png;base64,');
+    // Figures with their interval and n, chance beside the R@1 figures, and the verdict in words.
+    expect(html.text).toMatch(
+      /<tr><td>ES:R<\/td><td>\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 8<\/td><td>\d+\.\d<\/td>/,
+    );
+    expect(html.text).toMatch(
+      /<tr><td>TMA<\/td><td>-?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\], n = 8<\/td><td>-<\/td>/,
+    );
+    expect(html.text).toMatch(
+      /Clean R@1 <b>\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 8<\/b> \(chance \d+\.\d%\)/,
+    );
+    expect(html.text).toMatch(/ERS <b>\d+\.\d \[\d+\.\d, \d+\.\d\], n = 8<\/b>/);
+    expect(html.text).toMatch(
+      /ES:R \d+\.\d% \[\d+\.\d, \d+\.\d\], n = 8 is (above|at|below) chance/,
+    );
+    expect(html.text).toContain('Wilson score intervals for rates');
+    expect(html.text).toMatch(/Another attack: ES:R \d+\.\d% \[/);
   });
 
   it('gives a non-increasing R@1 curve over an eps list on the trained model, and draws it', async () => {

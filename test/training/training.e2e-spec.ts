@@ -34,13 +34,29 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     expect(metrics.recallAt1).toBeLessThanOrEqual(1);
     const robustness = job.robustness as {
       recallAt1UnderAttack: number;
+      naturalRecallAt1: number;
       eps: number;
       samples: number;
+      chanceRecallAt1: number;
+      estimates: Record<string, { value: number; low: number; high: number; n: number }>;
     };
     expect(robustness.eps).toBeCloseTo(0.03);
     expect(robustness.samples).toBe(10);
     expect(robustness.recallAt1UnderAttack).toBeGreaterThanOrEqual(0);
     expect(robustness.recallAt1UnderAttack).toBeLessThanOrEqual(100);
+    // Each R@1 with its n, 95% interval and the chance level of the held-out gallery (percent).
+    for (const key of ['naturalRecallAt1', 'recallAt1UnderAttack'] as const) {
+      const e = robustness.estimates[key];
+      expect(e).toMatchObject({
+        n: 10,
+        value: robustness[key],
+        chance: robustness.chanceRecallAt1,
+      });
+      expect(e.low).toBeLessThanOrEqual(e.value);
+      expect(e.high).toBeGreaterThanOrEqual(e.value);
+    }
+    expect(robustness.estimates.embeddingShift).toMatchObject({ n: 10, method: 'bootstrap' });
+    expect(robustness.chanceRecallAt1).toBeGreaterThan(0);
 
     const model = await t.http.get(`/v1/models/${job.modelId}`).set('x-api-key', t.adminKey);
     expect(model.status).toBe(200);

@@ -21,7 +21,15 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
     const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8'));
     manifest.metrics = {
       recallAt1: 0.625,
-      robustness: { attack: 'ES', eps: 8 / 255, recallAt1UnderAttack: 31.5 },
+      robustness: {
+        attack: 'ES',
+        eps: 8 / 255,
+        recallAt1UnderAttack: 31.5,
+        chanceRecallAt1: 20.1,
+        estimates: {
+          recallAt1UnderAttack: { value: 31.5, low: 22.9, high: 41.6, n: 100, method: 'wilson' },
+        },
+      },
     };
     await fs.writeFile(manifestFile, JSON.stringify(manifest));
     await deployAndWait(t, 'tiny-a');
@@ -236,9 +244,20 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
     await page.waitForURL(/#\/probes\/[0-9a-f-]{36}$/);
     await page.getByRole('heading', { name: 'Per attack' }).waitFor({ timeout: 90_000 });
 
+    // Figures carry their 95% interval and n, R@1 figures their chance level.
     const summary = await page.locator('.figure').allTextContents();
-    expect(summary[0]).toMatch(/^\d+\.\d%Clean R@1$/);
-    expect(summary[2]).toMatch(/^\d+\.\d%Adversarial R@1 \(ES\)at eps 32\/255$/);
+    expect(summary[0]).toMatch(/^\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 4Clean R@1chance \d+\.\d%$/);
+    expect(summary[2]).toMatch(
+      /^\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 4Adversarial R@1 \(ES\)at eps 32\/255; chance \d+\.\d%$/,
+    );
+    const verdicts = await page
+      .getByRole('list', { name: 'Adversarial R@1 against chance' })
+      .getByRole('listitem')
+      .allTextContents();
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatch(
+      /^ES:R \d+\.\d% \[\d+\.\d, \d+\.\d\], n = 4 is (above|at|below) chance \(\d+\.\d%\): /,
+    );
     // ES reports two figures; the table shows both, attacked and clean.
     const attackRows = page
       .getByRole('table', { name: 'Figures per attack, attacked and clean' })
@@ -247,6 +266,11 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
     expect(await attackRows.first().locator('th, td').nth(1).textContent()).toBe(
       'ES:D (mean shift)',
     );
+    expect(await attackRows.nth(1).locator('th, td').nth(2).textContent()).toMatch(
+      /^\d+\.\d% \[\d+\.\d, \d+\.\d\], n = 4$/,
+    );
+    expect(await attackRows.nth(1).locator('th, td').nth(3).textContent()).toMatch(/^\d+\.\d%$/);
+    expect(await attackRows.first().locator('th, td').nth(3).textContent()).toBe('–');
     // The curve: one point per eps plus the clean R@1 at eps 0, drawn as inline SVG.
     const chart = page.getByRole('img', { name: 'R@1 under attack versus eps' });
     await chart.waitFor();
@@ -334,7 +358,11 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
       .getByRole('row', { name: /^tiny-b/ })
       .locator('td')
       .allTextContents();
-    expect(tinyBRow.slice(0, 3)).toEqual(['registered', '62.5%', '31.5%ES at eps 8/255']);
+    expect(tinyBRow.slice(0, 3)).toEqual([
+      'registered',
+      '62.5%',
+      '31.5%[22.9, 41.6], n = 100; chance 20.1%ES at eps 8/255',
+    ]);
     await screenshot(page, 'models');
 
     // Cancelling the confirmation deploys nothing.

@@ -97,7 +97,30 @@ describe('pgd', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('momentum carries the step across a sign change of the gradient (MI-FGSM), plain PGD turns back', () => {
+    // One pixel x0 = 0.5, objective (x - 0.53)^2, alpha 0.02, 3 steps, eps 0.1.
+    // Plain: gradients -0.06, -0.02, +0.02 -> 0.52, 0.54, 0.52.
+    // Momentum 1: normalised gradients -1, -1, +1 accumulate to -1, -2, -1 -> 0.52, 0.54, 0.56.
+    const pixel = linearEmbedder([1, 1, 1], [[1]], [0.1]);
+    const start = tf.tensor4d([0.5], [1, 1, 1, 1]);
+    const bowl = (_e: tf.Tensor2D, images: tf.Tensor4D): tf.Tensor =>
+      tf.sum(tf.square(tf.sub(images, 0.53)), [1, 2, 3]);
+    const finalPixel = (momentum?: number): number => {
+      const result = pgd(pixel, start, bowl, { eps: 0.1, alpha: 0.02, steps: 3, momentum });
+      const value = result.adversarial.dataSync()[0];
+      result.adversarial.dispose();
+      return value;
+    };
+    const before = tf.memory().numTensors;
+    expect(finalPixel()).toBeCloseTo(0.52, 6);
+    expect(finalPixel(1)).toBeCloseTo(0.56, 6);
+    expect(tf.memory().numTensors).toBe(before);
+    start.dispose();
+    pixel.dispose();
+  });
+
   it.each([
+    [{ eps: 0.1, alpha: 0.1, steps: 1, momentum: -1 }, /momentum must be >= 0/],
     [{ eps: 1.5, alpha: 0.1, steps: 1 }, /eps must be in \[0, 1\]/],
     [{ eps: -0.1, alpha: 0.1, steps: 1 }, /eps must be in \[0, 1\]/],
     [{ eps: 0.1, alpha: 0.1, steps: 0 }, /steps must be a positive integer/],

@@ -26,6 +26,11 @@ export interface PgdOptions {
   /** Keep, per sample, the iterate with the lowest objective (needs a per-sample objective). */
   keepBest?: boolean;
   seed?: number;
+  /**
+   * Momentum PGD (MI-FGSM, Dong et al. 2018): each step follows g_t = momentum * g_(t-1) + grad / ||grad||_1
+   * (per sample) instead of the gradient alone. Absent or 0: plain PGD.
+   */
+  momentum?: number;
 }
 
 /**
@@ -67,6 +72,9 @@ export function validatePgdOptions(options: PgdOptions): void {
   const norm = options.norm ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2')
     throw new Error(`norm must be 'linf' or 'l2' (got '${String(norm)}')`);
+  const momentum = options.momentum ?? 0;
+  if (!Number.isFinite(momentum) || momentum < 0)
+    throw new Error(`momentum must be >= 0 (got ${momentum})`);
 }
 
 /** Step size at step t of n. */
@@ -142,6 +150,7 @@ export function pgd(
   const restarts = options.restarts ?? 1;
   const keepBest = options.keepBest ?? false;
   const seed = options.seed ?? 0;
+  const momentum = options.momentum ?? 0;
   const batch = x0.shape[0];
   const gradients: GradientHealth = { zero: 0, nonFinite: 0, total: 0 };
 
@@ -199,9 +208,12 @@ export function pgd(
     let x = random
       ? randomPoint(x0, options.eps, norm, seed + 7919 * run)
       : (x0.clone() as tf.Tensor4D);
+    // The accumulated gradient of momentum PGD (one per restart).
+    let velocity: tf.Tensor | null = null;
     for (let t = 0; t < options.steps; t++) {
       const alpha = stepSize(options, t);
       let lossAtX: tf.Tensor | null = null;
+      let nextVelocity: tf.Tensor | null = null;
       const next = tf.tidy(() => {
         const { grad } = tf.valueAndGrad((input: tf.Tensor) => {
           const loss = lossOf(input);
@@ -216,12 +228,21 @@ export function pgd(
         gradients.zero += zero;
         gradients.nonFinite += nonFinite;
         gradients.total += batch;
+        let ascent: tf.Tensor = grad;
+        if (momentum > 0) {
+          // A non-finite entry would stay in the sum for good: it counts as no gradient there.
+          const finite = tf.where(tf.isFinite(grad), grad, tf.zerosLike(grad));
+          const l1 = tf.add(perSample(tf.abs(finite)), 1e-12);
+          const scaled = tf.div(finite, tf.reshape(l1, [-1, 1, 1, 1]));
+          ascent = velocity ? tf.add(tf.mul(velocity, momentum), scaled) : scaled;
+          nextVelocity = tf.keep(ascent);
+        }
         let direction: tf.Tensor;
         if (norm === 'linf') {
-          direction = tf.sign(grad);
+          direction = tf.sign(ascent);
         } else {
-          const length = tf.sqrt(tf.add(perSample(tf.square(grad)), 1e-12));
-          direction = tf.div(grad, tf.reshape(length, [-1, 1, 1, 1]));
+          const length = tf.sqrt(tf.add(perSample(tf.square(ascent)), 1e-12));
+          direction = tf.div(ascent, tf.reshape(length, [-1, 1, 1, 1]));
         }
         // A non-finite gradient must not poison the image: such entries take no step.
         direction = tf.where(tf.isFinite(direction), direction, tf.zerosLike(direction));
@@ -233,7 +254,12 @@ export function pgd(
       }
       x.dispose();
       x = next;
+      if (nextVelocity) {
+        (velocity as tf.Tensor | null)?.dispose();
+        velocity = nextVelocity as tf.Tensor;
+      }
     }
+    (velocity as tf.Tensor | null)?.dispose();
     const finalLoss = evaluate(x);
     offer(x, finalLoss);
     finalLoss.dispose();

@@ -1,5 +1,6 @@
 import { initBackend, tf } from '../backend';
-import { buildRobustnessReport } from '../robustness/report';
+import { rateFromCount } from '../robustness/intervals';
+import { beatsByMoreThanInterval, buildRobustnessReport } from '../robustness/report';
 import { ATTACK_NAMES, AttackName, parseAttackList } from './definitions';
 import {
   circleEmbedder,
@@ -73,6 +74,45 @@ describe('attack suite on a tiny fixed model', () => {
     expect(report.sanity.strength).not.toBeNull();
     expect(JSON.parse(JSON.stringify(report)).figures).toEqual(report.figures);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("keeps every query's value: the figures are their means, the estimates their intervals", () => {
+    const report = buildRobustnessReport(embedder, set, {
+      ...options,
+      attacks: ['ES', 'CA+'],
+      steps: 3,
+      sampleSize: 10,
+    });
+    expect(report.queries).toHaveLength(10);
+    for (const run of report.runs) {
+      for (const [metric, values] of Object.entries(run.perQuery)) {
+        expect(values).toHaveLength(10);
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        expect(run.figures[metric as keyof typeof run.figures]).toBeCloseTo(mean, 10);
+      }
+    }
+    // ES:R: k of 10 queries kept their top-1 -> the Wilson interval of k/10.
+    const esR = report.estimates.figures['ES:R']!;
+    const k = report.runs[0].perQuery['ES:R']!.filter((v) => v === 100).length;
+    expect(esR).toMatchObject({ ...rateFromCount(k, 10), chance: report.chance.recallAt1 });
+    // Five classes of eight: 7 of the 39 others share a query's class.
+    expect(report.chance.recallAt1).toBeCloseTo((100 * 7) / 39, 10);
+    expect(report.estimates.naturalRecallAt1.n).toBe(10);
+    // The second strength check ran momentum PGD on the same queries.
+    const momentumRun = report.runs.find((run) => run.configuration.momentum === 1)!;
+    expect(momentumRun.attack).toBe('ES');
+    expect(report.sanity.alternative?.alternative.value).toBe(momentumRun.figures['ES:R']);
+    expect(report.sanity.alternative?.base.value).toBe(report.figures['ES:R']);
+  });
+
+  it('warns when another attack beats the configured one by more than its interval', () => {
+    // Configured ES:R 12 of 30 = 40.0% [24.6, 57.7]: another attack at 6 of 30 (20%) lies below it,
+    // one at 9 of 30 (30%) inside it.
+    const configured = rateFromCount(12, 30);
+    expect(configured.low).toBeCloseTo(24.59, 2);
+    expect(beatsByMoreThanInterval(configured, rateFromCount(6, 30))).toBe(true);
+    expect(beatsByMoreThanInterval(configured, rateFromCount(9, 30))).toBe(false);
+    expect(beatsByMoreThanInterval(configured, rateFromCount(15, 30))).toBe(false);
   });
 });
 

@@ -4,6 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { embedAll } from '../metrics';
+import {
+  chanceLevels,
+  estimateFigures,
+  type ChanceLevels,
+  type FigureEstimate,
+} from '../robustness/estimates';
 import type { Embedder, ImageSet } from '../types';
 import {
   ATTACKS,
@@ -35,6 +41,8 @@ export interface AttackSuiteOptions {
   /** Targeted attacks (TMA, GTM) run `factor` times the steps at alpha / factor with a decaying step. */
   targetedStepFactor?: number;
   targetedSchedule?: StepSchedule;
+  /** Momentum PGD (MI-FGSM) with this decay instead of plain PGD (the second strength check). */
+  momentum?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -47,6 +55,8 @@ export interface AttackConfiguration {
   norm: 'linf' | 'l2';
   schedule: StepSchedule;
   randomStart: boolean;
+  /** Present for momentum PGD (MI-FGSM): the decay of the accumulated gradient. */
+  momentum?: number;
 }
 
 export interface AttackRun {
@@ -55,6 +65,12 @@ export interface AttackRun {
   figures: Partial<Record<MetricName, number>>;
   /** The same figures for the clean images (what the attack started from). */
   cleanFigures: Partial<Record<MetricName, number>>;
+  /** Each figure per query, in the order of the rows attacked (`figures` are their means). */
+  perQuery: Partial<Record<MetricName, number[]>>;
+  cleanPerQuery: Partial<Record<MetricName, number[]>>;
+  /** Every figure with its n, 95% interval and chance level (same unit as the figure). */
+  estimates: Partial<Record<MetricName, FigureEstimate>>;
+  cleanEstimates: Partial<Record<MetricName, FigureEstimate>>;
   /** Mean of the attack's own objective (lower = stronger attack) before and after PGD. */
   objectiveBefore: number;
   objectiveAfter: number;
@@ -162,6 +178,7 @@ export function configurationFor(
     norm: options.norm ?? 'linf',
     schedule: definition.targeted ? (options.targetedSchedule ?? 'cosine') : 'constant',
     randomStart: definition.needsRandomStart || (options.randomStart ?? false),
+    ...(options.momentum ? { momentum: options.momentum } : {}),
   };
 }
 
@@ -222,7 +239,9 @@ export function runAttack(
       figures: Partial<Record<MetricName, number>>,
     ): void => {
       for (const [metric, value] of Object.entries(figures) as [MetricName, number][]) {
-        into.set(metric, [...(into.get(metric) ?? []), value]);
+        const values = into.get(metric);
+        if (values) values.push(value);
+        else into.set(metric, [value]);
       }
     };
     const dim = embedder.embeddingDim;
@@ -239,11 +258,18 @@ export function runAttack(
   for (const [metric, values] of perSample) figures[metric] = mean(values);
   const cleanFigures: Partial<Record<MetricName, number>> = {};
   for (const [metric, values] of perSampleClean) cleanFigures[metric] = mean(values);
+  const perQuery = Object.fromEntries(perSample) as Partial<Record<MetricName, number[]>>;
+  const cleanPerQuery = Object.fromEntries(perSampleClean) as Partial<Record<MetricName, number[]>>;
+  const chance: ChanceLevels = chanceLevels(gallery.labels, rows);
   return {
     attack,
     configuration,
     figures,
     cleanFigures,
+    perQuery,
+    cleanPerQuery,
+    estimates: estimateFigures(perQuery, chance),
+    cleanEstimates: estimateFigures(cleanPerQuery, chance),
     objectiveBefore: objectiveBefore / rows.length,
     objectiveAfter: objectiveAfter / rows.length,
     samples: rows.length,
@@ -255,7 +281,12 @@ export function runAttack(
 
 /** Natural R@1 (percent) of the query rows against the clean gallery. */
 export function naturalRecallAt1(gallery: AttackGallery, rows: number[]): number {
-  return mean(rows.map((row) => recallAt1(gallery, row, gallery.table.row(row))));
+  return mean(naturalRecallPerQuery(gallery, rows));
+}
+
+/** Per query: 100 when its clean top-1 (itself left out) has its label, else 0. */
+export function naturalRecallPerQuery(gallery: AttackGallery, rows: number[]): number[] {
+  return rows.map((row) => recallAt1(gallery, row, gallery.table.row(row)));
 }
 
 /** Mean pairwise distance of (up to `limit`) clean embeddings: near 0 means the embedding collapsed. */

@@ -30,6 +30,20 @@ describe('evaluateRetrieval', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("returns each query's outcome on request: hit at 1, average precision, chance of its class", () => {
+    // The 1-d case above: classes 0, 0, 1, 1, 1, so a random ranking finds a class-mate first with
+    // probability 1/4 (class 0) or 2/4 (class 1).
+    const labels = Int32Array.from([0, 0, 1, 1, 1]);
+    const points = Float32Array.from([0, 1, 3, 4, 1.5]);
+    const m = evaluateRetrieval(points, 1, labels, { skipNmi: true, perQuery: true });
+    expect(m.perQuery).toEqual({
+      hitAt1: [1, 0, 1, 1, 0],
+      averagePrecision: [1, 0, 1, 1, 0],
+      chanceAt1: [0.25, 0.25, 0.5, 0.5, 0.5],
+    });
+    expect(evaluateRetrieval(points, 1, labels, { skipNmi: true }).perQuery).toBeUndefined();
+  });
+
   it('leaves singleton classes out, and calls recall undefined (NaN) when every class is one', () => {
     const mixed = evaluateRetrieval(
       Float32Array.from([0, 1, 10, 20]),

@@ -14,6 +14,12 @@ export interface RetrievalMetrics {
   /** Mean Euclidean distance over all pairs: near 0 means a collapsed embedding. */
   meanPairwiseDistance: number;
   count: number;
+  /**
+   * With `perQuery`: each query's outcome (items whose class has no other item are no query), for
+   * intervals: hit at 1 (0 or 1), average precision over its R (0..1), and the share of its class among
+   * the other items (what a random ranking's R@1 would be).
+   */
+  perQuery?: { hitAt1: number[]; averagePrecision: number[]; chanceAt1: number[] };
 }
 
 export interface EvaluateOptions {
@@ -22,6 +28,8 @@ export interface EvaluateOptions {
   blockSize?: number;
   /** Skip k-means (large sets, quick checks); nmi is then NaN. */
   skipNmi?: boolean;
+  /** Also return each query's outcomes (`perQuery`). */
+  perQuery?: boolean;
 }
 
 /**
@@ -48,6 +56,9 @@ export function evaluateRetrieval(
   let averagePrecisionSum = 0;
   let queries = 0;
   let distanceSum = 0;
+  const perQuery = options.perQuery
+    ? { hitAt1: [] as number[], averagePrecision: [] as number[], chanceAt1: [] as number[] }
+    : undefined;
   const blockSize = options.blockSize ?? 256;
   const order = new Uint32Array(count - 1);
   forEachDistanceBlock(embeddings, dim, count, blockSize, (start, block) => {
@@ -78,6 +89,11 @@ export function evaluateRetrieval(
         }
       }
       averagePrecisionSum += precisionSum / relevant;
+      if (perQuery) {
+        perQuery.hitAt1.push(labels[order[0]] === labels[q] ? 1 : 0);
+        perQuery.averagePrecision.push(precisionSum / relevant);
+        perQuery.chanceAt1.push(relevant / (count - 1));
+      }
     }
   });
   // With no query that has a same-class item (every class a singleton), recall is undefined, not 0.
@@ -97,6 +113,7 @@ export function evaluateRetrieval(
     nmi,
     meanPairwiseDistance: distanceSum / ((count * (count - 1)) / 2),
     count,
+    ...(perQuery ? { perQuery } : {}),
   };
 }
 

@@ -9,15 +9,23 @@ import {
   AttackRun,
   AttackSuiteOptions,
   embeddingSpread,
-  naturalRecallAt1,
+  naturalRecallPerQuery,
   prepareGallery,
   runAttack,
   sampleQueries,
   validateSuiteOptions,
   assertCompatible,
 } from '../attacks/suite';
-import type { AttackGallery } from '../attacks/definitions';
+import { mean, type AttackGallery } from '../attacks/definitions';
 import { ersIfComplete } from './ers';
+import {
+  chanceLevels,
+  ersEstimate,
+  naturalRecallEstimate,
+  type ChanceLevels,
+  type FigureEstimate,
+} from './estimates';
+import { BOOTSTRAP_DEFAULTS, meanEstimate, type Estimate } from './intervals';
 
 export interface StrengthCheck {
   attack: AttackName;
@@ -31,7 +39,40 @@ export interface StrengthCheck {
   restarts: number;
   /** The stronger attack lowered robust R@1 by more than 2 points: the configured one is too weak. */
   warning: boolean;
+  /** base and stronger with their n and 95% intervals (absent in reports written before intervals). */
+  baseEstimate?: Estimate;
+  strongerEstimate?: Estimate;
 }
+
+/**
+ * The second strength check: a different attack on the same objective at the same budget (momentum PGD,
+ * MI-FGSM, on ES with the configured eps, step, steps and restarts). It must not beat the configured attack
+ * by more than the configured figure's interval.
+ */
+export interface AlternativeAttackCheck {
+  attack: AttackName;
+  /** In words, e.g. "momentum PGD (MI-FGSM, decay 1), same eps, step and steps". */
+  method: string;
+  momentum: number;
+  steps: number;
+  restarts: number;
+  /** ES:R (percent) with the configured attack and with the alternative one. */
+  base: Estimate;
+  alternative: Estimate;
+  /** The alternative's ES:R lies below the configured attack's interval. */
+  warning: boolean;
+}
+
+/** The statistics of a report's figures (units as the figures: percent, cosine, distance, ERS points). */
+export interface ReportEstimates {
+  naturalRecallAt1: FigureEstimate;
+  mapAtR: Estimate;
+  figures: Partial<Record<MetricName, FigureEstimate>>;
+  ers: Estimate | null;
+}
+
+/** MI-FGSM's usual decay. */
+export const ALTERNATIVE_MOMENTUM = 1;
 
 export interface RobustnessReport {
   version: 1;
@@ -49,8 +90,16 @@ export interface RobustnessReport {
     seed: number;
   };
   natural: { recallAt1: number; mapAtR: number };
+  /** The gallery rows attacked, in the order of every run's per-query values. */
+  queries: number[];
+  /** Natural R@1 (0 or 100) and average precision (percent) of each query. */
+  naturalPerQuery: { recallAt1: number[]; averagePrecision: number[] };
+  /** What a random ranking of the same gallery scores on these queries (percent). */
+  chance: ChanceLevels;
   /** The figures of every attack run, in percent except TMA (cosine) and ES:D (distance). */
   figures: Partial<Record<MetricName, number>>;
+  /** n, 95% interval and chance level of every figure, natural R@1, MAP@R and ERS. */
+  estimates: ReportEstimates;
   /** "Adversarial accuracy": R@1 of ES-perturbed queries against the clean gallery (= ES:R). */
   adversarialRecallAt1: number | null;
   ers: number | null;
@@ -63,6 +112,8 @@ export interface RobustnessReport {
     nonFiniteGradientShare: number;
     embeddingSpread: number;
     strength: StrengthCheck | null;
+    /** Absent in reports written before it existed. */
+    alternative?: AlternativeAttackCheck | null;
     warnings: string[];
   };
 }
@@ -75,19 +126,42 @@ export interface ReportOptions extends AttackSuiteOptions {
   skipStrengthCheck?: boolean;
 }
 
+/**
+ * A different attack beats the configured one by more than its interval: its robust R@1 lies below the
+ * configured attack's 95% interval (lower R@1 = stronger attack).
+ */
+export function beatsByMoreThanInterval(configured: Estimate, other: Estimate): boolean {
+  return other.value < configured.low;
+}
+
+/** An estimate without the figure-only fields (chance, verdict). */
+function plain(estimate: FigureEstimate): Estimate {
+  return {
+    value: estimate.value,
+    low: estimate.low,
+    high: estimate.high,
+    n: estimate.n,
+    method: estimate.method,
+  };
+}
+
 /** Float32 pixels cannot hit eps exactly: allow one part in a million. */
 const EPS_TOLERANCE = 1e-6;
 
 /** MAP@R of the query rows against the gallery (R = number of other items of the query's class). */
 export function mapAtR(gallery: AttackGallery, rows: number[]): number {
-  let sum = 0;
-  for (const row of rows) {
+  return rows.length ? mean(averagePrecisions(gallery, rows)) : 0;
+}
+
+/** Per query: its average precision over its R nearest neighbours, in percent (0 when R = 0). */
+export function averagePrecisions(gallery: AttackGallery, rows: number[]): number[] {
+  return rows.map((row) => {
     const label = gallery.labels[row];
     let r = 0;
     gallery.labels.forEach((l, j) => {
       if (j !== row && l === label) r++;
     });
-    if (r === 0) continue;
+    if (r === 0) return 0;
     const order = gallery.neighbours(row).slice(0, r);
     let hits = 0;
     let precisionSum = 0;
@@ -97,9 +171,8 @@ export function mapAtR(gallery: AttackGallery, rows: number[]): number {
         precisionSum += hits / (i + 1);
       }
     });
-    sum += precisionSum / r;
-  }
-  return rows.length ? (100 * sum) / rows.length : 0;
+    return (100 * precisionSum) / r;
+  });
 }
 
 export function buildRobustnessReport(
@@ -125,9 +198,13 @@ export function buildRobustnessReport(
     for (const run of runs) Object.assign(figures, run.figures);
 
     let strength: StrengthCheck | null = null;
+    let alternative: AlternativeAttackCheck | null = null;
     if (!options.skipStrengthCheck) {
-      const base =
-        figures['ES:R'] ?? runAttack(embedder, gallery, 'ES', rows, options).figures['ES:R'] ?? 0;
+      const baseRun =
+        runs.find((run) => run.attack === 'ES') ??
+        runAttack(embedder, gallery, 'ES', rows, options);
+      const baseEstimate = baseRun.estimates['ES:R'] as FigureEstimate;
+      const base = baseEstimate.value;
       const stronger = {
         ...options,
         steps: options.steps * 2,
@@ -135,7 +212,8 @@ export function buildRobustnessReport(
         seed: seed + 1,
       };
       const strongRun = runAttack(embedder, gallery, 'ES', rows, stronger);
-      const strongR1 = strongRun.figures['ES:R'] ?? 0;
+      const strongEstimate = strongRun.estimates['ES:R'] as FigureEstimate;
+      const strongR1 = strongEstimate.value;
       strength = {
         attack: 'ES',
         base,
@@ -144,8 +222,28 @@ export function buildRobustnessReport(
         steps: stronger.steps,
         restarts: stronger.restarts,
         warning: base - strongR1 > 2,
+        baseEstimate: plain(baseEstimate),
+        strongerEstimate: plain(strongEstimate),
       };
       runs.push({ ...strongRun, attack: 'ES' });
+      // A different attack on the same objective at the same budget: momentum PGD.
+      const momentumRun = runAttack(embedder, gallery, 'ES', rows, {
+        ...options,
+        momentum: ALTERNATIVE_MOMENTUM,
+        seed: seed + 2,
+      });
+      const alternativeEstimate = momentumRun.estimates['ES:R'] as FigureEstimate;
+      alternative = {
+        attack: 'ES',
+        method: `momentum PGD (MI-FGSM, decay ${ALTERNATIVE_MOMENTUM}), same eps, step, steps and restarts`,
+        momentum: ALTERNATIVE_MOMENTUM,
+        steps: options.steps,
+        restarts: options.restarts ?? 1,
+        base: plain(baseEstimate),
+        alternative: plain(alternativeEstimate),
+        warning: beatsByMoreThanInterval(baseEstimate, alternativeEstimate),
+      };
+      runs.push(momentumRun);
     }
     const maxPerturbation = Math.max(...runs.map((r) => r.maxPerturbation));
     const gradientSteps = runs.reduce(
@@ -165,6 +263,12 @@ export function buildRobustnessReport(
         `attack too weak: ${strength.steps} steps x ${strength.restarts} restarts lowered ES:R by ${strength.drop.toFixed(1)} points`,
       );
     }
+    if (alternative?.warning) {
+      warnings.push(
+        `attack too weak: ${alternative.method} lowered ES:R to ${alternative.alternative.value.toFixed(1)}%, ` +
+          `below the configured attack's interval [${alternative.base.low.toFixed(1)}, ${alternative.base.high.toFixed(1)}]`,
+      );
+    }
     const zeroShare = weighted('zeroGradientShare');
     const nonFiniteShare = weighted('nonFiniteGradientShare');
     if (nonFiniteShare > 0)
@@ -176,6 +280,23 @@ export function buildRobustnessReport(
     const spread = embeddingSpread(gallery.table);
     if (spread < 0.05)
       warnings.push(`embedding collapsed: mean pairwise distance ${spread.toFixed(4)}`);
+    const chance = chanceLevels(gallery.labels, rows);
+    const naturalPerQuery = {
+      recallAt1: naturalRecallPerQuery(gallery, rows),
+      averagePrecision: averagePrecisions(gallery, rows),
+    };
+    // ERS and the figures come from the configured runs (the first per attack), not the checks'.
+    const configured = runs.slice(0, options.attacks.length);
+    const perQuery: Partial<Record<MetricName, number[]>> = {};
+    for (const run of configured) Object.assign(perQuery, run.perQuery);
+    const estimates: ReportEstimates = {
+      naturalRecallAt1: naturalRecallEstimate(naturalPerQuery.recallAt1, chance),
+      mapAtR: meanEstimate(naturalPerQuery.averagePrecision, BOOTSTRAP_DEFAULTS),
+      figures: Object.assign({}, ...configured.map((run) => run.estimates)) as Partial<
+        Record<MetricName, FigureEstimate>
+      >,
+      ers: ersEstimate(perQuery),
+    };
     return {
       version: 1,
       model: options.model ?? 'unnamed',
@@ -191,8 +312,15 @@ export function buildRobustnessReport(
         gallerySize: gallery.labels.length,
         seed,
       },
-      natural: { recallAt1: naturalRecallAt1(gallery, rows), mapAtR: mapAtR(gallery, rows) },
+      natural: {
+        recallAt1: mean(naturalPerQuery.recallAt1),
+        mapAtR: mean(naturalPerQuery.averagePrecision),
+      },
+      queries: rows,
+      naturalPerQuery,
+      chance,
       figures,
+      estimates,
       adversarialRecallAt1: figures['ES:R'] ?? null,
       ers: ersIfComplete(figures),
       runs,
@@ -204,6 +332,7 @@ export function buildRobustnessReport(
         nonFiniteGradientShare: nonFiniteShare,
         embeddingSpread: spread,
         strength,
+        alternative,
         warnings,
       },
     };

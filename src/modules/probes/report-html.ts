@@ -1,6 +1,15 @@
 /** A self-contained HTML page of a probe: figures, the R@1-versus-eps curve as inline SVG, examples inline. */
 import { METRIC_NAMES } from '../../ml/attacks/definitions';
-import { formatFigure, MORE_ROBUST } from '../../ml/robustness/render';
+import { formatEstimate } from '../../ml/robustness/intervals';
+import {
+  chanceSentence,
+  formatErsEstimate,
+  formatFigure,
+  formatFigureEstimate,
+  formatPercentEstimate,
+  INTERVAL_CONVENTION,
+  MORE_ROBUST,
+} from '../../ml/robustness/render';
 import type { ProbeView } from './probes.service';
 import type { CurvePoint } from './runner/probe-report';
 
@@ -108,29 +117,58 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.warn{color:#b00}i
   lines.push(
     `<p>eps ${c.eps.map((e) => e.toFixed(4)).join(', ')} (suite at ${r.primaryEps.toFixed(4)}), step ${c.stepSize.toFixed(4)} x ${c.steps} steps, ${c.restarts} restart(s), random start ${c.randomStart}, seed ${c.seed}.</p>`,
   );
+  const e = r.estimates;
+  const ersText =
+    r.ers === null ? '- (needs all attacks)' : e?.ers ? formatErsEstimate(e.ers) : r.ers.toFixed(1);
   lines.push(
-    `<h2>Results</h2><p>Clean R@1 <b>${r.clean.recallAt1.toFixed(1)}%</b>, MAP@R ${r.clean.mapAtR.toFixed(1)}%; ERS <b>${r.ers === null ? '- (needs all attacks)' : r.ers.toFixed(1)}</b>.</p>`,
+    e
+      ? `<h2>Results</h2><p>Clean R@1 <b>${formatPercentEstimate(e.naturalRecallAt1)}</b> (chance ${r.chance ? `${r.chance.recallAt1.toFixed(1)}%` : '-'}), ` +
+          `MAP@R ${formatPercentEstimate(e.mapAtR)}; ERS <b>${ersText}</b>.</p>`
+      : `<h2>Results</h2><p>Clean R@1 <b>${r.clean.recallAt1.toFixed(1)}%</b>, MAP@R ${r.clean.mapAtR.toFixed(1)}%; ERS <b>${ersText}</b>.</p>`,
   );
-  lines.push('<table><tr><th>figure</th><th>value</th><th>clean</th><th>more robust if</th></tr>');
+  lines.push(
+    '<table class="figures"><tr><th>figure</th><th>value [95% interval], n</th><th>chance</th><th>clean</th><th>more robust if</th></tr>',
+  );
+  const sentences: string[] = [];
   for (const metric of METRIC_NAMES) {
     const value = r.figures[metric];
     if (value === undefined) continue;
     const attack = metric.startsWith('ES') ? 'ES' : metric;
-    const clean = r.attacks.find((a) => a.attack === attack)?.cleanFigures[metric];
+    const summary = r.attacks.find((a) => a.attack === attack);
+    const estimate = e?.figures[metric];
+    const cleanEstimate = summary?.cleanEstimates?.[metric];
+    const shown = estimate ? formatFigureEstimate(metric, estimate) : formatFigure(metric, value);
+    const clean = cleanEstimate
+      ? formatFigureEstimate(metric, cleanEstimate)
+      : formatFigure(metric, summary?.cleanFigures[metric]);
+    const chance =
+      estimate?.chance === null || estimate?.chance === undefined
+        ? '-'
+        : formatFigure(metric, estimate.chance);
     lines.push(
-      `<tr><td>${escape(metric)}</td><td>${formatFigure(metric, value)}</td><td>${formatFigure(metric, clean)}</td><td>${MORE_ROBUST[metric]}</td></tr>`,
+      `<tr><td>${escape(metric)}</td><td>${escape(shown)}</td><td>${chance}</td><td>${escape(clean)}</td><td>${MORE_ROBUST[metric]}</td></tr>`,
     );
+    const sentence = estimate ? chanceSentence(metric, estimate) : null;
+    if (sentence) sentences.push(sentence);
   }
   lines.push('</table>');
+  for (const sentence of sentences) lines.push(`<p class="chance">${escape(sentence)}</p>`);
+  if (e) lines.push(`<p class="hint">${escape(INTERVAL_CONVENTION)}</p>`);
   lines.push('<h2>R@1 under attack versus eps</h2>', curveSvg(r.curve, r.clean.recallAt1));
   lines.push(
     '<table><tr><th>eps</th><th>R@1 under attack (worst case per query up to this eps)</th><th>lowest R@1 measured at this eps</th><th>ERS</th></tr>',
   );
   const cell = (v: number | null) => (v === null ? '-' : v.toFixed(1));
-  for (const p of r.curve)
+  for (const p of r.curve) {
+    const worst = p.estimates?.recallAt1;
+    const raw = (['ES:R', 'LTM', 'GTM'] as const)
+      .map((m) => ({ m, estimate: p.estimates?.figures[m] }))
+      .filter((x) => x.estimate !== undefined && x.estimate.value === p.rawRecallAt1)[0];
     lines.push(
-      `<tr><td>${p.eps.toFixed(4)}</td><td>${cell(p.recallAt1)}</td><td>${cell(p.rawRecallAt1)}</td><td>${cell(p.ers)}</td></tr>`,
+      `<tr><td>${p.eps.toFixed(4)}</td><td>${worst ? escape(formatEstimate(worst, { unit: '%' })) : cell(p.recallAt1)}</td>` +
+        `<td>${raw ? escape(`${raw.m} ${formatFigureEstimate(raw.m, raw.estimate)}`) : cell(p.rawRecallAt1)}</td><td>${cell(p.ers)}</td></tr>`,
     );
+  }
   lines.push('</table>');
   if (r.candidateRanks) {
     const d = r.candidateRanks.ranks;
@@ -150,7 +188,13 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.warn{color:#b00}i
   );
   if (s.strength)
     lines.push(
-      ` Strength check: ES:R ${s.strength.base.toFixed(1)}% &rarr; ${s.strength.stronger.toFixed(1)}% with ${s.strength.steps} steps x ${s.strength.restarts} restarts.`,
+      ` Strength check: ES:R ${escape(s.strength.baseEstimate ? formatPercentEstimate(s.strength.baseEstimate) : `${s.strength.base.toFixed(1)}%`)} &rarr; ` +
+        `${escape(s.strength.strongerEstimate ? formatPercentEstimate(s.strength.strongerEstimate) : `${s.strength.stronger.toFixed(1)}%`)} with ${s.strength.steps} steps x ${s.strength.restarts} restarts.`,
+    );
+  if (s.alternative)
+    lines.push(
+      ` Another attack: ES:R ${escape(formatPercentEstimate(s.alternative.base))} &rarr; ${escape(formatPercentEstimate(s.alternative.alternative))} ` +
+        `with ${escape(s.alternative.method)}${s.alternative.warning ? ' (beats the configured attack by more than its interval)' : ' (ok)'}.`,
     );
   lines.push('</p>');
   for (const warning of s.warnings) lines.push(`<p class="warn">Warning: ${escape(warning)}</p>`);

@@ -7,6 +7,12 @@
 import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
 import type { AttackSuiteOptions, PreparedGallery } from '../../../ml/attacks/suite';
 import { ersIfComplete } from '../../../ml/robustness/ers';
+import {
+  estimateFigures,
+  type ChanceLevels,
+  type FigureEstimate,
+} from '../../../ml/robustness/estimates';
+import { rateFromCount } from '../../../ml/robustness/intervals';
 import type { Embedder } from '../../../ml/types';
 import { attackSamples } from './attack-samples';
 import type { CurvePoint } from './probe-report';
@@ -31,6 +37,10 @@ export interface CurveInput {
   eps: number[];
   /** Figures the full suite already measured at an eps (the primary one): those attacks are not rerun there. */
   measured: Map<number, Partial<Record<MetricName, number>>>;
+  /** The intervals of those figures (the suite's estimates). */
+  measuredEstimates?: Map<number, Partial<Record<MetricName, FigureEstimate>>>;
+  /** Chance levels of the gallery and queries, for the estimates of the figures measured here. */
+  chance?: ChanceLevels;
   optionsAt: (eps: number) => AttackSuiteOptions;
   /** Between attacks, so a cancel or a progress report can happen. */
   between?: () => Promise<void>;
@@ -46,6 +56,7 @@ export async function recallCurve(input: CurveInput): Promise<CurvePoint[]> {
     // At a measured eps only the R@1 attacks rerun (for their per-query outcome); elsewhere all attacks run.
     const toRun = known ? recallAttacks : input.attacks;
     const figures: Partial<Record<MetricName, number>> = { ...known };
+    const perQuery: Partial<Record<MetricName, number[]>> = {};
     for (const attack of toRun) {
       await input.between?.();
       const samples = attackSamples(
@@ -59,18 +70,24 @@ export async function recallCurve(input: CurveInput): Promise<CurvePoint[]> {
       for (const sample of samples) {
         for (const [metric, value] of Object.entries(sample.figures) as [MetricName, number][]) {
           sums.set(metric, (sums.get(metric) ?? 0) + value);
+          (perQuery[metric] ??= []).push(value);
           if (RECALL_FIGURES.includes(metric) && value < 100) robust.set(sample.row, false);
         }
       }
       if (!known) for (const [metric, sum] of sums) figures[metric] = sum / samples.length;
     }
     const survivors = [...robust.values()].filter(Boolean).length;
+    const measuredHere = known ? (input.measuredEstimates?.get(eps) ?? {}) : {};
     curve.push({
       eps,
       recallAt1: recallAttacks.length ? (100 * survivors) / input.rows.length : null,
       rawRecallAt1: worstRecall(figures),
       figures,
       ers: ersIfComplete(figures),
+      estimates: {
+        recallAt1: recallAttacks.length ? rateFromCount(survivors, input.rows.length) : null,
+        figures: known ? measuredHere : estimateFigures(perQuery, input.chance ?? null),
+      },
     });
   }
   return curve;

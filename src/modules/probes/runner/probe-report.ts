@@ -1,7 +1,13 @@
 /** The report a probe stores (JSON in PostgreSQL) and serves; plain data, framework-free. */
 import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
 import type { AttackConfiguration } from '../../../ml/attacks/suite';
-import type { StrengthCheck } from '../../../ml/robustness/report';
+import type { ChanceLevels, FigureEstimate } from '../../../ml/robustness/estimates';
+import type { Estimate } from '../../../ml/robustness/intervals';
+import type {
+  AlternativeAttackCheck,
+  ReportEstimates,
+  StrengthCheck,
+} from '../../../ml/robustness/report';
 import type { ProbeConfig } from './probe-config';
 
 export interface AttackSummary {
@@ -10,6 +16,9 @@ export interface AttackSummary {
   figures: Partial<Record<MetricName, number>>;
   /** The same figures on the clean images. */
   cleanFigures: Partial<Record<MetricName, number>>;
+  /** n, 95% interval and chance level of each figure, attacked and clean (absent in older reports). */
+  estimates?: Partial<Record<MetricName, FigureEstimate>>;
+  cleanEstimates?: Partial<Record<MetricName, FigureEstimate>>;
   /** R@1 (percent) of the perturbed queries against the clean gallery, for attacks that report one. */
   recallAt1UnderAttack: number | null;
   configuration: AttackConfiguration;
@@ -31,6 +40,11 @@ export interface CurvePoint {
   rawRecallAt1: number | null;
   figures: Partial<Record<MetricName, number>>;
   ers: number | null;
+  /** recallAt1 (Wilson, over the sampled queries) and every figure with n and 95% interval (absent in older reports). */
+  estimates?: {
+    recallAt1: Estimate | null;
+    figures: Partial<Record<MetricName, FigureEstimate>>;
+  };
 }
 
 export interface RankDistribution {
@@ -92,8 +106,12 @@ export interface ProbeReport {
   config: ProbeConfig;
   primaryEps: number;
   clean: { recallAt1: number; mapAtR: number };
+  /** R@1 etc. of a random ranking of the probe set (percent; absent in older reports). */
+  chance?: ChanceLevels;
   attacks: AttackSummary[];
   figures: Partial<Record<MetricName, number>>;
+  /** n, 95% interval and chance of clean R@1, MAP@R, every figure and ERS (absent in older reports). */
+  estimates?: ReportEstimates;
   ers: number | null;
   adversarialRecallAt1: number | null;
   curve: CurvePoint[];
@@ -107,6 +125,8 @@ export interface ProbeReport {
     nonFiniteGradientShare: number;
     embeddingSpread: number;
     strength: StrengthCheck | null;
+    /** A different attack (momentum PGD) on the same objective and budget (absent in older reports). */
+    alternative?: AlternativeAttackCheck | null;
     /** The raw per-eps R@1 never rises with eps (when it does, the attack at the larger eps is too weak). */
     monotoneCurve: boolean;
     warnings: string[];

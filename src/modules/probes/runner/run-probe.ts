@@ -105,11 +105,11 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
   const hasEs = config.attacks.includes('ES');
   // Work units: every attack at every eps, the strength check (plus a base ES run without ES), examples, CA+.
   const recallAttacks = config.attacks.filter((a) => ['ES', 'LTM', 'GTM'].includes(a)).length;
-  // Work units: the suite and its strength check (plus a base ES run without ES), the curve (R@1
+  // Work units: the suite and its two strength checks (plus a base ES run without ES), the curve (R@1
   // attacks again at the primary eps, every attack elsewhere), examples, CA+ ranks.
   const total =
     config.attacks.length +
-    (hasEs ? 1 : 2) +
+    (hasEs ? 2 : 3) +
     recallAttacks +
     config.attacks.length * (config.eps.length - 1) +
     1 +
@@ -147,6 +147,8 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
         attacks: config.attacks,
         eps: [...config.eps].sort((a, b) => a - b),
         measured: new Map([[eps, primary.figures]]),
+        measuredEstimates: new Map([[eps, primary.estimates.figures]]),
+        chance: primary.chance,
         optionsAt: (e) => ({
           ...suiteOptions(config, e),
           onProgress: meter.listener(`curve at eps ${e.toFixed(4)}`),
@@ -188,8 +190,10 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
         config,
         primaryEps: eps,
         clean: primary.natural,
+        chance: primary.chance,
         attacks: summarise(primary),
         figures: primary.figures,
+        estimates: primary.estimates,
         ers: primary.ers,
         adversarialRecallAt1: primary.adversarialRecallAt1,
         curve,
@@ -223,6 +227,8 @@ function summarise(report: RobustnessReport): AttackSummary[] {
       attack: run.attack,
       figures: run.figures,
       cleanFigures: run.cleanFigures,
+      estimates: run.estimates,
+      cleanEstimates: run.cleanEstimates,
       recallAt1UnderAttack: worstRecall(run.figures),
       configuration: run.configuration,
       objectiveBefore: run.objectiveBefore,

@@ -1,5 +1,6 @@
 // Models (admin): versions side by side (natural and adversarial R@1), deploy with confirmation.
 import { api } from './api.js';
+import { formatEstimate } from './probe-report.js';
 import {
   confirmDialog,
   fill,
@@ -31,6 +32,9 @@ export function recallFigures(manifest = {}) {
     natural: natural === undefined ? undefined : natural * 100,
     adversarial: finite(robustness.recallAt1UnderAttack),
     eps: finite(robustness.eps),
+    /** "31.5% [22.4, 41.9], n = 100" and the chance level, where the job recorded them. */
+    adversarialEstimate: formatEstimate(robustness.estimates?.recallAt1UnderAttack, { unit: '%' }),
+    chance: finite(robustness.chanceRecallAt1),
   };
 }
 
@@ -120,6 +124,14 @@ export function render(main) {
         'td',
         { class: 'num' },
         formatPercent(figures.adversarial),
+        figures.adversarialEstimate
+          ? h(
+              'div',
+              { class: 'hint' },
+              figures.adversarialEstimate.slice(figures.adversarialEstimate.indexOf(' [') + 1) +
+                (figures.chance !== undefined ? `; chance ${figures.chance.toFixed(1)}%` : ''),
+            )
+          : null,
         figures.eps !== undefined
           ? h(
               'div',

@@ -34,6 +34,45 @@ export function formatFigure(metric, value) {
   return metric === 'TMA' || metric === 'ES:D' ? value.toFixed(3) : value.toFixed(1);
 }
 
+const groupThousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
+
+/**
+ * A figure with its 95% interval and number of queries, as every report prints it:
+ * "20.7% [19.6, 21.9], n = 4,861". Null when the report has no estimate (written before intervals).
+ */
+export function formatEstimate(estimate, { digits = 1, unit = '' } = {}) {
+  if (!estimate || !isNumber(estimate.value)) return null;
+  const value = `${estimate.value.toFixed(digits)}${unit}`;
+  const n = isNumber(estimate.n) ? `, n = ${groupThousands(estimate.n)}` : '';
+  if (!isNumber(estimate.low) || !isNumber(estimate.high)) return `${value}${n}`;
+  return `${value} [${estimate.low.toFixed(digits)}, ${estimate.high.toFixed(digits)}]${n}`;
+}
+
+/** A figure of the suite: its estimate when the report has one, else its bare value. */
+export function formatFigureEstimate(metric, value, estimate) {
+  const cosineOrDistance = metric === 'TMA' || metric === 'ES:D';
+  return (
+    formatEstimate(estimate, cosineOrDistance ? { digits: 3 } : { unit: '%' }) ??
+    formatFigure(metric, value)
+  );
+}
+
+const CHANCE_MEANING = {
+  'above chance': 'the model still retrieves better than a random ranking',
+  'at chance': 'the attack moves the embedding, but not where the attacker wants',
+  'below chance': 'the attacker steers it',
+};
+
+/** "ES:R 3.3% [0.6, 16.7], n = 30 is at chance (10.1%): the attack moves the embedding, …" */
+export function chanceSentence(metric, estimate) {
+  if (!estimate?.verdict || !isNumber(estimate.chance)) return null;
+  return (
+    `${metric} ${formatFigureEstimate(metric, estimate.value, estimate)} is ${estimate.verdict} ` +
+    `(${estimate.chance.toFixed(1)}%): ${CHANCE_MEANING[estimate.verdict] ?? ''}.`
+  );
+}
+
 export const eps255 = (eps) =>
   typeof eps === 'number' ? `${Number((eps * 255).toPrecision(4))}/255` : '–';
 
@@ -85,10 +124,16 @@ export function renderReport(main, id) {
 }
 
 function figureCard(name, value, hint) {
+  // "20.7% [19.6, 21.9], n = 4,861": the figure large, its interval and n below it, smaller.
+  const at = String(value).indexOf(' [');
+  const shown =
+    at > 0
+      ? [String(value).slice(0, at), h('span', { class: 'interval' }, String(value).slice(at))]
+      : value;
   return h(
     'div',
     { class: 'figure' },
-    h('div', { class: 'value' }, value),
+    h('div', { class: 'value' }, shown),
     h('div', { class: 'name' }, name),
     hint ? h('div', { class: 'hint' }, hint) : null,
   );
@@ -116,10 +161,16 @@ function table(caption, headers, rows) {
   );
 }
 
+const chanceHint = (chance) => (isNumber(chance) ? `chance ${chance.toFixed(1)}%` : null);
+
 export function reportView(id, report) {
   const c = report.config || {};
   const sanity = report.sanity || {};
   const warnings = sanity.warnings || [];
+  const estimates = report.estimates || {};
+  const chanceSentences = ['ES:R', 'LTM', 'GTM']
+    .map((metric) => chanceSentence(metric, estimates.figures?.[metric]))
+    .filter(Boolean);
   return [
     h(
       'p',
@@ -145,28 +196,57 @@ export function reportView(id, report) {
     h(
       'div',
       { class: 'figures' },
-      figureCard('Clean R@1', formatPercent(report.clean?.recallAt1)),
-      figureCard('Clean MAP@R', formatPercent(report.clean?.mapAtR)),
+      figureCard(
+        'Clean R@1',
+        formatEstimate(estimates.naturalRecallAt1, { unit: '%' }) ??
+          formatPercent(report.clean?.recallAt1),
+        chanceHint(report.chance?.recallAt1),
+      ),
+      figureCard(
+        'Clean MAP@R',
+        formatEstimate(estimates.mapAtR, { unit: '%' }) ?? formatPercent(report.clean?.mapAtR),
+      ),
       figureCard(
         'Adversarial R@1 (ES)',
-        formatPercent(report.adversarialRecallAt1),
-        `at eps ${eps255(report.primaryEps)}`,
+        formatEstimate(estimates.figures?.['ES:R'], { unit: '%' }) ??
+          formatPercent(report.adversarialRecallAt1),
+        [`at eps ${eps255(report.primaryEps)}`, chanceHint(estimates.figures?.['ES:R']?.chance)]
+          .filter(Boolean)
+          .join('; '),
       ),
       figureCard(
         'ERS',
-        typeof report.ers === 'number' ? report.ers.toFixed(1) : '–',
+        formatEstimate(estimates.ers) ??
+          (typeof report.ers === 'number' ? report.ers.toFixed(1) : '–'),
         typeof report.ers === 'number'
           ? 'empirical robustness score, 0–100'
           : 'needs every attack (attacks: all)',
       ),
     ),
+    chanceSentences.length
+      ? h(
+          'ul',
+          { class: 'chance', 'aria-label': 'Adversarial R@1 against chance' },
+          chanceSentences.map((text) => h('li', {}, text)),
+        )
+      : null,
+    estimates.figures
+      ? h(
+          'p',
+          { class: 'hint' },
+          'Intervals: 95%, in the unit of their figure (percent; TMA cosine, ES:D distance; ERS points). ' +
+            'Wilson score intervals for rates, a seeded bootstrap over queries (2,000 resamples) for means and ERS. ' +
+            'Chance: what a random ranking of the same gallery scores.',
+        )
+      : null,
     h('h2', {}, 'Per attack'),
     table(
       'Figures per attack, attacked and clean',
       [
         ['Attack'],
         ['Figure'],
-        ['Attacked', 'num'],
+        ['Attacked [95% interval], n', 'num'],
+        ['Chance', 'num'],
         ['Clean', 'num'],
         ['More robust'],
         ['R@1 under attack', 'num'],
@@ -180,8 +260,27 @@ export function reportView(id, report) {
             {},
             h('th', { scope: 'row' }, i === 0 ? attack.attack : ''),
             h('td', {}, `${metric} (${FIGURES[metric]?.[1] ?? ''})`),
-            h('td', { class: 'num' }, formatFigure(metric, attack.figures[metric])),
-            h('td', { class: 'num' }, formatFigure(metric, attack.cleanFigures?.[metric])),
+            h(
+              'td',
+              { class: 'num' },
+              formatFigureEstimate(metric, attack.figures[metric], attack.estimates?.[metric]),
+            ),
+            h(
+              'td',
+              { class: 'num' },
+              isNumber(attack.estimates?.[metric]?.chance)
+                ? `${attack.estimates[metric].chance.toFixed(1)}%`
+                : '–',
+            ),
+            h(
+              'td',
+              { class: 'num' },
+              formatFigureEstimate(
+                metric,
+                attack.cleanFigures?.[metric],
+                attack.cleanEstimates?.[metric],
+              ),
+            ),
             h('td', {}, FIGURES[metric]?.[0] ?? ''),
             h(
               'td',
@@ -232,8 +331,18 @@ function sanityTable(sanity) {
     strength
       ? [
           'Strength check',
-          `R@1 ${formatPercent(strength.base)} → ${formatPercent(strength.stronger)} with ${strength.steps} steps, ${strength.restarts} restarts`,
+          `R@1 ${formatEstimate(strength.baseEstimate, { unit: '%' }) ?? formatPercent(strength.base)} → ` +
+            `${formatEstimate(strength.strongerEstimate, { unit: '%' }) ?? formatPercent(strength.stronger)} with ${strength.steps} steps, ${strength.restarts} restarts`,
           strength.warning ? 'attack too weak' : 'ok',
+        ]
+      : null,
+    sanity.alternative
+      ? [
+          'Another attack, same budget',
+          `R@1 ${formatEstimate(sanity.alternative.base, { unit: '%' })} → ${formatEstimate(sanity.alternative.alternative, { unit: '%' })} with ${sanity.alternative.method}`,
+          sanity.alternative.warning
+            ? 'attack too weak: the other attack beats it by more than its interval'
+            : 'ok',
         ]
       : null,
     typeof sanity.monotoneCurve === 'boolean'
@@ -319,8 +428,19 @@ function curveSection(report) {
             'tr',
             {},
             h('th', { scope: 'row' }, eps255(p.eps)),
-            h('td', { class: 'num' }, formatPercent(p.recallAt1 ?? undefined)),
-            names.map((n) => h('td', { class: 'num' }, formatFigure(n, p.figures?.[n]))),
+            h(
+              'td',
+              { class: 'num' },
+              formatEstimate(p.estimates?.recallAt1, { unit: '%' }) ??
+                formatPercent(p.recallAt1 ?? undefined),
+            ),
+            names.map((n) =>
+              h(
+                'td',
+                { class: 'num' },
+                formatFigureEstimate(n, p.figures?.[n], p.estimates?.figures?.[n]),
+              ),
+            ),
             h('td', { class: 'num' }, typeof p.ers === 'number' ? p.ers.toFixed(1) : '–'),
           ),
         ),
