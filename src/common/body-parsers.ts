@@ -1,6 +1,7 @@
 import { BadRequestException, PayloadTooLargeException } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { parse as parseQueryString } from 'querystring';
+import { rejectHiddenFields } from './validation';
 
 type Payload = NodeJS.ReadableStream & { resume(): unknown };
 
@@ -36,13 +37,17 @@ function parseJson(body: Buffer): unknown {
   const text = body.toString('utf8');
   if (text.trim() === '') return {};
   const first = /\S/.exec(text)?.[0];
+  let parsed: unknown;
   try {
     if (first !== '{' && first !== '[')
       throw new SyntaxError(`Unexpected token '${first}', JSON body must be an object or array`);
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (error) {
     throw new BadRequestException(`Malformed JSON in request body: ${(error as Error).message}`);
   }
+  // `__proto__`, `constructor` and the like are refused in every body, whichever route it goes to.
+  rejectHiddenFields(parsed);
+  return parsed;
 }
 
 /**
@@ -78,7 +83,11 @@ export function registerBodyParsers(fastify: FastifyInstance, limitBytes: number
   fastify.addContentTypeParser('application/json', parser(parseJson));
   fastify.addContentTypeParser(
     'application/x-www-form-urlencoded',
-    parser((body) => ({ ...parseQueryString(body.toString('utf8')) })),
+    parser((body) => {
+      const fields = { ...parseQueryString(body.toString('utf8')) };
+      rejectHiddenFields(fields);
+      return fields;
+    }),
   );
   // fastify parses text/plain by default; Express did not.
   fastify.removeContentTypeParser('text/plain');
