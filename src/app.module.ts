@@ -6,6 +6,7 @@ import { DatabaseModule } from './database';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { SlidingWindowThrottlerStorage } from './modules/auth/sliding-window-throttler.storage';
+import { tooManyRequestsMessage } from './modules/auth/throttler.guard';
 import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { GalleryModule } from './modules/gallery/gallery.module';
@@ -38,7 +39,9 @@ export class AppModule {
         ThrottlerModule.forRootAsync({
           inject: [APP_CONFIG],
           useFactory: (c: AppConfig) => ({
+            // Counted per route and client IP (docs/ARCHITECTURE.md, "Protecting routes").
             throttlers: [{ name: 'default', ttl: c.rateLimit.ttlMs, limit: c.rateLimit.limit }],
+            errorMessage: tooManyRequestsMessage,
             // The stock storage copies every hit of the window on each request (O(rate x ttl)).
             storage: new SlidingWindowThrottlerStorage(),
           }),

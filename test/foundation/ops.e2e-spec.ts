@@ -82,6 +82,28 @@ describe('ops endpoints', () => {
     expect(JSON.stringify(doc)).not.toContain('x-rir-public');
   });
 
+  it('GET /docs-json names each role once, and bounds the search breadth ef', async () => {
+    const doc = (await t.http.get('/docs-json').expect(200)).body;
+    const text = JSON.stringify(doc);
+    expect(text).not.toMatch(/\b(\w+) or \1\b/);
+    expect(doc.paths['/v1/api-keys'].get.responses['403'].description).toBe('Needs role: admin');
+    expect(doc.paths['/v1/search'].post.responses['403'].description).toBe(
+      'Needs role: search or admin',
+    );
+    const parameters = doc.paths['/v1/search/similar/{id}'].get.parameters as {
+      name: string;
+      schema: object;
+    }[];
+    expect(parameters.find((p) => p.name === 'ef')?.schema).toMatchObject({
+      minimum: 1,
+      maximum: 10_000,
+    });
+    const upload =
+      doc.paths['/v1/search'].post.requestBody.content['multipart/form-data'].schema.properties;
+    expect(upload.ef).toMatchObject({ minimum: 1, maximum: 10_000 });
+    expect(upload.k).toMatchObject({ minimum: 1, maximum: 1000 });
+  });
+
   it('GET /docs serves the UI', async () => {
     const res = await t.http.get('/docs').redirects(1);
     expect(res.status).toBe(200);
@@ -97,20 +119,57 @@ describe('rate limiting', () => {
   });
   afterAll(() => t?.close());
 
-  it('answers 429 with Retry-After past the limit, and skips health checks', async () => {
+  it('answers 429 with Retry-After and the wait in the message past the limit, and skips health checks', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++)
       statuses.push((await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     const limited = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey);
     expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.body).toEqual({
       statusCode: 429,
       error: 'Too Many Requests',
-      message: expect.stringMatching(/Too Many Requests/i),
+      message: `Too many requests, retry in ${retryAfter} s`,
     });
-    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
-    expect((await t.http.get('/health/live')).status).toBe(200);
+    for (const path of ['/health/live', '/health/ready', '/metrics', '/docs-json'])
+      for (let i = 0; i < 4; i++) expect((await t.http.get(path)).status).toBe(200);
+  });
+
+  it('does not count requests refused before they reach a route (malformed JSON)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await t.http
+        .post('/v1/api-keys')
+        .set('x-api-key', t.adminKey)
+        .set('content-type', 'application/json')
+        .send('{"name":');
+      expect([res.status, res.body.message]).toEqual([
+        400,
+        expect.stringMatching(/^Malformed JSON/),
+      ]);
+    }
+  });
+
+  it('counts per route and client IP: another route still answers (README, "Rate limits")', async () => {
+    const other = await t.http.post('/v1/api-keys').set('x-api-key', t.adminKey).send({});
+    expect([other.status, other.body.message]).toEqual([400, expect.stringMatching(/^name /)]);
+  });
+
+  it('counts rejected requests too (400, 401)', async () => {
+    // POST /v1/api-keys had one request (a 400) above; two more (a 401, a 400) fill its limit of 3.
+    expect((await t.http.post('/v1/api-keys').send({})).status).toBe(401);
+    expect((await t.http.post('/v1/api-keys').set('x-api-key', t.adminKey).send({})).status).toBe(
+      400,
+    );
+    const limited = await t.http
+      .post('/v1/api-keys')
+      .set('x-api-key', t.adminKey)
+      .send({ name: 'x', role: 'search' });
+    expect(limited.status).toBe(429);
+    expect(limited.body.message).toBe(
+      `Too many requests, retry in ${limited.headers['retry-after']} s`,
+    );
   });
 });

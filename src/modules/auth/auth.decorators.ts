@@ -23,7 +23,9 @@ export const Public = () =>
 export const Roles = (...roles: Role[]) =>
   applyDecorators(
     SetMetadata(REQUIRED_ROLES, roles),
-    ApiForbiddenResponse({ description: `Needs role: ${[...roles, 'admin'].join(' or ')}` }),
+    ApiForbiddenResponse({
+      description: `Needs role: ${[...new Set([...roles, 'admin'])].join(' or ')}`,
+    }),
   );
 
 /** Documents the 401 every protected route can return (applied to controllers). */

@@ -5,6 +5,7 @@ import {
   type Resolvable,
   type ThrottlerGenerateKeyFunction,
   type ThrottlerGetTrackerFunction,
+  type ThrottlerLimitDetail,
   type ThrottlerOptions,
 } from '@nestjs/throttler';
 import {
@@ -16,6 +17,17 @@ import {
   THROTTLER_TTL,
 } from '@nestjs/throttler/dist/throttler.constants';
 import { RouteMemo } from './route-memo';
+
+/**
+ * The message of a 429 (the `errorMessage` of the throttler options): when the client may try again,
+ * in the seconds that the Retry-After header gives too.
+ */
+export function tooManyRequestsMessage(
+  _context: ExecutionContext,
+  detail: ThrottlerLimitDetail,
+): string {
+  return `Too many requests, retry in ${detail.timeToBlockExpire} s`;
+}
 
 /** One throttler's settings for one route, as the decorators (@Throttle, @SkipThrottle) left them. */
 interface RoutePlan {

@@ -21,7 +21,7 @@ import {
 import { FileUpload, UploadedPartOne } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import type { UploadedImage } from '../gallery/image-validation';
-import { SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
+import { MAX_EF, MAX_K, SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
 import { SearchResponse, SearchService } from './search.service';
 
 @ApiTags('search')
@@ -42,10 +42,10 @@ export class SearchController {
       required: ['file'],
       properties: {
         file: { type: 'string', format: 'binary' },
-        k: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
-        ef: { type: 'integer', minimum: 1 },
+        k: { type: 'integer', minimum: 1, maximum: MAX_K, default: 10 },
+        ef: { type: 'integer', minimum: 1, maximum: MAX_EF },
         minScore: { type: 'number', minimum: -1, maximum: 1 },
-        label: { type: 'string' },
+        label: { type: 'string', maxLength: 200 },
       },
     },
   })
