@@ -12,6 +12,7 @@ import { ROOT_LOGGER } from './common/logging.module';
 import { setupOpenApi } from './common/openapi';
 import { registerRequestLogging, requestId } from './common/request-logging';
 import { registerSecurityHeaders } from './common/security-headers';
+import { localUrl, removeServerAddress, writeServerAddress } from './common/server-address';
 import { AppConfig, loadConfig } from './config';
 import { initBackend } from './ml/backend';
 import { GLOBAL_GUARDS } from './modules/auth/auth.module';
@@ -130,6 +131,9 @@ async function configure(
     });
   }
   setupOpenApi(app);
+  // bootstrap() records where an embedded-database server listens (for `rir keys create`).
+  if (config.database.kind === 'pglite')
+    fastify.addHook('onClose', async () => removeServerAddress(config.dataDir));
   await app.init();
   await fastify.ready();
 }
@@ -146,6 +150,9 @@ export async function bootstrap(options: CreateAppOptions = {}): Promise<INestAp
   // PORT=0 picks a free port: report the one the server really got.
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
+  // Only this process can open the embedded database: commands reach it through this server.
+  if (config.database.kind === 'pglite')
+    writeServerAddress(config.dataDir, { pid: process.pid, url: localUrl(config.host, port) });
   app
     .get(Logger)
     .log(`rir listening on ${url} (database: ${where}; docs: ${url}/docs)`, 'Bootstrap');

@@ -29,7 +29,7 @@ describe('PGliteLock', () => {
     expect(() => PGliteLock.acquire(dir, 'cli')).toThrow(DatabaseInUseError);
     expect(() => PGliteLock.acquire(dir, 'cli', 'keys')).toThrow(
       `the embedded database in ${dir} is in use by a running server (pid ${process.pid}); ` +
-        'stop it or create the key over HTTP (POST /v1/api-keys)',
+        'once it listens, `rir keys create` goes through its HTTP API (or pass --url); or stop it',
     );
     lock.release();
     PGliteLock.acquire(dir, 'cli').release();

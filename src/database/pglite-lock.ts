@@ -3,7 +3,7 @@ import * as path from 'path';
 
 export type LockHolder = 'server' | 'cli';
 
-interface LockContent {
+export interface LockContent {
   pid: number;
   holder: LockHolder;
   since: string;
@@ -12,13 +12,17 @@ interface LockContent {
 /** What to suggest when the database is taken, by what the contender wanted to do. */
 const HINTS = {
   server: 'stop it first, or set DATABASE_URL to share a PostgreSQL server',
-  keys: 'stop it or create the key over HTTP (POST /v1/api-keys)',
+  keys: 'once it listens, `rir keys create` goes through its HTTP API (or pass --url); or stop it',
   cli: 'stop it first, or set DATABASE_URL to share a PostgreSQL server',
 } as const;
 export type LockPurpose = keyof typeof HINTS;
 
 export class DatabaseInUseError extends Error {
-  constructor(dataDir: string, owner: LockContent, purpose: LockPurpose) {
+  constructor(
+    readonly dataDir: string,
+    readonly owner: LockContent,
+    purpose: LockPurpose,
+  ) {
     const who = owner.holder === 'server' ? 'a running server' : 'another rir command';
     super(
       `the embedded database in ${dataDir} is in use by ${who} (pid ${owner.pid}); ${HINTS[purpose]}`,

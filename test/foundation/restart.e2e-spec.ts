@@ -41,13 +41,13 @@ describe('restart and the keys command line', () => {
   });
 
   (embedded ? it : it.skip)(
-    'rir keys create refuses, clearly, while the server holds the embedded database',
+    'rir keys create refuses, clearly, while a server that does not listen yet holds the embedded database',
     async () => {
       const res = await runCli(['keys', 'create', '--role', 'admin', '--name', 'ops'], cliEnv());
       expect(res.code).toBe(1);
       expect(res.stderr).toContain(
         `the embedded database in ${t.config.dataDir} is in use by a running server (pid ${process.pid}); ` +
-          'stop it or create the key over HTTP (POST /v1/api-keys)',
+          'once it listens, `rir keys create` goes through its HTTP API (or pass --url); or stop it',
       );
     },
   );

@@ -17,6 +17,11 @@ export interface TestAppOptions {
   env?: Record<string, string | undefined>;
   /** Start the tfjs backend at boot, as `rir serve` does (default: lazily, on first use). */
   initTfjs?: boolean;
+  /**
+   * Start without ADMIN_API_KEY, as a fresh `npm start` does (the app then makes its initial admin
+   * key); `adminKey` is then '' and `keyFor('admin')` gives no working key.
+   */
+  withoutAdminKey?: boolean;
 }
 
 export interface TestApp {
@@ -90,7 +95,7 @@ async function start(
       ...options.env,
       DATA_DIR: storage.dataDir,
       DATABASE_URL: storage.databaseUrl ?? '',
-      ADMIN_API_KEY: adminKey,
+      ADMIN_API_KEY: options.withoutAdminKey ? '' : adminKey,
     },
   });
   const keys = new Map<Role, Promise<string>>();
@@ -104,9 +109,9 @@ async function start(
     app,
     config,
     http: request(app.getHttpServer()),
-    adminKey,
+    adminKey: options.withoutAdminKey ? '' : adminKey,
     keyFor(role) {
-      if (role === 'admin') return Promise.resolve(adminKey);
+      if (role === 'admin') return Promise.resolve(options.withoutAdminKey ? '' : adminKey);
       if (!keys.has(role)) {
         keys.set(
           role,

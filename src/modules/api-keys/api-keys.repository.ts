@@ -27,6 +27,20 @@ export class ApiKeysRepository {
     return this.repo.save(key);
   }
 
+  /**
+   * Inserts the key only when the table has no row at all (revoked keys count), atomically: replicas
+   * starting together on one PostgreSQL database insert one key between them.
+   */
+  insertIfNone(key: ApiKey): Promise<boolean> {
+    return this.repo.manager.transaction(async (manager) => {
+      // Blocks other inserts (not reads) until this transaction ends; PGlite runs it as it is.
+      await manager.query('LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE');
+      if (await manager.getRepository(ApiKey).exists()) return false;
+      await manager.getRepository(ApiKey).insert(key);
+      return true;
+    });
+  }
+
   async revoke(id: string): Promise<boolean> {
     const result = await this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
     return (result.affected ?? 0) > 0;

@@ -1,9 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import { Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config';
 import type { AuthenticatedKey, Role } from '../auth/roles';
 import { API_KEY_CACHE, ApiKeyCache } from './api-key-cache';
 import { ApiKey } from './api-key.entity';
 import { ApiKeysRepository } from './api-keys.repository';
+import {
+  INITIAL_ADMIN_KEY_NAME,
+  readInitialAdminKeyFile,
+  removeInitialAdminKeyFile,
+} from './initial-admin-key';
 
 export interface CreatedApiKey {
   id: string;
@@ -11,6 +17,10 @@ export interface CreatedApiKey {
   role: Role;
   /** The secret, shown only once. */
   key: string;
+}
+
+function newKey(): string {
+  return `rir_${randomBytes(32).toString('base64url')}`;
 }
 
 export function hashApiKey(key: string): string {
@@ -26,15 +36,28 @@ export class ApiKeysService {
   constructor(
     private readonly keys: ApiKeysRepository,
     @Optional() @Inject(API_KEY_CACHE) cache?: ApiKeyCache,
+    /** Where DATA_DIR/initial-admin-key is (absent: the command line, which never revokes). */
+    @Optional() @Inject(APP_CONFIG) private readonly config?: AppConfig,
   ) {
     this.cache = cache ?? new ApiKeyCache();
   }
 
   /** Creates a key with 256 random bits; only its hash is stored. */
   async create(name: string, role: Role): Promise<CreatedApiKey> {
-    const key = `rir_${randomBytes(32).toString('base64url')}`;
+    const key = newKey();
     const saved = await this.keys.insert(this.newRow(name, role, key, key.slice(0, 10)));
     return { id: saved.id, name: saved.name, role: saved.role, key };
+  }
+
+  /**
+   * The first start's admin key: created (and returned, the only time its secret is known) when no
+   * key has ever existed, revoked ones included; null otherwise.
+   */
+  async createInitialAdminKey(): Promise<CreatedApiKey | null> {
+    const key = newKey();
+    const row = this.newRow(INITIAL_ADMIN_KEY_NAME, 'admin', key, key.slice(0, 10));
+    if (!(await this.keys.insertIfNone(row))) return null;
+    return { id: row.id, name: row.name, role: row.role, key };
   }
 
   /** The key's identity, or null when it is unknown or revoked. */
@@ -61,6 +84,18 @@ export class ApiKeysService {
     const revoked = await this.keys.revoke(id);
     this.cache.invalidateId(id);
     if (!revoked) throw new NotFoundException(`API key ${id} not found`);
+    await this.forgetInitialAdminKeyCopy(id);
+  }
+
+  /** Deletes DATA_DIR/initial-admin-key when it holds the key just revoked (rotation done). */
+  private async forgetInitialAdminKeyCopy(revokedId: string): Promise<void> {
+    if (!this.config) return;
+    const copy = readInitialAdminKeyFile(this.config.dataDir);
+    if (copy === undefined) return;
+    const row = await this.keys.findByHash(hashApiKey(copy));
+    if (row?.id !== revokedId) return;
+    removeInitialAdminKeyFile(this.config.dataDir);
+    this.logger.log(`Deleted the copy of the revoked initial admin key (key id ${revokedId})`);
   }
 
   /**
