@@ -6,6 +6,12 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { BACKBONES, type BackboneName } from '../ml/models';
 import { DEFENSE_NAMES, isDefenseName, resolveDefenseOptions } from '../ml/defenses';
+import {
+  DEFAULT_FREE_REPLAYS,
+  DEFAULT_OVERFIT_ACTION,
+  INNER_NAMES,
+  OVERFIT_ACTIONS,
+} from '../ml/defenses/options';
 import { LOSS_NAMES } from '../ml/losses';
 import {
   checkTrainingData,
@@ -32,6 +38,9 @@ interface TrainOptions {
   defense: string;
   eps?: number;
   pgdSteps?: number;
+  inner?: string;
+  freeReplays?: number;
+  onOverfit?: string;
   epochs: number;
   batchSize: number;
   perClass?: number;
@@ -149,6 +158,9 @@ export function toTrainingConfig(
     loss: options.loss,
     defense: options.defense,
     defenseOptions,
+    inner: options.inner as TrainingConfig['inner'],
+    freeReplays: options.freeReplays,
+    onOverfit: options.onOverfit as TrainingConfig['onOverfit'],
     epochs: options.epochs,
     batchSize: options.batchSize,
     perClass: options.perClass,
@@ -238,6 +250,19 @@ export function register(program: Command): void {
       '--pgd-steps <n>',
       'PGD steps of the defence inner maximisation',
       number('--pgd-steps', true),
+    )
+    .option(
+      '--inner <method>',
+      `the defence's inner maximisation: ${INNER_NAMES.join(' | ')} (fast: one step of 1.25 eps from a random start; free: each batch replayed, one backward pass per replay)`,
+    )
+    .option(
+      '--free-replays <m>',
+      `--inner free: replays per batch (default ${DEFAULT_FREE_REPLAYS}; an epoch keeps its step count)`,
+      number('--free-replays', true),
+    )
+    .option(
+      '--on-overfit <action>',
+      `--inner fast|free, when the per-epoch catastrophic-overfitting check fires: ${OVERFIT_ACTIONS.join(' | ')} (default ${DEFAULT_OVERFIT_ACTION}: PGD for the remaining epochs)`,
     )
     .option('--epochs <n>', 'epochs', number('--epochs', true), 5)
     .option('--batch-size <n>', 'images per batch', number('--batch-size', true), 128)

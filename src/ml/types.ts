@@ -102,4 +102,30 @@ export interface Defense {
   craft(ctx: DefenseContext): tf.Tensor[];
   /** The scalar to minimise, built inside the tape from the batch and the crafted tensors. */
   objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar;
+  /** The robust defences' inner maximisation (absent: natural training, or a defence that needs no trainer help). */
+  readonly inner?: InnerMaximisation;
+}
+
+/**
+ * A robust defence's inner maximisation as the trainer sees it (src/ml/defenses/inner.ts). Free training
+ * needs the trainer to replay each batch and to differentiate the perturbed input in the weights' own
+ * backward pass; fast and free runs get a catastrophic-overfitting check after each epoch.
+ */
+export interface InnerMaximisation {
+  /** The method in use: after a catastrophic-overfitting fallback, 'pgd'. */
+  readonly method: 'pgd' | 'fast' | 'free';
+  /** The training budget (L-inf), which the overfitting check attacks at. */
+  readonly eps: number;
+  /** Optimizer steps per batch: free's m replays, 1 otherwise. */
+  readonly replays: number;
+  /** fast, free: what to do when the overfitting check fires; null for pgd. */
+  readonly onOverfit: 'warn' | 'stop' | 'fallback' | null;
+  /** free: the perturbed input the last `craft` returned, a variable to differentiate; null otherwise. */
+  freeInput(): tf.Variable | null;
+  /** free: one ascent step of the perturbation on that input's gradient (null: it got none). */
+  ascend(gradient: tf.Tensor | null): void;
+  /** Runs PGD for the rest of the run (the catastrophic-overfitting fallback), from after `epoch`. */
+  fallBackToPgd(epoch: number): void;
+  /** Frees what it carries from step to step (free's perturbation). */
+  dispose(): void;
 }

@@ -102,6 +102,31 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
       { dataset: 'gallery' },
       /the gallery has 0 labels with at least 2 images/,
     ],
+    [
+      'an unknown inner maximisation',
+      { defense: 'panum', inner: 'bogus' },
+      /unknown inner method 'bogus': valid inner methods are pgd, fast, free/,
+    ],
+    [
+      'free training of a defence that crafts against another objective',
+      { defense: 'act', inner: 'free' },
+      /inner free trains panum and naive only .*not act: it crafts to collapse positives onto negatives/,
+    ],
+    [
+      'an inner maximisation without a defence',
+      { defense: 'none', inner: 'fast' },
+      /defence none has no inner maximisation/,
+    ],
+    [
+      'zero free replays',
+      { defense: 'panum', inner: 'free', freeReplays: 0 },
+      /freeReplays must not be less than 1/,
+    ],
+    [
+      'an unknown overfitting action',
+      { defense: 'panum', inner: 'fast', onOverfit: 'panic' },
+      /unknown overfitting action 'panic': valid overfitting actions are warn, stop, fallback/,
+    ],
   ];
 
   it.each(cases)('%s -> 400 with a message', async (_name, change, message) => {
@@ -137,6 +162,19 @@ describe('training jobs API', () => {
       status: 'cancelled',
       error: 'cancelled before it started',
     });
+  });
+
+  it('queues fast and free training with their settings in the job spec', async () => {
+    for (const change of [
+      { inner: 'fast', onOverfit: 'stop' },
+      { inner: 'free', freeReplays: 2 },
+    ]) {
+      const res = await post({ ...TINY_JOB, defense: 'panum', ...change });
+      expect(res.status).toBe(202);
+      const job = await t.http.get(`/v1/training-jobs/${res.body.id}`).set('x-api-key', t.adminKey);
+      expect(job.body.spec).toMatchObject({ defense: 'panum', ...change });
+      await t.http.post(`/v1/training-jobs/${res.body.id}/cancel`).set('x-api-key', t.adminKey);
+    }
   });
 
   it('rejects an unknown status filter', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rowDistances } from '../attacks/distances';
 import type { Defense, DefenseContext } from '../types';
-import { gatherBatch, innerAttack, mineOnNatural } from './inner';
+import { gatherBatch, mineOnNatural, InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 import { indexTensor, tripletLoss } from './triplets';
 
@@ -12,11 +12,14 @@ import { indexTensor, tripletLoss } from './triplets';
 export class ActDefense implements Defense {
   readonly name = 'act';
   readonly config: Record<string, unknown>;
+  readonly inner: InnerMaximiser;
 
   constructor(private readonly options: ResolvedDefenseOptions) {
+    this.inner = new InnerMaximiser(options);
     this.config = {
       defense: 'act',
       ...options,
+      inner: this.inner.settings,
       crafting: 'positives and negatives, collapse d(p~, n~)',
     };
   }
@@ -34,7 +37,7 @@ export class ActDefense implements Defense {
     );
     const collapse = (e: tf.Tensor2D): tf.Tensor =>
       rowDistances(tf.slice(e, [0, 0], [count, -1]), tf.slice(e, [count, 0], [count, -1]));
-    const adversarial = innerAttack(ctx, pairs, collapse, this.options, false);
+    const adversarial = this.inner.perturb(ctx, pairs, collapse, false);
     pairs.dispose();
     return [adversarial, indexTensor(triplets.anchors)];
   }

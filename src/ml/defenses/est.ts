@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rowDistances } from '../attacks/distances';
 import type { Defense, DefenseContext } from '../types';
-import { innerAttack } from './inner';
+import { InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 
 /**
@@ -11,11 +11,14 @@ import type { ResolvedDefenseOptions } from './options';
 export class EstDefense implements Defense {
   readonly name = 'est';
   readonly config: Record<string, unknown>;
+  readonly inner: InnerMaximiser;
 
-  constructor(private readonly options: ResolvedDefenseOptions) {
+  constructor(options: ResolvedDefenseOptions) {
+    this.inner = new InnerMaximiser(options);
     this.config = {
       defense: 'est',
       ...options,
+      inner: this.inner.settings,
       crafting: 'every image, maximise its embedding shift',
     };
   }
@@ -24,11 +27,10 @@ export class EstDefense implements Defense {
     const { images } = ctx.batch;
     const clean = tf.tidy(() => ctx.embedder.embed(images, false));
     // The shift has zero gradient at the clean image: start at random.
-    const adversarial = innerAttack(
+    const adversarial = this.inner.perturb(
       ctx,
       images,
       (e) => tf.neg(rowDistances(e, clean)),
-      this.options,
       true,
     );
     clean.dispose();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rowDistances } from '../attacks/distances';
 import type { Defense, DefenseContext } from '../types';
-import { gatherBatch, innerAttack, mineOnNatural } from './inner';
+import { gatherBatch, mineOnNatural, InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 import { hardness, indexTensor, selectRows, tripletLoss, tripletLossValue } from './triplets';
 
@@ -15,12 +15,15 @@ import { hardness, indexTensor, selectRows, tripletLoss, tripletLossValue } from
 export class HmDefense implements Defense {
   readonly name: string;
   readonly config: Record<string, unknown>;
+  readonly inner: InnerMaximiser;
 
   constructor(private readonly options: ResolvedDefenseOptions) {
+    this.inner = new InnerMaximiser(options);
     this.name = options.icsWeight > 0 ? 'hm-ics' : 'hm';
     this.config = {
       defense: this.name,
       ...options,
+      inner: this.inner.settings,
       crafting: 'a, p, n up to the destination hardness (gradual adversary)',
     };
   }
@@ -46,7 +49,7 @@ export class HmDefense implements Defense {
       const n = tf.slice(e, [2 * count, 0], [count, -1]);
       return tf.relu(tf.sub(destination, hardness(a, p, n)));
     };
-    const adversarial = innerAttack(ctx, stacked, toDestination, this.options, false);
+    const adversarial = this.inner.perturb(ctx, stacked, toDestination, false);
     stacked.dispose();
     return [adversarial, indexTensor(triplets.anchors), indexTensor(triplets.positives)];
   }

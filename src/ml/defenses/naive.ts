@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Defense, DefenseContext } from '../types';
-import { innerAttack } from './inner';
+import { InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 
 /**
@@ -11,18 +11,21 @@ import type { ResolvedDefenseOptions } from './options';
 export class NaiveDefense implements Defense {
   readonly name = 'naive';
   readonly config: Record<string, unknown>;
+  readonly inner: InnerMaximiser;
 
   constructor(private readonly options: ResolvedDefenseOptions) {
+    this.inner = new InnerMaximiser(options);
     this.config = {
       defense: 'naive',
       ...options,
+      inner: this.inner.settings,
       crafting: 'whole batch, joint maximisation of the batch loss',
     };
   }
 
   craft(ctx: DefenseContext): tf.Tensor[] {
     const { images, labels } = ctx.batch;
-    return [innerAttack(ctx, images, (e) => tf.neg(ctx.loss(e, labels)), this.options, true)];
+    return [this.inner.perturb(ctx, images, (e) => tf.neg(ctx.loss(e, labels)), true)];
   }
 
   objective(ctx: DefenseContext, crafted: tf.Tensor[]): tf.Scalar {

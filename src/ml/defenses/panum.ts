@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Defense, DefenseContext } from '../types';
-import { classRowsOf, gatherBatch, innerAttack, mineOnNatural } from './inner';
+import { classRowsOf, gatherBatch, mineOnNatural, InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
 import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
 
@@ -12,11 +12,14 @@ import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
 export class PanumDefense implements Defense {
   readonly name = 'panum';
   readonly config: Record<string, unknown>;
+  readonly inner: InnerMaximiser;
 
   constructor(private readonly options: ResolvedDefenseOptions) {
+    this.inner = new InnerMaximiser(options);
     this.config = {
       defense: 'panum',
       ...options,
+      inner: this.inner.settings,
       crafting: 'anchors only, natural references, hardness d(a~,p)-d(a~,n)',
     };
   }
@@ -39,11 +42,10 @@ export class PanumDefense implements Defense {
     const negatives = gatherBatch(natural, triplets.negatives);
     const anchors = gatherBatch(images, triplets.anchors);
     // The raw hardness (no hinge) so that anchors of easy triplets are pushed too: the hinge has zero gradient there.
-    const adversarial = innerAttack(
+    const adversarial = this.inner.perturb(
       ctx,
       anchors,
       (e) => tf.neg(hardness(e, positives, negatives)),
-      this.options,
       true,
     );
     tf.dispose([natural, positives, negatives, anchors]);

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNamedTensors, saveModel, saveNamedTensors, writeFileAtomic } from '../model-store';
 import type { EmbeddingModel } from '../models';
 import type { TrainingConfig } from './config';
+import type { RobustCheck } from './overfit';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 const STATE_FILE = 'state.json';
@@ -16,6 +17,8 @@ export interface EpochRecord {
   validationRecallAt1: number | null;
   imagesPerSecond: number;
   seconds: number;
+  /** fast and free training: the catastrophic-overfitting check after this epoch (overfit.ts). */
+  robustCheck?: RobustCheck;
 }
 
 /** What a resumed run needs besides the weights and the optimizer state. */

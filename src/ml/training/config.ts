@@ -1,6 +1,7 @@
 import type { AugmentationConfig } from '../data/augment';
 import { trainingClassCount } from '../data/datasets';
 import type { BackboneName } from '../models';
+import { resolveInnerOptions, type InnerName, type OverfitAction } from '../defenses/options';
 import { validateInstanceTerm, type InstanceTermConfig } from './instance-term';
 import type { LrSchedule } from './schedule';
 
@@ -15,6 +16,13 @@ export interface TrainingConfig {
   lossOptions?: Record<string, number>;
   defense: string;
   defenseOptions?: Record<string, number>;
+  /**
+   * The defence's inner maximisation: `pgd` (default), `fast` or `free` (src/ml/defenses/inner.ts);
+   * free replays each batch `freeReplays` times; `onOverfit` acts on the catastrophic-overfitting check.
+   */
+  inner?: InnerName;
+  freeReplays?: number;
+  onOverfit?: OverfitAction;
   epochs: number;
   batchSize: number;
   /** Images per class in a batch (m). Default: as many classes per batch as fit with m >= 4. */
@@ -110,6 +118,10 @@ export function resolveTrainingConfig(
     if ((config.workers ?? 1) > 1 || (config.shards ?? 1) > 1) {
       throw new Error('the instance term trains in one thread (drop --workers / --shards)');
     }
+  }
+  const inner = resolveInnerOptions(config.defense, config);
+  if (inner.method !== 'pgd' && ((config.workers ?? 1) > 1 || (config.shards ?? 1) > 1)) {
+    throw new Error(`inner ${inner.method} trains in one thread (drop --workers / --shards)`);
   }
   return config;
 }

@@ -28,6 +28,7 @@ import {
 } from './config';
 import { learningRateAt, setLearningRate } from './schedule';
 import { instanceViews, withInstanceTerm } from './instance-term';
+import { checkEpochForOverfitting, restoreOverfitFallback } from './overfit';
 import { applyGradients, computeGradients } from './step';
 
 export interface TrainingHooks {
@@ -113,7 +114,14 @@ export async function trainEmbeddingModel(
   const instanceTerm = config.instanceTerm;
   const objectiveLoss = instanceTerm ? withInstanceTerm(loss.compute, instanceTerm) : loss.compute;
   const defense =
-    hooks.defense ?? createDefense(config.defense, { seed: config.seed, ...config.defenseOptions });
+    hooks.defense ??
+    createDefense(config.defense, {
+      seed: config.seed,
+      ...config.defenseOptions,
+      inner: config.inner,
+      freeReplays: config.freeReplays,
+      onOverfit: config.onOverfit,
+    });
   const variables = [...model.trainableVariables, ...loss.variables];
   const optimizer = tf.train.adam(config.learningRate);
   const augmentation = config.augmentation ?? NO_AUGMENTATION;
@@ -137,6 +145,7 @@ export async function trainEmbeddingModel(
     const stepsPerEpoch = config.stepsPerEpoch ?? sampler.batchesPerEpoch;
     const totalSteps = stepsPerEpoch * config.epochs;
     const history: EpochRecord[] = resumed ? resumed.history : [];
+    restoreOverfitFallback(defense, history);
     let globalStep = resumed ? resumed.globalStep : 0;
     let best = resumed ? resumed.bestValidationRecallAt1 : null;
     let bestEpoch = resumed ? resumed.bestEpoch : -1;
@@ -146,7 +155,10 @@ export async function trainEmbeddingModel(
     const shape = split.train.shape;
     for (let epoch = resumed ? resumed.epoch : 0; epoch < config.epochs; epoch++) {
       const epochStart = Date.now();
-      const batches = batchesOfEpoch(sampler, epoch, stepsPerEpoch);
+      // Free training replays each batch: an epoch has stepsPerEpoch optimizer steps on 1/replays of
+      // the batches (stepInEpoch of a checkpoint then counts batches).
+      const replays = defense.inner?.replays ?? 1;
+      const batches = batchesOfEpoch(sampler, epoch, Math.ceil(stepsPerEpoch / replays));
       const augmentRandom = new SeededRandom(config.seed * 7919 + epoch);
       let lossSum = 0;
       let learningRate = config.learningRate;
@@ -169,43 +181,48 @@ export async function trainEmbeddingModel(
         }
         const images = tf.tensor4d(pixels, [batchLabels.length, ...shape]);
         const labels = tf.tensor1d(batchLabels, 'int32');
-        learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
-        setLearningRate(optimizer, learningRate);
         try {
-          const step = parallel
-            ? await parallel.computeGradients(
-                model,
-                loss.variables,
-                variables,
-                pixels,
-                batchSet.labels,
-                perClass,
-                globalStep,
-              )
-            : computeGradients(
-                model,
-                variables,
-                defense,
-                objectiveLoss,
-                { images, labels, classRows: batchSet.labels.length },
-                globalStep,
-              );
-          applyGradients(optimizer, step.grads);
-          lossSum += step.loss;
-          globalStep++;
-          trainedImages += batchLabels.length;
-          trainingSeconds += (Date.now() - stepStart) / 1000;
-          const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
-          hooks.onProgress?.({
-            phase: 'train',
-            epoch: epoch + 1,
-            epochs: config.epochs,
-            step: globalStep,
-            totalSteps,
-            loss: step.loss,
-            imagesPerSecond,
-            etaSeconds: ((totalSteps - globalStep) * batchLabels.length) / imagesPerSecond,
-          });
+          // The last batch of an epoch is replayed only as often as the epoch has steps left.
+          const batchReplays = Math.min(replays, stepsPerEpoch - b * replays);
+          for (let replay = 0; replay < batchReplays; replay++) {
+            const replayStart = replay === 0 ? stepStart : Date.now();
+            learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
+            setLearningRate(optimizer, learningRate);
+            const step = parallel
+              ? await parallel.computeGradients(
+                  model,
+                  loss.variables,
+                  variables,
+                  pixels,
+                  batchSet.labels,
+                  perClass,
+                  globalStep,
+                )
+              : computeGradients(
+                  model,
+                  variables,
+                  defense,
+                  objectiveLoss,
+                  { images, labels, classRows: batchSet.labels.length },
+                  globalStep,
+                );
+            applyGradients(optimizer, step.grads);
+            lossSum += step.loss;
+            globalStep++;
+            trainedImages += batchLabels.length;
+            trainingSeconds += (Date.now() - replayStart) / 1000;
+            const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
+            hooks.onProgress?.({
+              phase: 'train',
+              epoch: epoch + 1,
+              epochs: config.epochs,
+              step: globalStep,
+              totalSteps,
+              loss: step.loss,
+              imagesPerSecond,
+              etaSeconds: ((totalSteps - globalStep) * batchLabels.length) / imagesPerSecond,
+            });
+          }
         } finally {
           tf.dispose([images, labels]);
         }
@@ -227,15 +244,37 @@ export async function trainEmbeddingModel(
       const validationRecallAt1 = Number.isFinite(validationRecall) ? validationRecall : null;
       const record: EpochRecord = {
         epoch: epoch + 1,
-        loss: lossSum / batches.length,
+        loss: lossSum / stepsPerEpoch,
         learningRate,
         validationRecallAt1,
         imagesPerSecond: trainedImages / Math.max(trainingSeconds, 1e-6),
         seconds: (Date.now() - epochStart) / 1000,
       };
       history.push(record);
+      // fast and free: the catastrophic-overfitting check (may switch the defence to PGD).
+      const overfit = checkEpochForOverfitting(
+        defense,
+        model,
+        split.validation,
+        history,
+        epoch + 1,
+        config.seed,
+      );
+      if (overfit) {
+        record.robustCheck = overfit.check;
+        hooks.onProgress?.({
+          phase: 'robust-check',
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          step: globalStep,
+          totalSteps,
+          message: overfit.message,
+        });
+      }
       const improved =
-        validationRecallAt1 !== null && (best === null || validationRecallAt1 > best);
+        !overfit?.excludesEpoch &&
+        validationRecallAt1 !== null &&
+        (best === null || validationRecallAt1 > best);
       if (improved) {
         best = validationRecallAt1;
         bestEpoch = epoch + 1;
@@ -265,6 +304,10 @@ export async function trainEmbeddingModel(
       });
       const patience = config.patience ?? 0;
       if (patience > 0 && bestEpoch > 0 && epoch + 1 - bestEpoch >= patience) {
+        stoppedEarly = true;
+        break;
+      }
+      if (overfit?.stop) {
         stoppedEarly = true;
         break;
       }
@@ -320,6 +363,7 @@ export async function trainEmbeddingModel(
     model.dispose();
     loss.dispose();
     optimizer.dispose();
+    defense.inner?.dispose();
   }
 }
 

@@ -3,6 +3,7 @@
  * `folder:`/`idx:` location resolved to an absolute path inside an allowed data root.
  * Framework-free: the job's worker thread reads it too.
  */
+import type { InnerName, OverfitAction } from '../../ml/defenses/options';
 import type { BackboneName } from '../../ml/models';
 
 export interface TrainingJobSpec {
@@ -21,6 +22,10 @@ export interface TrainingJobSpec {
   loss: string;
   defense: string;
   defenseOptions: { eps: number; steps: number; alpha?: number; weight?: number };
+  /** The inner maximisation (absent in jobs queued before it was selectable: pgd). */
+  inner?: InnerName;
+  freeReplays?: number;
+  onOverfit?: OverfitAction;
   epochs: number;
   batchSize: number;
   perClass: number;

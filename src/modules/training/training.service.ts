@@ -98,6 +98,9 @@ export class TrainingService implements OnModuleInit {
         steps: params.steps,
         alpha: params.stepSize,
         weight: params.weight,
+        inner: dto.inner,
+        freeReplays: dto.freeReplays,
+        onOverfit: dto.onOverfit,
       });
     } catch (error) {
       throw new BadRequestException((error as Error).message);
@@ -140,6 +143,9 @@ export class TrainingService implements OnModuleInit {
         alpha: params.stepSize,
         weight: params.weight,
       },
+      inner: dto.inner,
+      freeReplays: dto.freeReplays,
+      onOverfit: dto.onOverfit,
       epochs: dto.epochs ?? 5,
       batchSize,
       perClass,

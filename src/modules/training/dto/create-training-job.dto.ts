@@ -12,7 +12,15 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { DEFENSE_NAMES } from '../../../ml/defenses/options';
+import {
+  DEFAULT_FREE_REPLAYS,
+  DEFAULT_OVERFIT_ACTION,
+  DEFENSE_NAMES,
+  INNER_NAMES,
+  OVERFIT_ACTIONS,
+  type InnerName,
+  type OverfitAction,
+} from '../../../ml/defenses/options';
 import { LOSS_NAMES } from '../../../ml/losses';
 import { ListJobsQueryDto } from '../../jobs/dto/list-jobs-query.dto';
 import { MODEL_NAME_PATTERN, modelNameMessage } from '../../models/model-name';
@@ -102,6 +110,36 @@ export class CreateTrainingJobDto {
   @ValidateNested()
   @Type(() => DefenseParamsDto)
   defenseParams?: DefenseParamsDto;
+
+  @ApiPropertyOptional({
+    enum: INNER_NAMES,
+    default: 'pgd',
+    description:
+      "The defence's inner maximisation: 'pgd' (its PGD steps), 'fast' (one step of 1.25 eps from a random start) or 'free' (each batch replayed freeReplays times, one backward pass per replay; panum and naive only)",
+  })
+  @IsOptional()
+  @IsIn(INNER_NAMES, oneOf('inner method', INNER_NAMES))
+  inner?: InnerName;
+
+  @ApiPropertyOptional({
+    description: "inner 'free': replays per batch (an epoch keeps its step count)",
+    default: DEFAULT_FREE_REPLAYS,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  freeReplays?: number;
+
+  @ApiPropertyOptional({
+    enum: OVERFIT_ACTIONS,
+    default: DEFAULT_OVERFIT_ACTION,
+    description:
+      "inner 'fast' / 'free': what happens when the per-epoch catastrophic-overfitting check fires (PGD robust R@1 of validation queries collapses while the fast step's does not): 'warn', 'stop' or 'fallback' (PGD for the remaining epochs)",
+  })
+  @IsOptional()
+  @IsIn(OVERFIT_ACTIONS, oneOf('overfitting action', OVERFIT_ACTIONS))
+  onOverfit?: OverfitAction;
 
   @ApiPropertyOptional({ default: 5 })
   @IsOptional()
