@@ -30,6 +30,9 @@ export function register(program: Command): void {
       // A worker claims and runs jobs (JobRunner) and serves no HTTP.
       const { app } = await createApp({ env });
       app.enableShutdownHooks();
+      // Nest buffers logs until an HTTP app listens; a worker never does, so it must flush them
+      // itself (else nothing it logs, job outcomes and resumes included, is ever written).
+      app.flushLogs();
       console.log(`rir worker started (pid ${process.pid})`);
     });
 }

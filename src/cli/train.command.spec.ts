@@ -41,6 +41,10 @@ describe('rir train option checks', () => {
       ['--instance-weight', '1', '--augment', '--workers', '2'],
       /the instance term trains in one thread/,
     ],
+    [['--checkpoint-every-steps', '0'], /checkpointEverySteps must be a positive integer/],
+    [['--checkpoint-every-steps', '2.5'], /--checkpoint-every-steps must be an integer/],
+    [['--checkpoint-every-minutes', '0'], /checkpointEveryMinutes must be a number > 0/],
+    [['--checkpoint-every-minutes', 'soon'], /--checkpoint-every-minutes must be a number/],
   ])('rejects %j before a worker starts', async (args, message) => {
     await expect(train(...args)).rejects.toThrow(message);
   });
@@ -90,6 +94,31 @@ describe('rir train option checks', () => {
       shards: 4,
     });
     expect(config).toMatchObject({ workers: 2, shards: 4 });
+  });
+
+  it('passes the checkpoint interval flags to the trainer', () => {
+    const config = toTrainingConfig({
+      dataset: 'mnist',
+      backbone: 'small-cnn',
+      loss: 'triplet',
+      defense: 'none',
+      epochs: 1,
+      batchSize: 128,
+      embeddingDim: 128,
+      lr: 0.001,
+      schedule: 'cosine',
+      seed: 1,
+      out: 'somewhere',
+      patience: 0,
+      resume: true,
+      checkpointEverySteps: 50,
+      checkpointEveryMinutes: 0.5,
+    });
+    expect(config).toMatchObject({
+      resume: true,
+      checkpointEverySteps: 50,
+      checkpointEveryMinutes: 0.5,
+    });
   });
 
   const augmentedOptions = {

@@ -14,6 +14,7 @@ import {
 } from '../ml/defenses/options';
 import { LOSS_NAMES } from '../ml/losses';
 import {
+  CHECKPOINT_DEFAULTS,
   checkTrainingData,
   resolveTrainingConfig,
   runTrainingInWorker,
@@ -66,6 +67,8 @@ interface TrainOptions {
   shards?: number;
   instanceWeight?: number;
   instances?: number;
+  checkpointEverySteps?: number;
+  checkpointEveryMinutes?: number;
   json?: boolean;
 }
 
@@ -181,6 +184,8 @@ export function toTrainingConfig(
     workers: options.workers,
     shards: options.shards,
     instanceTerm: instanceTermOf(options),
+    checkpointEverySteps: options.checkpointEverySteps,
+    checkpointEveryMinutes: options.checkpointEveryMinutes,
   };
   resolveTrainingConfig(config);
   return config;

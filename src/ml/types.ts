@@ -65,6 +65,22 @@ export interface ProgressEvent {
   imagesPerSecond?: number;
   etaSeconds?: number;
   message?: string;
+  /** phase 'checkpoint': where the checkpoint just written lets a run continue. */
+  checkpoint?: TrainingPosition;
+  /** phase 'resume': where this run continues (null: no checkpoint, it starts from step 0). */
+  resumedFrom?: TrainingPosition | null;
+}
+
+/** A point of a training run, as a checkpoint holds it. */
+export interface TrainingPosition {
+  /** The epoch (from 1) the next step belongs to. */
+  epoch: number;
+  /** Steps of that epoch already done. */
+  stepInEpoch: number;
+  /** Steps done in all. */
+  globalStep: number;
+  /** When the checkpoint was written (ISO 8601). */
+  writtenAt: string | null;
 }
 
 export type ProgressListener = (event: ProgressEvent) => void;

@@ -1,6 +1,7 @@
 /**
  * Worker-thread entry of a training job: trains (resuming from the job's checkpoint if a previous run
- * left one), then measures the quick robustness figure, and answers with the model directory.
+ * left one, and saying where it resumed), then measures the quick robustness figure, and answers with
+ * the model directory.
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
@@ -15,13 +16,9 @@ import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { loadModel, MANIFEST_FILE } from '../ml/model-store';
 import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
-import {
-  CHECKPOINT_DIR,
-  readCheckpointState,
-  type CheckpointState,
-} from '../ml/training/checkpoint';
+import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../ml/training/checkpoint';
 import { trainEmbeddingModel } from '../ml/training/trainer';
-import type { ImageSet, ProgressEvent } from '../ml/types';
+import type { ImageSet, ProgressEvent, TrainingPosition } from '../ml/types';
 import { serveJobThread, type JobThreadContext } from '../modules/jobs/job-thread';
 import type { JobProgress } from '../modules/jobs/job.entity';
 import type { TrainingJobResult, TrainingJobSpec } from '../modules/training/training-spec';
@@ -32,6 +29,19 @@ export interface TrainingThreadInput {
 }
 
 function toJobProgress(event: ProgressEvent): JobProgress {
+  // A checkpoint changes nothing else of the progress: only where a resume would start.
+  if (event.phase === 'checkpoint') return { checkpoint: event.checkpoint };
+  if (event.phase === 'resume') {
+    return {
+      phase: event.phase,
+      epoch: event.epoch,
+      epochs: event.epochs,
+      step: event.step,
+      total: event.totalSteps,
+      message: event.message,
+      resumedFrom: event.resumedFrom ?? null,
+    };
+  }
   return {
     phase: event.phase,
     epoch: event.epoch,
@@ -107,30 +117,12 @@ async function quickRobustness(
   }
 }
 
-/**
- * The checkpoint a previous run left, if complete: a run stopped in the middle of writing one leaves
- * it without its manifest, and that one is discarded (the job then starts over).
- */
-async function usableCheckpoint(outDir: string): Promise<CheckpointState | null> {
-  const state = await readCheckpointState(outDir);
-  if (!state) return null;
-  const manifest = path.join(outDir, CHECKPOINT_DIR, MANIFEST_FILE);
-  if (
-    await fs.stat(manifest).then(
-      () => true,
-      () => false,
-    )
-  )
-    return state;
-  await fs.rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
-  return null;
-}
-
 async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJobResult> {
   const { spec, backend } = raw as TrainingThreadInput;
   await initBackend(backend);
   const outDir = path.join(thread.checkpointDir, 'model');
-  const previous = await usableCheckpoint(outDir);
+  // A rerun (attempt 2+) or a leftover checkpoint: the trainer resumes and reports from where.
+  const resume = thread.attempt > 1 || (await openCheckpoint(outDir)) !== null;
   thread.reportProgress({ phase: 'load-data', message: `loading ${spec.datasetName}` });
   const size = spec.imageSize ?? 64;
   const split = await loadDataset(spec.dataset, {
@@ -140,8 +132,9 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
     maxValidation: spec.maxValidation,
     maxTest: spec.maxTest,
   });
+  let resumedFrom: TrainingPosition | null = null;
   try {
-    await trainEmbeddingModel(
+    ({ resumedFrom } = await trainEmbeddingModel(
       {
         dataset: spec.dataset,
         backbone: spec.backbone,
@@ -163,21 +156,24 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
         maxValidation: spec.maxValidation,
         maxTest: spec.maxTest,
         outDir,
-        resume: previous !== null,
+        resume,
+        checkpointEverySteps: spec.checkpointEverySteps,
+        checkpointEveryMinutes: spec.checkpointEveryMinutes,
       },
       {
         split,
         signal: thread.signal,
         onProgress: (event) => thread.reportProgress(toJobProgress(event)),
       },
-    );
+    ));
   } catch (error) {
     if (!thread.cancelled()) throw error;
-    // Cancelled: keep the checkpoint of the last finished epoch (a model version on its own).
-    const kept = await usableCheckpoint(outDir);
+    // Cancelled: keep the last checkpoint (written at the cancel; a model version on its own).
+    const kept = await openCheckpoint(outDir);
     return {
       cancelled: true,
       epochsCompleted: kept?.epoch ?? 0,
+      checkpoint: kept ? checkpointPosition(kept) : undefined,
       checkpointDir: kept ? path.join(outDir, CHECKPOINT_DIR) : undefined,
     };
   }
@@ -200,7 +196,8 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
     modelDir: outDir,
     metrics,
     robustness,
-    resumedFromEpoch: previous?.epoch,
+    resumedFrom,
+    resumedFromEpoch: resumedFrom ? resumedFrom.epoch - 1 : undefined,
   };
 }
 

@@ -103,7 +103,7 @@ describe('JobsService and JobRunner (embedded)', () => {
     expect(requeued.status).toBe('queued');
     expect(requeued.workerId).toBeNull();
     expect(requeued.error).toMatch(
-      /^worker gone:1:abc stopped \(no heartbeat since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); resuming from the last checkpoint$/,
+      /^worker gone:1:abc stopped \(no heartbeat since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); queued again, to resume from its last checkpoint if it wrote one$/,
     );
     const failed = await jobs.get(exhausted);
     expect(failed.status).toBe('failed');

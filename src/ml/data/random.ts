@@ -7,6 +7,17 @@ export class SeededRandom {
     this.state = Math.floor(seed) >>> 0;
   }
 
+  /** The stream's position: a generator set to it continues with the same numbers (checkpoints). */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    if (!Number.isInteger(state) || state < 0 || state > 0xffffffff)
+      throw new Error(`random state must be a 32-bit unsigned integer (got ${state})`);
+    this.state = state;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { SeededRandom } from '../data/random';
 import type { BatchLoss } from '../types';
 import { contrastiveLoss } from './contrastive';
 import { createMarginLoss } from './margin';
@@ -39,6 +40,8 @@ export interface MetricLoss {
   config: Record<string, number | string>;
   compute: BatchLoss;
   variables: tf.Variable[];
+  /** The loss's own random stream when it draws as it goes (margin's pair sampling): checkpoints keep its position. */
+  random?: SeededRandom;
   dispose(): void;
 }
 
@@ -89,6 +92,7 @@ export function createLoss(name: string, options: Record<string, number> = {}): 
         config,
         compute: margin.compute,
         variables: [margin.beta],
+        random: margin.random,
         dispose: () => margin.beta.dispose(),
       };
     }

@@ -130,5 +130,5 @@ export function createMarginLoss(options: MarginLossOptions = {}) {
       );
     });
   };
-  return { compute, beta };
+  return { compute, beta, random };
 }

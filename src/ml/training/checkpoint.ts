@@ -1,14 +1,29 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadNamedTensors, saveModel, saveNamedTensors, writeFileAtomic } from '../model-store';
+import {
+  loadNamedTensors,
+  MANIFEST_FILE,
+  saveModel,
+  saveNamedTensors,
+  writeFileAtomic,
+} from '../model-store';
 import type { EmbeddingModel } from '../models';
+import type { TrainingPosition } from '../types';
 import type { TrainingConfig } from './config';
 import type { RobustCheck } from './overfit';
 
 export const CHECKPOINT_DIR = 'checkpoint';
+/** A checkpoint being written; it replaces CHECKPOINT_DIR only once complete. */
+const NEXT_DIR = `${CHECKPOINT_DIR}.next`;
+/** The replaced checkpoint, for the moment of the swap. */
+const PREVIOUS_DIR = `${CHECKPOINT_DIR}.previous`;
+/** The best validation epoch's model, inside the checkpoint. */
+export const BEST_DIR = 'best';
 const STATE_FILE = 'state.json';
 const OPTIMIZER = 'optimizer';
+/** Adam's running powers of beta1 and beta2, saved as they are (setWeights would recompute them). */
+const ADAM_POWERS = 'adam-powers';
 
 export interface EpochRecord {
   epoch: number;
@@ -25,36 +40,111 @@ export interface EpochRecord {
 export interface CheckpointState {
   /** Epochs completed. */
   epoch: number;
+  /**
+   * Steps done in the epoch after those (0 at an epoch's end). Absent in checkpoints written before
+   * checkpoints within epochs: 0.
+   */
+  stepInEpoch?: number;
   globalStep: number;
   bestValidationRecallAt1: number | null;
   bestEpoch: number;
   history: EpochRecord[];
   lossVariables: number[];
+  /** Within an epoch: the epoch's loss so far and the augmentation stream's position. */
+  partialEpoch?: { lossSum: number; seconds: number; augmentRandomState: number };
+  /** Position of the loss's own random stream (margin), if it has one. */
+  lossRandomState?: number;
+  /** ISO 8601. */
+  writtenAt?: string;
   config: TrainingConfig;
 }
 
-/** Saves model weights, Adam's moments and the loop state after an epoch, into OUT/checkpoint. */
+export interface SaveCheckpointOptions {
+  /** This state is the best validation epoch so far: its weights also become checkpoint/best. */
+  newBest?: boolean;
+}
+
+const exists = (file: string) =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+
+interface AdamPowers {
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+/**
+ * Saves model weights, Adam's state and the loop state into OUT/checkpoint. Written whole into
+ * OUT/checkpoint.next first and swapped in by renames, so a process killed while writing leaves the
+ * previous checkpoint (or the complete new one: see recoverCheckpoint), never a mix of the two.
+ */
 export async function saveCheckpoint(
   outDir: string,
   model: EmbeddingModel,
   optimizer: tf.Optimizer,
   lossVariables: tf.Variable[],
-  state: Omit<CheckpointState, 'lossVariables'>,
-): Promise<void> {
-  const dir = path.join(outDir, CHECKPOINT_DIR);
-  await saveModel(dir, model, { training: { ...state.config } });
+  state: Omit<CheckpointState, 'lossVariables' | 'writtenAt'>,
+  options: SaveCheckpointOptions = {},
+): Promise<CheckpointState> {
+  const next = path.join(outDir, NEXT_DIR);
+  await fs.rm(next, { recursive: true, force: true });
+  await saveModel(next, model, { training: { ...state.config } });
+  if (options.newBest)
+    await saveModel(path.join(next, BEST_DIR), model, { training: { ...state.config } });
   const weights = await optimizer.getWeights();
   try {
-    await saveNamedTensors(dir, OPTIMIZER, weights);
+    await saveNamedTensors(next, OPTIMIZER, weights);
   } finally {
     // getWeights returns the optimizer's own variables, plus a fresh scalar for the iteration count.
     weights.filter((w) => !(w.tensor instanceof tf.Variable)).forEach((w) => w.tensor.dispose());
   }
+  const powers = optimizer as unknown as AdamPowers;
+  if (powers.accBeta1 && powers.accBeta2) {
+    await saveNamedTensors(next, ADAM_POWERS, [
+      { name: 'accBeta1', tensor: powers.accBeta1 },
+      { name: 'accBeta2', tensor: powers.accBeta2 },
+    ]);
+  }
   const full: CheckpointState = {
     ...state,
     lossVariables: lossVariables.map((v) => v.dataSync()[0]),
+    writtenAt: new Date().toISOString(),
   };
-  await writeFileAtomic(path.join(dir, STATE_FILE), `${JSON.stringify(full, null, 2)}\n`);
+  // Last: a checkpoint.next with its state file is complete.
+  await writeFileAtomic(path.join(next, STATE_FILE), `${JSON.stringify(full, null, 2)}\n`);
+  await swapIn(outDir);
+  return full;
+}
+
+/** Replaces OUT/checkpoint by the complete OUT/checkpoint.next, carrying the best epoch's model over. */
+async function swapIn(outDir: string): Promise<void> {
+  const current = path.join(outDir, CHECKPOINT_DIR);
+  const next = path.join(outDir, NEXT_DIR);
+  const previous = path.join(outDir, PREVIOUS_DIR);
+  if ((await exists(path.join(current, BEST_DIR))) && !(await exists(path.join(next, BEST_DIR)))) {
+    await fs.rename(path.join(current, BEST_DIR), path.join(next, BEST_DIR));
+  }
+  await fs.rm(previous, { recursive: true, force: true });
+  if (await exists(current)) await fs.rename(current, previous);
+  await fs.rename(next, current);
+  await fs.rm(previous, { recursive: true, force: true });
+}
+
+/**
+ * Finishes or undoes a checkpoint write that a killed process left: a complete checkpoint.next is
+ * the newest checkpoint and is swapped in; an incomplete one is dropped; a checkpoint moved aside
+ * for a swap that never finished is put back.
+ */
+export async function recoverCheckpoint(outDir: string): Promise<void> {
+  const next = path.join(outDir, NEXT_DIR);
+  if (await exists(path.join(next, STATE_FILE))) await swapIn(outDir);
+  else await fs.rm(next, { recursive: true, force: true });
+  const current = path.join(outDir, CHECKPOINT_DIR);
+  const previous = path.join(outDir, PREVIOUS_DIR);
+  if (!(await exists(current)) && (await exists(previous))) await fs.rename(previous, current);
+  await fs.rm(previous, { recursive: true, force: true });
 }
 
 export async function readCheckpointState(outDir: string): Promise<CheckpointState | null> {
@@ -67,15 +157,67 @@ export async function readCheckpointState(outDir: string): Promise<CheckpointSta
   }
 }
 
-/** Restores Adam's moments (by position: the variable list must be in the same order) and loss variables. */
+/**
+ * The checkpoint a run can continue from, after recoverCheckpoint: null when there is none. One
+ * without its model manifest (an older layout interrupted mid-write) is removed.
+ */
+export async function openCheckpoint(outDir: string): Promise<CheckpointState | null> {
+  await recoverCheckpoint(outDir);
+  const state = await readCheckpointState(outDir);
+  if (!state) return null;
+  if (await exists(path.join(outDir, CHECKPOINT_DIR, MANIFEST_FILE))) return state;
+  await fs.rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
+  return null;
+}
+
+/** Where a run continues from this checkpoint. */
+export function checkpointPosition(state: CheckpointState): TrainingPosition {
+  return {
+    epoch: state.epoch + 1,
+    stepInEpoch: state.stepInEpoch ?? 0,
+    globalStep: state.globalStep,
+    writtenAt: state.writtenAt ?? null,
+  };
+}
+
+/** The line a resumed run logs: what it really continues from. */
+export function describeResume(state: CheckpointState | null, epochs: number): string {
+  if (!state) return 'no checkpoint yet: starting from step 0';
+  const at = state.writtenAt ? `written at ${state.writtenAt}` : `of epoch ${state.epoch}`;
+  if (state.epoch >= epochs)
+    return `the checkpoint ${at} has all ${epochs} epochs: nothing left to train`;
+  const position = checkpointPosition(state);
+  return `resuming at epoch ${position.epoch} step ${position.stepInEpoch} (global step ${position.globalStep}) from the checkpoint ${at}`;
+}
+
+/**
+ * Restores Adam's moments (by position: the variable list must be in the same order), its running
+ * powers of beta1 and beta2, and the loss variables.
+ */
 export async function restoreOptimizer(
   outDir: string,
   optimizer: tf.Optimizer,
   lossVariables: tf.Variable[],
   state: CheckpointState,
 ): Promise<void> {
-  const weights = await loadNamedTensors(path.join(outDir, CHECKPOINT_DIR), OPTIMIZER);
+  const dir = path.join(outDir, CHECKPOINT_DIR);
+  const weights = await loadNamedTensors(dir, OPTIMIZER);
   await optimizer.setWeights(weights);
   weights.forEach((w) => w.tensor.dispose());
-  lossVariables.forEach((v, i) => v.assign(tf.scalar(state.lossVariables[i] ?? v.dataSync()[0])));
+  const powers = optimizer as unknown as AdamPowers;
+  if (powers.accBeta1 && powers.accBeta2 && (await exists(path.join(dir, `${ADAM_POWERS}.json`)))) {
+    // setWeights recomputes them as beta^(t+1), which can differ in the last bit from the running
+    // products an uninterrupted run holds.
+    const saved = await loadNamedTensors(dir, ADAM_POWERS);
+    for (const { name, tensor } of saved) {
+      if (name === 'accBeta1') powers.accBeta1.assign(tensor);
+      if (name === 'accBeta2') powers.accBeta2.assign(tensor);
+      tensor.dispose();
+    }
+  }
+  lossVariables.forEach((v, i) => {
+    const value = tf.scalar(state.lossVariables[i] ?? v.dataSync()[0]);
+    v.assign(value);
+    value.dispose();
+  });
 }

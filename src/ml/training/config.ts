@@ -57,16 +57,15 @@ export interface TrainingConfig {
   shards?: number;
   /** Self-supervised instance discrimination beside the class loss (see instance-term.ts). Off when absent. */
   instanceTerm?: InstanceTermConfig;
+  /**
+   * Checkpoint within an epoch after this many steps since the last checkpoint, or after
+   * `checkpointEveryMinutes`, whichever comes first (and always at an epoch's end), so that a killed
+   * run loses minutes, not an epoch.
+   */
+  checkpointEverySteps?: number;
+  checkpointEveryMinutes?: number;
 }
 
-export const TRAINING_DEFAULTS = {
-  backbone: 'small-cnn' as BackboneName,
-  embeddingDim: 128,
-  loss: 'triplet',
-  defense: 'none',
-  epochs: 5,
-  batchSize: 128,
-  learningRate: 1e-3,
 /** Checkpoints within an epoch: every 500 steps or 2 minutes, whichever comes first. */
 export const CHECKPOINT_DEFAULTS = { everySteps: 500, everyMinutes: 2 };
 
@@ -76,6 +75,14 @@ export const CHECKPOINT_DEFAULTS = { everySteps: 500, everyMinutes: 2 };
  */
 const DEFENSES_WITH_INSTANCE_TERM = ['none', 'panum'];
 
+export const TRAINING_DEFAULTS = {
+  backbone: 'small-cnn' as BackboneName,
+  embeddingDim: 128,
+  loss: 'triplet',
+  defense: 'none',
+  epochs: 5,
+  batchSize: 128,
+  learningRate: 1e-3,
   schedule: 'cosine' as LrSchedule,
   seed: 0,
   patience: 0,
@@ -101,6 +108,10 @@ export function resolveTrainingConfig(
   if (config.stepsPerEpoch !== undefined) positiveInt('stepsPerEpoch');
   if (config.workers !== undefined) positiveInt('workers');
   if (config.shards !== undefined) positiveInt('shards');
+  if (config.checkpointEverySteps !== undefined) positiveInt('checkpointEverySteps');
+  const minutes = config.checkpointEveryMinutes;
+  if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0))
+    throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);
   if (!(config.learningRate > 0))
     throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
   if (config.perClass !== undefined && config.batchSize % config.perClass !== 0) {

@@ -11,13 +11,18 @@ export {
   checkClassesPerBatch,
   checkTrainingData,
   TRAINING_DEFAULTS,
+  CHECKPOINT_DEFAULTS,
   type TrainingConfig,
 } from './config';
 export { learningRateAt, setLearningRate, type LrSchedule, type ScheduleConfig } from './schedule';
 export {
   saveCheckpoint,
   readCheckpointState,
+  openCheckpoint,
+  recoverCheckpoint,
   restoreOptimizer,
+  checkpointPosition,
+  describeResume,
   CHECKPOINT_DIR,
   type EpochRecord,
   type CheckpointState,

@@ -12,15 +12,20 @@ import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
 import { loadModel, loadModelVersion, saveModel, type ModelManifest } from '../model-store';
 import { createEmbeddingModel, type EmbeddingModel } from '../models';
 import { GradientWorkers } from '../parallel/gradient-workers';
-import type { DatasetSplit, Defense, ProgressListener } from '../types';
+import type { DatasetSplit, Defense, ProgressListener, TrainingPosition } from '../types';
 import {
+  BEST_DIR,
   CHECKPOINT_DIR,
-  readCheckpointState,
+  checkpointPosition,
+  describeResume,
+  openCheckpoint,
   restoreOptimizer,
   saveCheckpoint,
+  type CheckpointState,
   type EpochRecord,
 } from './checkpoint';
 import {
+  CHECKPOINT_DEFAULTS,
   checkClassesPerBatch,
   defaultPerClass,
   resolveTrainingConfig,
@@ -48,6 +53,8 @@ export interface TrainingResult {
   stoppedEarly: boolean;
   imagesPerSecond: number;
   durationSeconds: number;
+  /** Where this run continued from (`resume` and a checkpoint); null when it started from step 0. */
+  resumedFrom: TrainingPosition | null;
 }
 
 export class TrainingCancelledError extends Error {
@@ -70,8 +77,17 @@ function inputSizeFor(config: TrainingConfig) {
 
 /**
  * Trains an embedding model with a metric loss under a defence (natural by default), one epoch of
- * m-per-class batches at a time: checkpoint after each epoch, early stop on validation R@1, resume
- * from OUT/checkpoint. Writes the final model version (the best validation epoch) to OUT.
+ * m-per-class batches at a time: checkpoint within epochs (every `checkpointEverySteps` steps or
+ * `checkpointEveryMinutes`, whichever first), at each epoch's end and on cancel; early stop on
+ * validation R@1; resume from OUT/checkpoint. Writes the final model version (the best validation
+ * epoch) to OUT.
+ *
+ * A resumed run continues as the uninterrupted one would: weights, Adam's state, the step within the
+ * epoch (the epoch's batches are a function of seed and epoch, so the rest of them are the same), the
+ * augmentation and loss random streams' positions, the schedule (a function of the global step) and
+ * the best validation epoch all come from the checkpoint. One exception: with data-parallel workers
+ * (`workers`/`shards` > 1) a loss that draws as it goes (margin) keeps a stream per worker, which a
+ * resumed run re-seeds with `seed + global step`.
  */
 export async function trainEmbeddingModel(
   input: Partial<TrainingConfig> & { dataset: string; outDir: string },
@@ -99,7 +115,7 @@ export async function trainEmbeddingModel(
       validationFraction: config.validationFraction,
     }));
   checkAbort();
-  const resumed = config.resume ? await readCheckpointState(config.outDir) : null;
+  const resumed = config.resume ? await openCheckpoint(config.outDir) : null;
   const model: EmbeddingModel = resumed
     ? await loadModel(path.join(config.outDir, CHECKPOINT_DIR))
     : config.initFrom
@@ -135,8 +151,11 @@ export async function trainEmbeddingModel(
       new Set(split.train.labels).size,
       config.dataset,
     );
-    if (resumed) await restoreOptimizer(config.outDir, optimizer, loss.variables, resumed);
-    parallel = await startGradientWorkers(config, split.train.shape, hooks);
+    if (resumed) {
+      await restoreOptimizer(config.outDir, optimizer, loss.variables, resumed);
+      if (resumed.lossRandomState !== undefined) loss.random?.setState(resumed.lossRandomState);
+    }
+    parallel = await startGradientWorkers(config, split.train.shape, hooks, resumed?.globalStep);
     const sampler = new MPerClassSampler(split.train.labels, {
       batchSize: config.batchSize,
       perClass,
@@ -153,6 +172,45 @@ export async function trainEmbeddingModel(
     let trainedImages = 0;
     let trainingSeconds = 0;
     const shape = split.train.shape;
+    const resumedFrom = resumed ? checkpointPosition(resumed) : null;
+    if (config.resume) {
+      hooks.onProgress?.({
+        phase: 'resume',
+        epoch: resumedFrom?.epoch ?? 1,
+        epochs: config.epochs,
+        step: globalStep,
+        totalSteps,
+        message: describeResume(resumed, config.epochs),
+        resumedFrom,
+      });
+    }
+    const everySteps = config.checkpointEverySteps ?? CHECKPOINT_DEFAULTS.everySteps;
+    const everyMs = (config.checkpointEveryMinutes ?? CHECKPOINT_DEFAULTS.everyMinutes) * 60_000;
+    let checkpointStep = globalStep;
+    let checkpointAt = Date.now();
+    const checkpoint = async (
+      state: Omit<CheckpointState, 'lossVariables' | 'writtenAt' | 'config' | 'history'>,
+      newBest = false,
+    ): Promise<void> => {
+      const written = await saveCheckpoint(
+        config.outDir,
+        model,
+        optimizer,
+        loss.variables,
+        { ...state, history, config, lossRandomState: loss.random?.getState() },
+        { newBest },
+      );
+      checkpointStep = globalStep;
+      checkpointAt = Date.now();
+      hooks.onProgress?.({
+        phase: 'checkpoint',
+        epoch: state.epoch + 1,
+        epochs: config.epochs,
+        step: globalStep,
+        totalSteps,
+        checkpoint: checkpointPosition(written),
+      });
+    };
     for (let epoch = resumed ? resumed.epoch : 0; epoch < config.epochs; epoch++) {
       const epochStart = Date.now();
       // Free training replays each batch: an epoch has stepsPerEpoch optimizer steps on 1/replays of
@@ -160,10 +218,37 @@ export async function trainEmbeddingModel(
       const replays = defense.inner?.replays ?? 1;
       const batches = batchesOfEpoch(sampler, epoch, Math.ceil(stepsPerEpoch / replays));
       const augmentRandom = new SeededRandom(config.seed * 7919 + epoch);
-      let lossSum = 0;
+      // Resuming within this epoch: skip the steps done, continue the streams where they were.
+      const partial = resumed && epoch === resumed.epoch ? resumed.partialEpoch : undefined;
+      const firstStep = partial ? Math.min(resumed?.stepInEpoch ?? 0, batches.length) : 0;
+      if (partial) augmentRandom.setState(partial.augmentRandomState);
+      let lossSum = partial?.lossSum ?? 0;
+      const secondsBefore = partial?.seconds ?? 0;
       let learningRate = config.learningRate;
-      for (let b = 0; b < batches.length; b++) {
-        checkAbort();
+      const withinEpoch = (stepInEpoch: number) => ({
+        epoch,
+        stepInEpoch,
+        globalStep,
+        bestValidationRecallAt1: best,
+        bestEpoch,
+        partialEpoch: {
+          lossSum,
+          seconds: secondsBefore + (Date.now() - epochStart) / 1000,
+          augmentRandomState: augmentRandom.getState(),
+        },
+      });
+      for (let b = firstStep; b < batches.length; b++) {
+        if (hooks.signal?.aborted) {
+          // Stopped (cancel, shutdown, Ctrl-C): keep every step done, for a resume.
+          if (globalStep > checkpointStep) await checkpoint(withinEpoch(b));
+          throw new TrainingCancelledError();
+        }
+        if (
+          b > firstStep &&
+          (globalStep - checkpointStep >= everySteps || Date.now() - checkpointAt >= everyMs)
+        ) {
+          await checkpoint(withinEpoch(b));
+        }
         const stepStart = Date.now();
         const batchSet = selectImages(split.train, batches[b]);
         let pixels = augmentBatch(batchSet.images, shape, augmentation, augmentRandom);
@@ -248,7 +333,7 @@ export async function trainEmbeddingModel(
         learningRate,
         validationRecallAt1,
         imagesPerSecond: trainedImages / Math.max(trainingSeconds, 1e-6),
-        seconds: (Date.now() - epochStart) / 1000,
+        seconds: secondsBefore + (Date.now() - epochStart) / 1000,
       };
       history.push(record);
       // fast and free: the catastrophic-overfitting check (may switch the defence to PGD).
@@ -278,18 +363,17 @@ export async function trainEmbeddingModel(
       if (improved) {
         best = validationRecallAt1;
         bestEpoch = epoch + 1;
-        await saveModel(path.join(config.outDir, CHECKPOINT_DIR, 'best'), model, {
-          training: { ...config },
-        });
       }
-      await saveCheckpoint(config.outDir, model, optimizer, loss.variables, {
-        epoch: epoch + 1,
-        globalStep,
-        bestValidationRecallAt1: best,
-        bestEpoch,
-        history,
-        config,
-      });
+      await checkpoint(
+        {
+          epoch: epoch + 1,
+          stepInEpoch: 0,
+          globalStep,
+          bestValidationRecallAt1: best,
+          bestEpoch,
+        },
+        improved,
+      );
       hooks.onProgress?.({
         phase: 'epoch',
         epoch: epoch + 1,
@@ -315,7 +399,7 @@ export async function trainEmbeddingModel(
     // The delivered model is the best validation epoch (the last one when there is no validation split).
     const lastEpoch = history.length > 0 ? history[history.length - 1].epoch : 0;
     if (bestEpoch > 0 && bestEpoch !== lastEpoch) {
-      const bestModel = await loadModel(path.join(config.outDir, CHECKPOINT_DIR, 'best'));
+      const bestModel = await loadModel(path.join(config.outDir, CHECKPOINT_DIR, BEST_DIR));
       model.model.setWeights(bestModel.model.getWeights());
       bestModel.dispose();
     }
@@ -357,6 +441,7 @@ export async function trainEmbeddingModel(
       stoppedEarly,
       imagesPerSecond,
       durationSeconds,
+      resumedFrom,
     };
   } finally {
     await parallel?.close();
@@ -367,17 +452,23 @@ export async function trainEmbeddingModel(
   }
 }
 
-/** Gradient worker threads when the config asks for more than one worker or shard; null trains here. */
+/**
+ * Gradient worker threads when the config asks for more than one worker or shard; null trains here.
+ * A run resumed at `resumedStep` re-seeds the workers' loss streams with seed + resumedStep.
+ */
 async function startGradientWorkers(
   config: TrainingConfig,
   inputShape: [number, number, number],
   hooks: TrainingHooks,
+  resumedStep = 0,
 ): Promise<GradientWorkers | null> {
   const workers = config.workers ?? 1;
   const shards = config.shards ?? workers;
   if (workers === 1 && shards === 1) return null;
   if (hooks.defense)
     throw new Error('a defence instance cannot be sent to worker threads: name it in the config');
+  const lossOptions = { seed: config.seed, ...config.lossOptions };
+  lossOptions.seed += resumedStep;
   return GradientWorkers.start(
     {
       model: {
@@ -386,7 +477,7 @@ async function startGradientWorkers(
         embeddingDim: config.embeddingDim,
         seed: config.seed,
       },
-      loss: { name: config.loss, options: { seed: config.seed, ...config.lossOptions } },
+      loss: { name: config.loss, options: lossOptions },
       defense: {
         name: config.defense,
         options: { seed: config.seed, ...config.defenseOptions },
@@ -398,13 +489,6 @@ async function startGradientWorkers(
   );
 }
 
-/** The batches of one epoch; more than the sampler's natural count are drawn from further seeded rounds. */
-function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number): Int32Array[] {
-  const batches: Int32Array[] = [];
-  for (let round = 0; batches.length < steps; round++)
-    batches.push(...sampler.epoch(epoch + round * 1_000_003));
-  return batches.slice(0, steps);
-}
 /** The model a fine-tuning run starts from, checked against the run's own configuration. */
 async function loadInitialModel(
   config: TrainingConfig,
@@ -427,3 +511,10 @@ async function loadInitialModel(
   return model;
 }
 
+/** The batches of one epoch; more than the sampler's natural count are drawn from further seeded rounds. */
+function batchesOfEpoch(sampler: MPerClassSampler, epoch: number, steps: number): Int32Array[] {
+  const batches: Int32Array[] = [];
+  for (let round = 0; batches.length < steps; round++)
+    batches.push(...sampler.epoch(epoch + round * 1_000_003));
+  return batches.slice(0, steps);
+}

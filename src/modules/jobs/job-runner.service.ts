@@ -196,7 +196,7 @@ export class JobRunner implements OnApplicationBootstrap, OnModuleDestroy {
         await this.repo.release(
           job.id,
           this.workerId,
-          'interrupted by a shutdown; resumes from its last checkpoint',
+          'interrupted by a shutdown; queued again, to resume from its last checkpoint if it wrote one',
         );
       } else if (reason !== 'lost') {
         await this.repo.finish(job.id, this.workerId, outcome);

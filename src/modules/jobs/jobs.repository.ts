@@ -152,7 +152,7 @@ export class JobsRepository {
                        WHEN attempts < max_attempts THEN
                          'worker ' || COALESCE(worker_id, '?') || ' stopped (no heartbeat since ' ||
                          to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
-                         '); resuming from the last checkpoint'
+                         '); queued again, to resume from its last checkpoint if it wrote one'
                        ELSE 'worker ' || COALESCE(worker_id, '?') || ' stopped (no heartbeat since ' ||
                          to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
                          ') and the job has used all ' || max_attempts || ' attempts' END,

@@ -5,6 +5,7 @@
  */
 import type { InnerName, OverfitAction } from '../../ml/defenses/options';
 import type { BackboneName } from '../../ml/models';
+import type { TrainingPosition } from '../../ml/types';
 
 export interface TrainingJobSpec {
   /** As the client named it (`mnist`, `folder:cats`, `gallery`). */
@@ -37,6 +38,9 @@ export interface TrainingJobSpec {
   maxTest?: number;
   /** The quick robustness figure: ES at `defenseOptions.eps` on this many held-out queries. */
   robustness: { samples: number; steps: number };
+  /** Checkpoints within epochs (unset: the trainer's defaults, CHECKPOINT_DEFAULTS). */
+  checkpointEverySteps?: number;
+  checkpointEveryMinutes?: number;
 }
 
 /** What a training job leaves in `result`. */
@@ -51,6 +55,11 @@ export interface TrainingJobResult extends Record<string, unknown> {
   /** R@1 (percent) of held-out queries under the embedding-shifting attack at the job's eps. */
   robustness?: Record<string, unknown>;
   epochsCompleted?: number;
+  /** Cancelled: where the checkpoint it kept would let it continue. */
+  checkpoint?: TrainingPosition;
   checkpointDir?: string;
+  /** Where the run that finished resumed (null: it started from step 0). */
+  resumedFrom?: TrainingPosition | null;
+  /** Epochs the checkpoint it resumed from had completed. */
   resumedFromEpoch?: number;
 }

@@ -10,12 +10,12 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { resolveDefenseOptions, type DefenseName } from '../../ml/defenses/options';
-import { MANIFEST_FILE } from '../../ml/model-store';
-import { CHECKPOINT_DIR, readCheckpointState } from '../../ml/training/checkpoint';
+import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../../ml/training/checkpoint';
 import { checkClassesPerBatch, checkTrainingData } from '../../ml/training/config';
 import {
   Job,
   JobContext,
+  JobProgress,
   JobRunner,
   JobsService,
   JobThreadCancelledError,
@@ -156,6 +156,8 @@ export class TrainingService implements OnModuleInit {
       maxValidation: dto.maxValidationImages,
       maxTest: dto.maxTestImages,
       robustness: { samples: dto.robustnessSamples ?? 100, steps: dto.robustnessSteps ?? 10 },
+      checkpointEverySteps: dto.checkpointEverySteps,
+      checkpointEveryMinutes: dto.checkpointEveryMinutes,
     };
   }
 
@@ -173,27 +175,27 @@ export class TrainingService implements OnModuleInit {
       spec.dataset = `folder:${dir}`;
     }
     let result: TrainingJobResult;
+    // The log says where a rerun really resumed (the queue only knows that it was requeued).
+    const reportProgress = (progress: JobProgress): void => {
+      if (progress.phase === 'resume')
+        this.logger.log(`training job ${job.id} attempt ${ctx.attempt}: ${progress.message}`);
+      ctx.reportProgress(progress);
+    };
     try {
       result = await runInJobThread<TrainingJobResult>(
         threadEntry(WORKERS_DIR, 'training-job.worker'),
         { spec, backend: this.config.tfjsBackend },
-        ctx,
+        { ...ctx, reportProgress },
       );
     } catch (error) {
       if (!(error instanceof JobThreadCancelledError)) throw error;
-      // The thread was stopped mid-step: what it kept is its last epoch checkpoint.
-      const modelDir = path.join(ctx.checkpointDir, 'model');
-      const kept = await readCheckpointState(modelDir);
-      const checkpointDir = path.join(modelDir, CHECKPOINT_DIR);
-      // Killed while writing a checkpoint: that one has no manifest yet and counts for nothing.
-      const complete = await fs.stat(path.join(checkpointDir, MANIFEST_FILE)).then(
-        () => kept !== null,
-        () => false,
-      );
+      // The thread was stopped mid-step (maybe mid-write): what it kept is its last checkpoint.
+      const kept = await openCheckpoint(path.join(ctx.checkpointDir, 'model'));
       return {
         cancelled: true,
-        epochsCompleted: complete ? kept!.epoch : 0,
-        checkpointDir: complete ? checkpointDir : undefined,
+        epochsCompleted: kept?.epoch ?? 0,
+        checkpoint: kept ? checkpointPosition(kept) : undefined,
+        checkpointDir: kept ? path.join(ctx.checkpointDir, 'model', CHECKPOINT_DIR) : undefined,
       };
     }
     if (result.cancelled || !result.modelDir) return result;

@@ -226,6 +226,27 @@ export class CreateTrainingJobDto {
   @Min(1)
   @Max(1000)
   robustnessSteps?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Checkpoint within an epoch after this many steps, or after checkpointEveryMinutes, whichever comes first (a job whose worker dies resumes from there)',
+    default: 500,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  checkpointEverySteps?: number;
+
+  @ApiPropertyOptional({
+    description: 'Checkpoint within an epoch after this many minutes (see checkpointEverySteps)',
+    default: 2,
+  })
+  @IsOptional()
+  @IsNumber()
+  @Min(0.1)
+  @Max(1440)
+  checkpointEveryMinutes?: number;
 }
 
 /** GET /v1/training-jobs: the job lists' status filter and bounded limit. */
