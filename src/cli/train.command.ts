@@ -52,9 +52,9 @@ interface TrainOptions {
   seed: number;
   out: string;
   resume?: boolean;
+  init?: string;
   maxTrain?: number;
   maxTest?: number;
-  init?: string;
   stepsPerEpoch?: number;
   patience: number;
   augment?: boolean;
@@ -174,11 +174,11 @@ export function toTrainingConfig(
     seed: options.seed,
     outDir: options.out,
     resume: options.resume ?? false,
+    initFrom: options.init,
     maxTrain: options.maxTrain,
     maxTest: options.maxTest,
     stepsPerEpoch: options.stepsPerEpoch,
     patience: options.patience,
-    initFrom: options.init,
     augmentation: augmentationOf(options),
     lossOptions: parseLossOptions(options.loss, options.lossOptions),
     workers: options.workers,

@@ -89,6 +89,12 @@ export type ProgressListener = (event: ProgressEvent) => void;
 export interface TrainingBatch {
   images: tf.Tensor4D;
   labels: tf.Tensor1D;
+  /**
+   * Leading rows that carry class labels; the rows after them are instance-term views labelled by
+   * instance (their labels overlap the class labels, so defences must not mine across the two).
+   * Absent: every row is a class row.
+   */
+  classRows?: number;
 }
 
 export interface DefenseContext {
@@ -105,12 +111,6 @@ export interface DefenseContext {
  * gradient flows through the attack), then `objective` inside it, then disposes what `craft` returned.
  */
 export interface Defense {
-  /**
-   * Leading rows that carry class labels; the rows after them are instance-term views labelled by
-   * instance (their labels overlap the class labels, so defences must not mine across the two).
-   * Absent: every row is a class row.
-   */
-  classRows?: number;
   readonly name: string;
   /** Recorded in the model manifest (eps, steps, step size, weights, ...). */
   readonly config: Record<string, unknown>;

@@ -34,13 +34,13 @@ export interface TrainingConfig {
   /** The model version is written here; checkpoints go to OUT/checkpoint. */
   outDir: string;
   resume?: boolean;
-  maxTrain?: number;
   /**
    * Start from this model version's weights (fine-tuning, e.g. robust training of a natural model)
    * instead of a fresh initialisation; its backbone, input shape and embedding size must match.
    * A fresh optimizer and schedule start with it. Ignored when resuming from a checkpoint.
    */
   initFrom?: string;
+  maxTrain?: number;
   maxValidation?: number;
   maxTest?: number;
   validationFraction?: number;
