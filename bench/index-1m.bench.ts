@@ -235,7 +235,7 @@ const nowSeconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) 
 async function main(): Promise<void> {
   const hnswlibDir = arg('hnswlib', '');
   if (hnswlibDir) useHnswlibFrom(hnswlibDir);
-  const { DEFAULT_HNSW_PARAMS, HnswIndex } = await import('../src/index/hnsw-index');
+  const { DEFAULT_HNSW_PARAMS, HnswIndex } = await import('../src/vector-index/hnsw-index');
   const n = Number(arg('n', '1000000'));
   const dim = Number(arg('dim', '128'));
   const generator = arg('generator', 'fitted');

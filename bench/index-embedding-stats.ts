@@ -21,7 +21,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/index/hnsw-index';
+import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/vector-index/hnsw-index';
 import { initBackend } from '../src/ml/backend';
 import { parseIdx } from '../src/ml/data';
 import { embedAll } from '../src/ml/metrics';

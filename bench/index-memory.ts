@@ -12,7 +12,7 @@
 import { randomUUID } from 'crypto';
 import { writeFileSync } from 'fs';
 import * as v8 from 'v8';
-import { HnswIndex } from '../src/index/hnsw-index';
+import { HnswIndex } from '../src/vector-index/hnsw-index';
 import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import { arg } from './lib/args';
 

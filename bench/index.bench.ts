@@ -10,8 +10,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/index/hnsw-index';
-import { saveIndex } from '../src/index/index-store';
+import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/vector-index/hnsw-index';
+import { saveIndex } from '../src/vector-index/index-store';
 import { initBackend } from '../src/ml/backend';
 import { parseIdx } from '../src/ml/data';
 import { embedAll } from '../src/ml/metrics';

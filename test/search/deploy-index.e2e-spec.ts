@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { indexPaths, type IndexHeader } from '../../src/index/index-store';
+import { indexPaths, type IndexHeader } from '../../src/vector-index/index-store';
 import { DeployService } from '../../src/modules/models/deploy.service';
 import { VectorIndexService } from '../../src/modules/search/vector-index.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';

@@ -7,7 +7,7 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config';
-import { HnswIndex } from '../../index/hnsw-index';
+import { HnswIndex } from '../../vector-index/hnsw-index';
 import { decodeImage } from '../../ml/data';
 import { GalleryRepository } from '../gallery/gallery.repository';
 import { GalleryService } from '../gallery/gallery.service';

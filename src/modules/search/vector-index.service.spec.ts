@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import type { AppConfig } from '../../config';
 import type { EmbeddingsRepository } from './embeddings.repository';
-import { HnswIndex } from '../../index/hnsw-index';
+import { HnswIndex } from '../../vector-index/hnsw-index';
 import { ItemCatalog } from './item-catalog';
 import { saveDelayAfter, VectorIndexService } from './vector-index.service';
 

@@ -8,8 +8,13 @@ import {
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { APP_CONFIG, AppConfig } from '../../config';
-import { HnswIndex } from '../../index/hnsw-index';
-import { IndexLoadError, loadIndex, removeIndexFiles, saveIndex } from '../../index/index-store';
+import { HnswIndex } from '../../vector-index/hnsw-index';
+import {
+  IndexLoadError,
+  loadIndex,
+  removeIndexFiles,
+  saveIndex,
+} from '../../vector-index/index-store';
 import type { ModelEmbedder } from '../models/embedding/model-embedder';
 import { AsyncMutex } from './async-mutex';
 import { EmbeddingsRepository } from './embeddings.repository';
