@@ -27,7 +27,7 @@ import { FilesUpload, UploadedParts } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import { ListImagesQueryDto, UploadImagesDto } from './dto/gallery.dto';
 import { GalleryService, IngestedItem, toView } from './gallery.service';
-import type { UploadedImage } from './image-validation';
+import type { UploadedImage } from '../../common/image-validation';
 
 @ApiTags('gallery')
 @ApiKeyAuth()

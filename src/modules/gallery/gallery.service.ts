@@ -16,7 +16,7 @@ import { VectorIndexService } from '../search/vector-index.service';
 import { GalleryItem } from './gallery-item.entity';
 import { GalleryPage, GalleryRepository, NewGalleryItem } from './gallery.repository';
 import { ImageStore } from './image-store';
-import { ImageRejectedError, inspectImage, UploadedImage } from './image-validation';
+import { ImageRejectedError, inspectImage, UploadedImage } from '../../common/image-validation';
 
 export interface GalleryItemView {
   id: string;

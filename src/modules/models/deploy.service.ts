@@ -18,7 +18,7 @@ import {
   ServingModel,
   VectorIndexService,
 } from '../search/vector-index.service';
-import { ModelEmbedder } from './embedding/model-embedder';
+import { ModelEmbedder } from '../embedding/model-embedder';
 import { ModelVersion } from './model.entity';
 import { DEFAULT_MODEL_ID, ModelRegistryService } from './model-registry.service';
 import { ModelsRepository } from './models.repository';

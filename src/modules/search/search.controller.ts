@@ -20,7 +20,7 @@ import {
 } from '@nestjs/swagger';
 import { FileUpload, UploadedPartOne } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
-import type { UploadedImage } from '../gallery/image-validation';
+import type { UploadedImage } from '../../common/image-validation';
 import { MAX_EF, MAX_K, SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
 import { SearchResponse, SearchService } from './search.service';
 

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { decodeImage } from '../../ml/data';
-import { ImageRejectedError, inspectImage, UploadedImage } from '../gallery/image-validation';
+import { ImageRejectedError, inspectImage, UploadedImage } from '../../common/image-validation';
 import { ItemCatalog } from './item-catalog';
 import { SimilarQueryDto } from './dto/search-query.dto';
 import { ServingModel, VectorIndexService } from './vector-index.service';

@@ -15,7 +15,7 @@ import {
   removeIndexFiles,
   saveIndex,
 } from '../../vector-index/index-store';
-import type { ModelEmbedder } from '../models/embedding/model-embedder';
+import type { ModelEmbedder } from '../embedding/model-embedder';
 import { AsyncMutex } from './async-mutex';
 import { EmbeddingsRepository } from './embeddings.repository';
 import { ItemCatalog } from './item-catalog';

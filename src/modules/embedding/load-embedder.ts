@@ -3,4 +3,4 @@
  * store (which checks the weights against the manifest's hash). The embedding worker's only link to
  * the model format.
  */
-export { loadModel as loadEmbedder } from '../../../ml/model-store';
+export { loadModel as loadEmbedder } from '../../ml/model-store';

@@ -4,8 +4,8 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { lowerThreadPriority } from '../../../common/thread-priority';
-import { initBackend } from '../../../ml/backend';
+import { lowerThreadPriority } from '../../common/thread-priority';
+import { initBackend } from '../../ml/backend';
 import { loadEmbedder } from './load-embedder';
 import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
 

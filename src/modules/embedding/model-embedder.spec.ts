@@ -3,9 +3,9 @@ import * as os from 'os';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../../ml/backend';
-import { loadModel } from '../../../ml/model-store';
-import { writeTinyModel } from '../../../../test/search/fixtures';
+import { initBackend } from '../../ml/backend';
+import { loadModel } from '../../ml/model-store';
+import { writeTinyModel } from '../../../test/search/fixtures';
 import { ModelEmbedder } from './model-embedder';
 
 describe('ModelEmbedder (worker thread)', () => {
