@@ -13,6 +13,7 @@ import * as reproduceCommand from './cli/reproduce.command';
 import * as trainCommand from './cli/train.command';
 import * as evalCommand from './cli/eval.command';
 import * as dataCommand from './cli/data.command';
+import * as compareCommand from './cli/compare.command';
 
 export function buildProgram(): Command {
   const program = new Command('rir')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   trainCommand.register(program);
   evalCommand.register(program);
   dataCommand.register(program);
+  compareCommand.register(program);
   return program;
 }
 
