@@ -26,7 +26,8 @@ import type { FastifyReply } from 'fastify';
 import { ApiKeyAuth, Roles } from '../../common';
 import { ListJobsQueryDto } from '../jobs/dto/list-jobs-query.dto';
 import { CreateProbeDto } from './dto/create-probe.dto';
-import { ProbeSummary, ProbesService, ProbeView } from './probes.service';
+import type { ProbeSummary, ProbeView } from './probe-view';
+import { ProbesService } from './probes.service';
 
 /** Probes are expensive: a tighter limit than the app default, per client. */
 export const PROBE_RATE_LIMIT = { limit: 20, ttl: 60_000 };

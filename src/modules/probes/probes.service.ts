@@ -1,8 +1,9 @@
 import { BadRequestException, Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
-import { JobRunner, JobsService, type Job, type JobStatus } from '../jobs';
+import { JobRunner, JobsService, type JobStatus } from '../jobs';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { CreateProbeDto } from './dto/create-probe.dto';
 import { ProbeJobHandler } from './probe-job.handler';
+import { probeSummary, probeView, type ProbeSummary, type ProbeView } from './probe-view';
 import { ProbesRepository } from './probes.repository';
 import { renderProbeHtml } from './report-html';
 import {
@@ -12,34 +13,9 @@ import {
   type ProbeConfig,
   type ProbeSetName,
 } from './runner/probe-config';
-import type { ProbeReport } from './runner/probe-report';
 import { DATASET_IMAGE_SHAPES, heldOutCount } from './runner/probe-set';
 
 export const PROBE_JOB = 'probe';
-
-export interface ProbeView {
-  id: string;
-  status: JobStatus;
-  config: ProbeConfig;
-  progress: Job['progress'];
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  report: ProbeReport | null;
-}
-
-export type ProbeSummary = Omit<ProbeView, 'report'> & {
-  summary: {
-    cleanRecallAt1: number;
-    adversarialRecallAt1: number | null;
-    ers: number | null;
-    warnings: number;
-  } | null;
-};
-
-const iso = (date: Date | string | null): string | null =>
-  date ? new Date(date).toISOString() : null;
 
 /** Reads [h, w, c] from a manifest (top level as the model store writes it, or under `spec`). */
 function inputShapeOf(manifest: Record<string, unknown>): [number, number, number] | null {
@@ -145,29 +121,16 @@ export class ProbesService implements OnModuleInit {
   }
 
   async get(id: string): Promise<ProbeView> {
-    return this.toView(await this.jobs.get(id, PROBE_JOB));
+    return probeView(await this.jobs.get(id, PROBE_JOB));
   }
 
   async list(status?: JobStatus, limit = 100): Promise<ProbeSummary[]> {
     const jobs = await this.jobs.list({ type: PROBE_JOB, status }, limit);
-    return jobs.map((job) => {
-      const { report, ...view } = this.toView(job);
-      return {
-        ...view,
-        summary: report
-          ? {
-              cleanRecallAt1: report.clean.recallAt1,
-              adversarialRecallAt1: report.adversarialRecallAt1,
-              ers: report.ers,
-              warnings: report.sanity.warnings.length,
-            }
-          : null,
-      };
-    });
+    return jobs.map(probeSummary);
   }
 
   async cancel(id: string): Promise<ProbeView> {
-    return this.toView(await this.jobs.cancel(id, PROBE_JOB));
+    return probeView(await this.jobs.cancel(id, PROBE_JOB));
   }
 
   async examplePng(id: string, n: number): Promise<Buffer> {
@@ -191,20 +154,5 @@ export class ProbesService implements OnModuleInit {
       if (row) pngs[example.n] = row.png;
     }
     return renderProbeHtml(view, pngs);
-  }
-
-  private toView(job: Job): ProbeView {
-    const result = job.result as { report?: ProbeReport } | null;
-    return {
-      id: job.id,
-      status: job.status,
-      config: (job.payload as { config: ProbeConfig }).config,
-      progress: job.progress,
-      error: job.error,
-      createdAt: iso(job.createdAt)!,
-      startedAt: iso(job.startedAt),
-      finishedAt: iso(job.finishedAt),
-      report: result?.report ?? null,
-    };
   }
 }

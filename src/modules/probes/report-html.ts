@@ -10,7 +10,7 @@ import {
   INTERVAL_CONVENTION,
   MORE_ROBUST,
 } from '../../ml/robustness/render';
-import type { ProbeView } from './probes.service';
+import type { ProbeView } from './probe-view';
 import type { CurvePoint } from './runner/probe-report';
 
 const escape = (text: unknown): string =>
