@@ -9,7 +9,7 @@ import {
   initialAdminKeyPath,
   readInitialAdminKeyFile,
 } from '../modules/api-keys/initial-admin-key';
-import { ROLES, Role } from '../modules/auth/roles';
+import { ROLES, Role } from '../common/roles';
 import { withCliDatabase } from './cli-database';
 
 /** The variable that gives `rir keys create --url` (or a server found in DATA_DIR) its admin key. */

@@ -4,7 +4,8 @@ export { registerBodyParsers } from './body-parsers';
 export { FileUpload, FilesUpload, UploadedPartOne, UploadedParts } from './multipart';
 export type { UploadedPart } from './multipart';
 export { createValidationPipe } from './validation';
-// Auth decorators live with the guard; re-exported here so features import one place.
-export { ApiKeyAuth, CurrentApiKey, Public, Roles } from '../modules/auth/auth.decorators';
-export type { AuthenticatedKey, Role } from '../modules/auth/roles';
+// The route decorators and roles that ApiKeyGuard (src/modules/auth) enforces.
+export { ApiKeyAuth, CurrentApiKey, Public, Roles } from './auth.decorators';
+export { ROLES, roleAllows } from './roles';
+export type { AuthenticatedKey, Role } from './roles';
 export { DEFAULT_SLICE_MS, EventLoopPacer } from './event-loop-pacer';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { PUBLIC_EXTENSION } from '../modules/auth/auth.decorators';
+import { PUBLIC_EXTENSION } from './auth.decorators';
 
 export const API_KEY_SCHEME = 'api-key';
 

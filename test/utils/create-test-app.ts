@@ -8,7 +8,7 @@ import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { createApp } from '../../src/main';
 import { ApiKeysService } from '../../src/modules/api-keys/api-keys.service';
-import type { Role } from '../../src/modules/auth/roles';
+import type { Role } from '../../src/common/roles';
 import type { AppConfig } from '../../src/config';
 import { seedPGliteDir } from './pglite-template';
 

@@ -1,4 +1,4 @@
-import type { AuthenticatedKey } from '../auth/roles';
+import type { AuthenticatedKey } from '../../common/roles';
 
 /**
  * How long a verified key is trusted without asking the database again. A key revoked through this

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Role } from '../auth/roles';
+import type { Role } from '../../common/roles';
 
 @Entity({ name: 'api_keys' })
 export class ApiKey {

@@ -16,7 +16,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiKeyAuth, Roles } from '../auth/auth.decorators';
+import { ApiKeyAuth, Roles } from '../../common/auth.decorators';
 import { ApiKeysService, CreatedApiKey } from './api-keys.service';
 import { ApiKeySummaryDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
 

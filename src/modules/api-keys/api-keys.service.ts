@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import { Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config';
-import type { AuthenticatedKey, Role } from '../auth/roles';
+import type { AuthenticatedKey, Role } from '../../common/roles';
 import { API_KEY_CACHE, ApiKeyCache } from './api-key-cache';
 import { ApiKey } from './api-key.entity';
 import { ApiKeysRepository } from './api-keys.repository';

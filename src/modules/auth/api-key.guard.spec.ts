@@ -4,8 +4,8 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import type { ApiKeysService } from '../api-keys/api-keys.service';
 import { ApiKeyGuard } from './api-key.guard';
-import { Public, Roles } from './auth.decorators';
-import type { AuthenticatedKey } from './roles';
+import { Public, Roles } from '../../common/auth.decorators';
+import type { AuthenticatedKey } from '../../common/roles';
 
 @Roles('security')
 class Secured {

@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { IS_PUBLIC, REQUIRED_ROLES } from './auth.decorators';
-import { AuthenticatedKey, Role, roleAllows } from './roles';
+import { IS_PUBLIC, REQUIRED_ROLES } from '../../common/auth.decorators';
+import { AuthenticatedKey, Role, roleAllows } from '../../common/roles';
 import { RouteMemo } from './route-memo';
 
 export const API_KEY_HEADER = 'x-api-key';

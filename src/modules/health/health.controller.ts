@@ -7,7 +7,7 @@ import {
 } from '@nestjs/swagger';
 import { HealthCheck } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import { Public } from '../auth/auth.decorators';
+import { Public } from '../../common/auth.decorators';
 import { HealthService } from './health.service';
 
 @ApiTags('ops')

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiKeyAuth, CurrentApiKey } from '../auth/auth.decorators';
-import type { AuthenticatedKey } from '../auth/roles';
+import { ApiKeyAuth, CurrentApiKey } from '../../common/auth.decorators';
+import type { AuthenticatedKey } from '../../common/roles';
 
 /** Lets a client (the web console) learn what the key it holds may do. */
 @ApiTags('auth')

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsIn, IsString, Length, Matches } from 'class-validator';
-import { ROLES, Role } from '../../auth/roles';
+import { ROLES, Role } from '../../../common/roles';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'search-frontend', maxLength: 100 })
