@@ -8,11 +8,11 @@ import {
   EmbeddingTable,
   cosine,
   euclidean,
-  pairwiseDistances,
+  distancesBetween,
   percentileRank,
   ranking,
   rowDistances,
-} from './distances';
+} from '../distances';
 import type { PgdObjective } from './pgd';
 import { sampleDistinct, type SeededRandom } from './random';
 
@@ -111,7 +111,7 @@ function candidateAttack(name: 'CA+' | 'CA-'): AttackDefinition {
     objective: (gallery, _rows, targets) => {
       const w = targets[0].length;
       const queries = gatherRows(gallery, targets.flat());
-      const queryToGallery = pairwiseDistances(queries, gallery.tensor); // [B*W, N]
+      const queryToGallery = distancesBetween(queries, gallery.tensor); // [B*W, N]
       const fn: PgdObjective = (candidate) => {
         const toCandidate = tf.reshape(rowDistances(queries, repeatRows(candidate, w)), [-1, 1]);
         const margins = up
@@ -150,7 +150,7 @@ function queryRankAttack(name: 'QA+' | 'QA-' | 'GTT'): AttackDefinition {
       const m = targets[0].length;
       const candidates = gatherRows(gallery, targets.flat());
       const fn: PgdObjective = (query) => {
-        const toGallery = tf.expandDims(pairwiseDistances(query, gallery.tensor), 1); // [B,1,N]
+        const toGallery = tf.expandDims(distancesBetween(query, gallery.tensor), 1); // [B,1,N]
         const toCandidates = tf.reshape(rowDistances(repeatRows(query, m), candidates), [-1, m, 1]);
         const margins = up ? tf.sub(toCandidates, toGallery) : tf.sub(toGallery, toCandidates);
         return tf.sum(tf.relu(margins), [1, 2]);
@@ -242,7 +242,7 @@ const learningToMisrank: AttackDefinition = {
       return [positive, other];
     });
     const fn: PgdObjective = (query) => {
-      const distances = pairwiseDistances(query, gallery.tensor);
+      const distances = distancesBetween(query, gallery.tensor);
       const farthestNegative = tf.max(tf.mul(distances, negatives), 1);
       // Distances are at most 2: adding 4 outside the positives keeps them out of the minimum.
       const nearestPositive = tf.min(tf.add(distances, tf.mul(4, tf.sub(1, positives))), 1);

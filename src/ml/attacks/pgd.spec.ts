@@ -5,7 +5,7 @@ import {
   randomWeights,
 } from '../../../test/support/attack-fixtures';
 import { pgd, validatePgdOptions } from './pgd';
-import { rowDistances } from './distances';
+import { rowDistances } from '../distances';
 
 describe('pgd', () => {
   const shape: [number, number, number] = [4, 4, 1];

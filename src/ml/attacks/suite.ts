@@ -20,7 +20,7 @@ import {
   parseAttackList,
   recallAt1,
 } from './definitions';
-import { EmbeddingTable, ranking } from './distances';
+import { EmbeddingTable, ranking } from '../distances';
 import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
 import { SeededRandom, sampleDistinct } from './random';
 
@@ -296,11 +296,7 @@ export function embeddingSpread(table: EmbeddingTable, limit = 1000): number {
   let pairs = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      const a = table.row(i);
-      const b = table.row(j);
-      for (let k = 0; k < table.dim; k++) s += (a[k] - b[k]) ** 2;
-      sum += Math.sqrt(s);
+      sum += table.distance(i, j);
       pairs++;
     }
   }

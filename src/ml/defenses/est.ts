@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { rowDistances } from '../attacks/distances';
+import { rowDistances } from '../distances';
 import type { Defense, DefenseContext } from '../types';
 import { InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';

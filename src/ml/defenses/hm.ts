@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { rowDistances } from '../attacks/distances';
+import { rowDistances, selectRows } from '../distances';
 import type { Defense, DefenseContext } from '../types';
 import { gatherBatch, mineOnNatural, InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
-import { hardness, indexTensor, selectRows, tripletLoss, tripletLossValue } from './triplets';
+import { hardness, indexTensor, tripletLoss, tripletLossValue } from './triplets';
 
 /**
  * HM (Zhou & Patel, CVPR 2022): perturb a, p and n to raise the triplet hardness H = d(a,p) - d(a,n) up

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { selectRows } from '../distances';
 import type { Defense, DefenseContext } from '../types';
 import { classRowsOf, gatherBatch, mineOnNatural, InnerMaximiser } from './inner';
 import type { ResolvedDefenseOptions } from './options';
-import { hardness, indexTensor, selectRows, tripletLoss } from './triplets';
+import { hardness, indexTensor, tripletLoss } from './triplets';
 
 /**
  * The seed paper's formulation (docs/METHOD.md §5.2): perturb only the anchors, to maximise their

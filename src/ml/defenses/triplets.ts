@@ -3,7 +3,8 @@
  * Mining runs outside the gradient tape on plain arrays: the tuple set must not depend on the perturbation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mineBatchHard, rowDistances, tripletMarginLoss, type Triplets } from '../losses';
+import { EmbeddingTable, rowDistances } from '../distances';
+import { mineBatchHard, tripletMarginLoss, type Triplets } from '../losses';
 
 export type { Triplets };
 
@@ -22,15 +23,7 @@ export function mineNaturalTriplets(
       `expected ${n} x ${dim} embeddings for ${n} labels, got ${embeddings.length} values`,
     );
   }
-  const distances = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += (embeddings[i * dim + k] - embeddings[j * dim + k]) ** 2;
-      distances[i * n + j] = distances[j * n + i] = Math.sqrt(s);
-    }
-  }
-  return mineBatchHard(distances, labels);
+  return mineBatchHard(new EmbeddingTable(embeddings, dim).distancesWithin(), labels);
 }
 
 export const DEFAULT_MARGIN = 0.2;
@@ -51,28 +44,17 @@ export function tripletLossValue(
   margin = DEFAULT_MARGIN,
 ): number {
   if (t.anchors.length === 0) return 0;
-  const d = (i: number, j: number): number => {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += (embeddings[i * dim + k] - embeddings[j * dim + k]) ** 2;
-    return Math.sqrt(s);
-  };
+  const table = new EmbeddingTable(embeddings, dim);
   let sum = 0;
   t.anchors.forEach((a, i) => {
-    sum += Math.max(0, d(a, t.positives[i]) - d(a, t.negatives[i]) + margin);
+    sum += Math.max(
+      0,
+      table.distance(a, t.positives[i]) - table.distance(a, t.negatives[i]) + margin,
+    );
   });
   return sum / t.anchors.length;
 }
 
 export function indexTensor(indices: ArrayLike<number>): tf.Tensor1D {
   return tf.tensor1d(Array.from(indices), 'int32');
-}
-
-/**
- * Rows `indices` of x [N,D] as a one-hot matmul: differentiable on every backend (tf.gather's gradient
- * needs UnsortedSegmentSum, which tfjs-backend-wasm 4.22 lacks).
- */
-export function selectRows(x: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
-  return tf.tidy(
-    () => tf.matMul(tf.oneHot(tf.cast(indices, 'int32'), x.shape[0]).toFloat(), x) as tf.Tensor2D,
-  );
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch, pairwiseDistances } from './distances';
+import { distancesWithin } from '../distances';
+import { checkBatch } from './batch';
 
 /**
  * Contrastive loss (Hadsell et al. 2006): mean over same-class pairs of [d - posMargin]+^2 plus mean over
@@ -12,7 +13,7 @@ export function contrastiveLoss(options: { posMargin?: number; negMargin?: numbe
     checkBatch(embeddings, labels);
     return tf.tidy(() => {
       const size = embeddings.shape[0];
-      const distances = pairwiseDistances(embeddings);
+      const distances = distancesWithin(embeddings);
       const same = tf.cast(tf.equal(tf.expandDims(labels, 1), tf.expandDims(labels, 0)), 'float32');
       const upper = tf.linalg.bandPart(tf.sub(tf.ones([size, size]), tf.eye(size)), 0, -1);
       const positive = tf.mul(same, upper);

@@ -6,13 +6,7 @@ import { createMarginLoss } from './margin';
 import { multiSimilarityLoss } from './multi-similarity';
 import { tripletLoss, type TripletMining } from './triplet';
 
-export {
-  pairwiseDistances,
-  pairwiseSimilarities,
-  rowDistances,
-  selectRows,
-  checkBatch,
-} from './distances';
+export { checkBatch } from './batch';
 export { mineBatchHard, mineSemiHard, mineAllTriplets, type Triplets } from './miners';
 export {
   tripletLoss,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { SeededRandom } from '../data/random';
+import { distancesWithin } from '../distances';
 import {
   contrastiveLoss,
   createLoss,
@@ -9,7 +10,6 @@ import {
   mineBatchHard,
   mineSemiHard,
   multiSimilarityLoss,
-  pairwiseDistances,
   tripletLoss,
   tripletMarginLoss,
 } from '.';
@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 describe('pairwise distances and miners', () => {
   it('computes distances with a zero diagonal', () => {
-    const d = tf.tidy(() => pairwiseDistances(tf.tensor2d(points)).arraySync());
+    const d = tf.tidy(() => distancesWithin(tf.tensor2d(points)).arraySync());
     expect(d[0][0]).toBe(0);
     expect(d[0][1]).toBeCloseTo(1, 5);
     expect(d[1][2]).toBeCloseTo(0.5, 5);
@@ -45,7 +45,7 @@ describe('pairwise distances and miners', () => {
   });
 
   it('mines batch-hard and semi-hard triplets', () => {
-    const d = tf.tidy(() => pairwiseDistances(tf.tensor2d(points)).dataSync());
+    const d = tf.tidy(() => distancesWithin(tf.tensor2d(points)).dataSync());
     const hard = mineBatchHard(d, labels);
     expect([...hard.anchors]).toEqual([0, 1, 2, 3]);
     expect([...hard.positives]).toEqual([1, 0, 3, 2]);

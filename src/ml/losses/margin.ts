@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../data/random';
-import { checkBatch, pairwiseDistances, rowDistances, selectRows } from './distances';
+import { distancesWithin, rowDistances, selectRows } from '../distances';
+import { checkBatch } from './batch';
 
 export interface MarginLossOptions {
   /** Margin alpha around the boundary beta. Default 0.2. */
@@ -110,7 +111,7 @@ export function createMarginLoss(options: MarginLossOptions = {}) {
   const compute = (embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar => {
     checkBatch(embeddings, labels);
     return tf.tidy(() => {
-      const distances = pairwiseDistances(embeddings).dataSync() as Float32Array;
+      const distances = distancesWithin(embeddings).dataSync() as Float32Array;
       const pairs = distanceWeightedSampling(
         distances,
         labels.dataSync() as Int32Array,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch, pairwiseSimilarities } from './distances';
+import { similaritiesWithin } from '../distances';
+import { checkBatch } from './batch';
 
 /**
  * Multi-similarity loss (Wang et al. 2019) with its pair miner, on cosine similarities S:
@@ -17,7 +18,7 @@ export function multiSimilarityLoss(
   return (embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar => {
     checkBatch(embeddings, labels);
     return tf.tidy(() => {
-      const similarities = pairwiseSimilarities(embeddings);
+      const similarities = similaritiesWithin(embeddings);
       const size = embeddings.shape[0];
       const { positives, negatives, anchors } = mineMultiSimilarity(
         similarities.dataSync() as Float32Array,

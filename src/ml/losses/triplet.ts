@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch, pairwiseDistances, readMatrix, rowDistances, selectRows } from './distances';
+import { distancesWithin, rowDistances, selectRows } from '../distances';
+import { checkBatch, readMatrix } from './batch';
 import { mineAllTriplets, mineBatchHard, mineSemiHard, type Triplets } from './miners';
 
 export type TripletMining = 'batch-hard' | 'semi-hard' | 'all';
@@ -57,7 +58,7 @@ export function tripletLoss(options: { margin?: number; mining?: TripletMining }
     checkBatch(embeddings, labels);
     return tf.tidy(() => {
       const triplets = mineTriplets(
-        pairwiseDistances(embeddings),
+        distancesWithin(embeddings),
         labels.dataSync() as Int32Array,
         mining,
       );

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { pairwiseDistances } from '../attacks/distances';
+import { distancesBetween } from '../distances';
 import { SeededRandom } from '../data/random';
 
 /** Rows per matrix product in the assignment step (bounds the [rows, k] distance block). */
@@ -101,7 +101,7 @@ function assign(points: tf.Tensor2D, centroids: Float32Array, k: number, dim: nu
     for (let start = 0; start < count; start += ASSIGN_BLOCK) {
       const rows = Math.min(ASSIGN_BLOCK, count - start);
       const nearest = tf.tidy(() =>
-        tf.argMin(pairwiseDistances(points.slice([start, 0], [rows, dim]), centres), 1).dataSync(),
+        tf.argMin(distancesBetween(points.slice([start, 0], [rows, dim]), centres), 1).dataSync(),
       );
       out.set(nearest, start);
     }

@@ -3,7 +3,7 @@
  * top results) and, for CA+, the distribution of the ranks perturbed candidates reach. Framework-free.
  */
 import type { AttackName } from '../../../ml/attacks/definitions';
-import { euclidean, percentileRank } from '../../../ml/attacks/distances';
+import { euclidean, percentileRank } from '../../../ml/distances';
 import type { AttackSuiteOptions, PreparedGallery } from '../../../ml/attacks/suite';
 import type { Embedder } from '../../../ml/types';
 import { attackSamples } from './attack-samples';
