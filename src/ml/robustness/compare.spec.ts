@@ -3,6 +3,7 @@ import {
   assertSameQueries,
   compareReports,
   pairedErsFold,
+  perQueryFiguresOf,
   renderComparison,
   type PerQueryFigures,
 } from './compare';
@@ -91,6 +92,12 @@ describe('comparing two attack reports', () => {
     expect(() => assertSameQueries(reportOf('a', figures, queries), other)).toThrow(
       /different attack settings \(steps 32 vs 10\)/,
     );
+  });
+
+  it("takes the suite's own run of a figure, not the strength checks after it", () => {
+    const report = reportOf('a', figuresOf(4, 1), [0, 1, 2, 3]);
+    report.runs.push({ attack: 'ES', perQuery: { 'ES:R': [100, 100, 100, 100] } } as never);
+    expect(perQueryFiguresOf(report)['ES:R']).toEqual([100, 0, 0, 0]);
   });
 
   it('has no ERS fold for a partial suite', () => {

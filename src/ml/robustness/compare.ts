@@ -28,12 +28,15 @@ export interface ReportComparison {
   figures: Partial<Record<MetricName, Fold>>;
 }
 
-/** Every figure's per-query values, gathered from the report's attack runs. */
+/**
+ * Every figure's per-query values, from the report's attack runs. The suite's own run of a figure comes
+ * first; later runs of the same attack are the strength checks (more steps, momentum) and are skipped.
+ */
 export function perQueryFiguresOf(report: RobustnessReport): PerQueryFigures {
   const figures: PerQueryFigures = {};
   for (const run of report.runs ?? []) {
     for (const [metric, values] of Object.entries(run.perQuery ?? {}) as [MetricName, number[]][])
-      figures[metric] = values;
+      figures[metric] ??= values;
   }
   return figures;
 }
