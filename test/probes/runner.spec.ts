@@ -1,13 +1,12 @@
 /**
- * The probe runner's pieces that need no app: request parsing, and attackSamples reproducing the
- * suite's runAttack exactly (same targets, seeds and batches), so examples and the CA+ rank
- * distribution show the perturbations the report's figures were measured on.
+ * The probe runner's pieces that need no app: request parsing, and the samples runAttack keeps for a
+ * probe (keepSamples) being the ones its figures were measured on, so examples and the CA+ rank
+ * distribution show those perturbations.
  */
 import { ATTACK_NAMES } from '../../src/ml/attacks/definitions';
 import { linearEmbedder, prototypeImages, randomWeights } from '../support/attack-fixtures';
 import { prepareGallery, runAttack, sampleQueries } from '../../src/ml/attacks/suite';
 import { initBackend, tf } from '../../src/ml/backend';
-import { attackSamples } from '../../src/modules/probes/runner/attack-samples';
 import {
   amplifiedPerturbation,
   exampleLayout,
@@ -49,7 +48,7 @@ describe('probe request parsing', () => {
   });
 });
 
-describe('attackSamples', () => {
+describe('runAttack keeping its samples', () => {
   const shape: [number, number, number] = [4, 4, 1];
   const set = prototypeImages(shape, 5, 8, 12);
   let embedder: ReturnType<typeof linearEmbedder>;
@@ -73,9 +72,12 @@ describe('attackSamples', () => {
         };
         const rows = sampleQueries(gallery, 7, 4);
         const before = tf.memory().numTensors;
-        const samples = attackSamples(embedder, gallery, attack, rows, options);
+        const kept = runAttack(embedder, gallery, attack, rows, { ...options, keepSamples: true });
         expect(tf.memory().numTensors).toBe(before);
+        const samples = kept.attacked ?? [];
         const run = runAttack(embedder, gallery, attack, rows, options);
+        expect(run.attacked).toBeUndefined();
+        expect(kept.figures).toEqual(run.figures);
         expect(samples.map((s) => s.row)).toEqual(rows);
         for (const [metric, value] of Object.entries(run.figures)) {
           const values = samples.map((s) => s.figures[metric as keyof typeof s.figures] as number);

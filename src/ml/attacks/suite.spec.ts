@@ -76,6 +76,20 @@ describe('attack suite on a tiny fixed model', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('frees its tensors when the attack fails part-way', () => {
+    const gallery = prepareGallery(embedder, set);
+    try {
+      const before = tf.memory().numTensors;
+      // pgd refuses the step size after the batch's images and the objective's constants exist.
+      expect(() => runAttack(embedder, gallery, 'CA+', [0, 9], { ...options, alpha: -1 })).toThrow(
+        /alpha/,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      gallery.dispose();
+    }
+  });
+
   it("keeps every query's value: the figures are their means, the estimates their intervals", () => {
     const report = buildRobustnessReport(embedder, set, {
       ...options,

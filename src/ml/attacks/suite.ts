@@ -78,6 +78,23 @@ export interface AttackRun {
   maxPerturbation: number;
   zeroGradientShare: number;
   nonFiniteGradientShare: number;
+  /** Each attacked sample, in the order of the rows (only with `keepSamples`). */
+  attacked?: AttackedSample[];
+}
+
+/** One attacked query (or candidate) as runAttack measured it: what a probe shows beyond the means. */
+export interface AttackedSample {
+  row: number;
+  targets: number[];
+  /** H*W*C pixels in [0,1]. */
+  adversarial: Float32Array;
+  embedding: Float32Array;
+  figures: Partial<Record<MetricName, number>>;
+}
+
+export interface RunAttackOptions extends AttackSuiteOptions {
+  /** Keep every sample's adversarial image, embedding, targets and figures (AttackRun.attacked). */
+  keepSamples?: boolean;
 }
 
 export interface PreparedGallery extends AttackGallery {
@@ -196,7 +213,7 @@ export function runAttack(
   gallery: PreparedGallery,
   attack: AttackName,
   rows: number[],
-  options: AttackSuiteOptions,
+  options: RunAttackOptions,
 ): AttackRun {
   const definition = ATTACKS[attack];
   const configuration = configurationFor(attack, options);
@@ -206,52 +223,69 @@ export function runAttack(
     queriesPerCandidate: options.queriesPerCandidate ?? 1,
     candidatesPerQuery: options.candidatesPerQuery ?? 1,
   };
+  const [h, w, c] = gallery.images.shape;
+  const per = h * w * c;
+  const dim = embedder.embeddingDim;
   const perSample = new Map<MetricName, number[]>();
   const perSampleClean = new Map<MetricName, number[]>();
+  const attacked: AttackedSample[] = [];
   let objectiveBefore = 0;
   let objectiveAfter = 0;
   let maxPerturbation = 0;
   let zero = 0;
   let nonFinite = 0;
   let total = 0;
+  const collect = (
+    into: Map<MetricName, number[]>,
+    figures: Partial<Record<MetricName, number>>,
+  ): void => {
+    for (const [metric, value] of Object.entries(figures) as [MetricName, number][]) {
+      const values = into.get(metric);
+      if (values) values.push(value);
+      else into.set(metric, [value]);
+    }
+  };
   const batchSize = options.batchSize ?? 100;
   for (let start = 0; start < rows.length; start += batchSize) {
     const chunk = rows.slice(start, start + batchSize);
     const targets = chunk.map((row) => definition.targets(gallery, row, rng, targetOptions));
     const objective = definition.objective(gallery, chunk, targets);
     const x0 = gatherImages(gallery.images, chunk);
-    const pgdOptions: PgdOptions = { ...configuration, keepBest: true, seed: seed + start };
-    const result = pgd(embedder, x0, objective.fn, pgdOptions);
-    const embedded = tf.tidy(
-      () => embedder.embed(result.adversarial, false).dataSync() as Float32Array,
-    );
-    x0.dispose();
-    result.adversarial.dispose();
-    objective.constants.forEach((t) => t.dispose());
-    maxPerturbation = Math.max(maxPerturbation, result.maxPerturbation);
-    objectiveBefore += result.initialObjective.reduce((a, b) => a + b, 0);
-    objectiveAfter += result.objective.reduce((a, b) => a + b, 0);
-    zero += result.gradients.zero;
-    nonFinite += result.gradients.nonFinite;
-    total += result.gradients.total;
-    const collect = (
-      into: Map<MetricName, number[]>,
-      figures: Partial<Record<MetricName, number>>,
-    ): void => {
-      for (const [metric, value] of Object.entries(figures) as [MetricName, number][]) {
-        const values = into.get(metric);
-        if (values) values.push(value);
-        else into.set(metric, [value]);
-      }
-    };
-    const dim = embedder.embeddingDim;
-    chunk.forEach((row, i) => {
-      collect(
-        perSample,
-        definition.score(gallery, row, targets[i], embedded.subarray(i * dim, (i + 1) * dim)),
+    let adversarial: tf.Tensor4D | null = null;
+    try {
+      const pgdOptions: PgdOptions = { ...configuration, keepBest: true, seed: seed + start };
+      const result = pgd(embedder, x0, objective.fn, pgdOptions);
+      adversarial = result.adversarial;
+      const embedded = tf.tidy(
+        () => embedder.embed(result.adversarial, false).dataSync() as Float32Array,
       );
-      collect(perSampleClean, definition.score(gallery, row, targets[i], gallery.table.row(row)));
-    });
+      const pixels = options.keepSamples ? (result.adversarial.dataSync() as Float32Array) : null;
+      maxPerturbation = Math.max(maxPerturbation, result.maxPerturbation);
+      objectiveBefore += result.initialObjective.reduce((a, b) => a + b, 0);
+      objectiveAfter += result.objective.reduce((a, b) => a + b, 0);
+      zero += result.gradients.zero;
+      nonFinite += result.gradients.nonFinite;
+      total += result.gradients.total;
+      chunk.forEach((row, i) => {
+        const embedding = embedded.subarray(i * dim, (i + 1) * dim);
+        const figures = definition.score(gallery, row, targets[i], embedding);
+        collect(perSample, figures);
+        collect(perSampleClean, definition.score(gallery, row, targets[i], gallery.table.row(row)));
+        if (pixels) {
+          attacked.push({
+            row,
+            targets: targets[i],
+            adversarial: pixels.slice(i * per, (i + 1) * per),
+            embedding: embedding.slice(),
+            figures,
+          });
+        }
+      });
+    } finally {
+      x0.dispose();
+      adversarial?.dispose();
+      objective.constants.forEach((t) => t.dispose());
+    }
     options.onProgress?.(`${attack}: ${Math.min(rows.length, start + batchSize)}/${rows.length}`);
   }
   const figures: Partial<Record<MetricName, number>> = {};
@@ -276,6 +310,7 @@ export function runAttack(
     maxPerturbation,
     zeroGradientShare: total ? zero / total : 0,
     nonFiniteGradientShare: total ? nonFinite / total : 0,
+    ...(options.keepSamples ? { attacked } : {}),
   };
 }
 

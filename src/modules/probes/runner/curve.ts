@@ -5,7 +5,11 @@
  * curve that rises says the attack at the larger eps was too weak. Framework-free.
  */
 import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
-import type { AttackSuiteOptions, PreparedGallery } from '../../../ml/attacks/suite';
+import {
+  runAttack,
+  type AttackSuiteOptions,
+  type PreparedGallery,
+} from '../../../ml/attacks/suite';
 import { ersIfComplete } from '../../../ml/robustness/ers';
 import {
   estimateFigures,
@@ -14,7 +18,6 @@ import {
 } from '../../../ml/robustness/estimates';
 import { rateFromCount } from '../../../ml/robustness/intervals';
 import type { Embedder } from '../../../ml/types';
-import { attackSamples } from './attack-samples';
 import type { CurvePoint } from './probe-report';
 
 export const RECALL_FIGURES: MetricName[] = ['ES:R', 'LTM', 'GTM'];
@@ -59,22 +62,21 @@ export async function recallCurve(input: CurveInput): Promise<CurvePoint[]> {
     const perQuery: Partial<Record<MetricName, number[]>> = {};
     for (const attack of toRun) {
       await input.between?.();
-      const samples = attackSamples(
+      const run = runAttack(
         input.embedder,
         input.gallery,
         attack,
         input.rows,
         input.optionsAt(eps),
       );
-      const sums = new Map<MetricName, number>();
-      for (const sample of samples) {
-        for (const [metric, value] of Object.entries(sample.figures) as [MetricName, number][]) {
-          sums.set(metric, (sums.get(metric) ?? 0) + value);
-          (perQuery[metric] ??= []).push(value);
-          if (RECALL_FIGURES.includes(metric) && value < 100) robust.set(sample.row, false);
-        }
+      for (const [metric, values] of Object.entries(run.perQuery) as [MetricName, number[]][]) {
+        (perQuery[metric] ??= []).push(...values);
+        if (!RECALL_FIGURES.includes(metric)) continue;
+        values.forEach((value, i) => {
+          if (value < 100) robust.set(input.rows[i], false);
+        });
       }
-      if (!known) for (const [metric, sum] of sums) figures[metric] = sum / samples.length;
+      if (!known) Object.assign(figures, run.figures);
     }
     const survivors = [...robust.values()].filter(Boolean).length;
     const measuredHere = known ? (input.measuredEstimates?.get(eps) ?? {}) : {};

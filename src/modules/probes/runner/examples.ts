@@ -4,9 +4,13 @@
  */
 import type { AttackName } from '../../../ml/attacks/definitions';
 import { euclidean, percentileRank } from '../../../ml/distances';
-import type { AttackSuiteOptions, PreparedGallery } from '../../../ml/attacks/suite';
+import {
+  runAttack,
+  type AttackedSample,
+  type AttackSuiteOptions,
+  type PreparedGallery,
+} from '../../../ml/attacks/suite';
 import type { Embedder } from '../../../ml/types';
-import { attackSamples } from './attack-samples';
 import { amplifiedPerturbation, exampleLayout, toBytes } from './example-layout';
 import type { ProbeConfig } from './probe-config';
 import type { ProbeExample, RankDistribution, TopResult } from './probe-report';
@@ -44,6 +48,19 @@ function nearest(
   };
 }
 
+/** The suite's runAttack, keeping each sample: the examples show the images the figures were measured on. */
+function attackedSamples(
+  embedder: Embedder,
+  gallery: PreparedGallery,
+  attack: AttackName,
+  rows: number[],
+  options: AttackSuiteOptions,
+): AttackedSample[] {
+  return (
+    runAttack(embedder, gallery, attack, rows, { ...options, keepSamples: true }).attacked ?? []
+  );
+}
+
 function labelName(set: LoadedProbeSet, row: number): string {
   const label = set.images.labels[row];
   return set.images.classNames?.[label] ?? String(label);
@@ -62,7 +79,7 @@ export function craftExamples(
   const shape = set.images.shape;
   const per = shape[0] * shape[1] * shape[2];
   const layout = exampleLayout(shape);
-  const candidates = attackSamples(embedder, gallery, attack, rows, options).map((sample) => {
+  const candidates = attackedSamples(embedder, gallery, attack, rows, options).map((sample) => {
     const clean = gallery.table.row(sample.row);
     const cleanTop = nearest(gallery, set, sample.row, clean);
     const attackedTop = nearest(gallery, set, sample.row, sample.embedding);
@@ -119,7 +136,7 @@ export function rankDistribution(
   rows: number[],
   options: AttackSuiteOptions,
 ): RankDistribution {
-  const samples = attackSamples(embedder, gallery, 'CA+', rows, options);
+  const samples = attackedSamples(embedder, gallery, 'CA+', rows, options);
   const ranks: number[] = [];
   const clean: number[] = [];
   for (const sample of samples) {
