@@ -20,6 +20,12 @@
  *                            turn, so that the other work on the machine weighs on both alike; prints
  *                            the median CPU µs per request, requests/s and p99 of each, instead of the
  *                            runs above)
+ *        [--versus-load id|upload|ingest-id|ingest-upload]   (what each --versus slice loads: search
+ *                            by id (default) or by upload, idle or while 50-image batches are ingested
+ *                            into the server under load)
+ *        [--env K=V,K=V] [--versus-env K=V,K=V]   (extra environment of the first / the --versus
+ *                            server: an A/B of settings runs --versus .:COPY_OF_DIR with two --env's,
+ *                            e.g. SEARCH_BATCH_WINDOW_MS=2 against SEARCH_BATCH_WINDOW_MS=0)
  *
  * Search by id walks through every gallery item's id (in uuid order, i.e. shuffled), not a few pages.
  */
@@ -190,6 +196,32 @@ function run(options: AutocannonOptions): Promise<AutocannonResult> {
   });
 }
 
+/** `K=V,K=V` as an environment object. */
+function envArg(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(',').filter((x) => x !== '')) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`expected K=V, got '${pair}'`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
+/** Inverted MNIST images (new content, not duplicates), one salted corner pixel so reruns are new too. */
+async function invertedPngs(count: number): Promise<Buffer[]> {
+  const extra = (await mnistPngs(count, 0)).map((image) => image.png);
+  const sharp = (await import('sharp')).default;
+  const salt = randomBytes(extra.length);
+  return Promise.all(
+    extra.map(async (png, i) => {
+      const { data, info } = await sharp(png).negate().raw().toBuffer({ resolveWithObject: true });
+      data[0] = salt[i];
+      const raw = { width: info.width, height: info.height, channels: info.channels };
+      return sharp(data, { raw }).png().toBuffer();
+    }),
+  );
+}
+
 async function main(): Promise<void> {
   const galleryTarget = Number(arg('gallery', '70000'));
   const duration = Number(arg('duration', '30'));
@@ -207,7 +239,8 @@ async function main(): Promise<void> {
   const logLevel = arg('log-level', 'warn');
   const ef = arg('ef', '');
   const useDist = flag('dist');
-  const launch = (root: string, dir: string, port: number) =>
+  const mainEnv = envArg(arg('env', ''));
+  const launch = (root: string, dir: string, port: number, extraEnv = mainEnv) =>
     spawn(
       process.execPath,
       [
@@ -231,6 +264,7 @@ async function main(): Promise<void> {
           ...(useDist ? { RIR_USE_DIST: '1' } : {}),
           ...(cpuProfDir ? { RIR_CPU_PROFILE: path.resolve(cpuProfDir, 'server') } : {}),
           RATE_LIMIT_MAX: '1000000000',
+          ...extraEnv,
         },
         stdio: ['ignore', 'inherit', 'inherit'],
       },
@@ -325,24 +359,25 @@ async function main(): Promise<void> {
         },
       ],
     };
+    const uploadRequests = (key: string): AutocannonOptions['requests'] => [
+      {
+        method: 'POST',
+        path: '/v1/search',
+        setupRequest: (req) => {
+          const query = queries[n++ % queries.length];
+          return {
+            ...req,
+            body: query.body,
+            headers: { 'x-api-key': key, 'content-type': query.contentType },
+          };
+        },
+      },
+    ];
     const byUpload: AutocannonOptions = {
       url: base,
       connections,
       duration,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/search',
-          setupRequest: (req) => {
-            const query = queries[n++ % queries.length];
-            return {
-              ...req,
-              body: query.body,
-              headers: { 'x-api-key': searchKey, 'content-type': query.contentType },
-            };
-          },
-        },
-      ],
+      requests: uploadRequests(searchKey),
     };
     const versus = arg('versus', '');
     if (versus) {
@@ -350,15 +385,37 @@ async function main(): Promise<void> {
       if (!tree || !dir) throw new Error('--versus TREE:DATADIR');
       const otherPort = await freePort();
       const otherBase = `http://127.0.0.1:${otherPort}`;
-      const other = launch(path.resolve(tree), path.resolve(dir), otherPort);
+      const otherEnv = envArg(arg('versus-env', ''));
+      const other = launch(path.resolve(tree), path.resolve(dir), otherPort, otherEnv);
       children.push(other);
       const otherKey = await ready(otherBase, other);
       const otherIds = await galleryIds(otherBase);
-      type Slice = { cpuUs: number; rps: number; p99: number; errors: number; load: number };
+      type Slice = {
+        cpuUs: number;
+        rps: number;
+        p50: number;
+        p99: number;
+        errors: number;
+        load: number;
+        ingested?: number;
+      };
+      const load = arg('versus-load', 'id');
+      if (!['id', 'upload', 'ingest-id', 'ingest-upload'].includes(load))
+        throw new Error(`--versus-load id|upload|ingest-id|ingest-upload, got '${load}'`);
+      const inverted = load.startsWith('ingest-') ? await invertedPngs(4000) : [];
       const servers = [
-        { name: ROOT, pid: child.pid, url: base, key: searchKey, ids, slices: [] as Slice[] },
+        {
+          name: ROOT,
+          env: mainEnv,
+          pid: child.pid,
+          url: base,
+          key: searchKey,
+          ids,
+          slices: [] as Slice[],
+        },
         {
           name: path.resolve(tree),
+          env: otherEnv,
           pid: other.pid,
           url: otherBase,
           key: otherKey,
@@ -369,31 +426,53 @@ async function main(): Promise<void> {
       const rounds = Number(arg('rounds', '8'));
       for (let round = 0; round < rounds; round++) {
         for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-          const load = loadavg()[0];
+          const loadAverage = loadavg()[0];
           const before = processCpuSeconds(server.pid);
-          const result = await run({
-            url: server.url,
-            connections,
-            duration,
-            headers: { 'x-api-key': server.key },
-            requests: [
-              {
-                method: 'GET',
-                setupRequest: (req) => ({
-                  ...req,
-                  path: `/v1/search/similar/${server.ids[n++ % server.ids.length]}?k=10${efQuery}`,
-                }),
-              },
-            ],
-          });
+          let ingesting = inverted.length > 0;
+          let ingested = 0;
+          const ingestLoop = (async () => {
+            for (let i = 0; ingesting && i < inverted.length; i += 50) {
+              await ingest(server.url, adminKey, inverted.slice(i, i + 50), 'inverted', 50, 1);
+              ingested += Math.min(50, inverted.length - i);
+            }
+          })();
+          const result = await run(
+            load.endsWith('upload')
+              ? {
+                  url: server.url,
+                  connections,
+                  duration,
+                  requests: uploadRequests(server.key),
+                }
+              : {
+                  url: server.url,
+                  connections,
+                  duration,
+                  headers: { 'x-api-key': server.key },
+                  requests: [
+                    {
+                      method: 'GET',
+                      setupRequest: (req) => ({
+                        ...req,
+                        path: `/v1/search/similar/${server.ids[n++ % server.ids.length]}?k=10${efQuery}`,
+                      }),
+                    },
+                  ],
+                },
+          );
+          ingesting = false;
+          await ingestLoop;
           const cpu = processCpuSeconds(server.pid) - before;
           server.slices.push({
             cpuUs: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
             rps: Math.round(result.requests.average),
+            p50: result.latency.p50,
             p99: result.latency.p99,
             errors: result.errors + result.timeouts + result.non2xx,
-            load,
+            load: loadAverage,
+            ...(inverted.length > 0 ? { ingested } : {}),
           });
+          if (inverted.length > 0) await removeLabel(server.url, adminKey, 'inverted');
         }
       }
       console.log(
@@ -406,10 +485,13 @@ async function main(): Promise<void> {
             rounds,
             sliceSeconds: duration,
             connections,
+            load,
             servers: servers.map((server) => ({
               tree: server.name,
+              env: server.env,
               medianServerCpuUsPerRequest: median(server.slices.map((x) => x.cpuUs)),
               medianRequestsPerSecond: median(server.slices.map((x) => x.rps)),
+              medianP50Ms: median(server.slices.map((x) => x.p50)),
               medianP99Ms: median(server.slices.map((x) => x.p99)),
               errors: server.slices.reduce((sum, x) => sum + x.errors, 0),
               slices: server.slices,
@@ -456,21 +538,7 @@ async function main(): Promise<void> {
 
     // The same while images are being ingested (inverted MNIST images: new content, not duplicates).
     const ingestRuns = runs.has('ingest-id') || runs.has('ingest-upload');
-    const extra = (await mnistPngs(ingestRuns ? 4000 : 0, 0)).map((image) => image.png);
-    const sharp = (await import('sharp')).default;
-    // One corner pixel differs per run, so a rerun on the same data directory ingests new content too.
-    const salt = randomBytes(extra.length);
-    const inverted = await Promise.all(
-      extra.map(async (png, i) => {
-        const { data, info } = await sharp(png)
-          .negate()
-          .raw()
-          .toBuffer({ resolveWithObject: true });
-        data[0] = salt[i];
-        const raw = { width: info.width, height: info.height, channels: info.channels };
-        return sharp(data, { raw }).png().toBuffer();
-      }),
-    );
+    const inverted = await invertedPngs(ingestRuns ? 4000 : 0);
     let ingesting = true;
     let ingestedDuringLoad = 0;
     const ingestLoop = (async () => {

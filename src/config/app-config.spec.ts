@@ -40,6 +40,13 @@ describe('loadConfig', () => {
     ).toEqual({ m: 12, efConstruction: 100, efSearch: 48 });
   });
 
+  it('reads the search-by-upload batching settings (a window of 0 turns batching off)', () => {
+    expect(loadConfig({}).searchBatch).toEqual({ windowMs: 2, maxBatch: 32 });
+    expect(loadConfig({ SEARCH_BATCH_WINDOW_MS: '0', SEARCH_BATCH_MAX: '64' }).searchBatch).toEqual(
+      { windowMs: 0, maxBatch: 64 },
+    );
+  });
+
   it('reads optional variables that have no default', () => {
     const config = loadConfig({ ADMIN_API_KEY: 'k'.repeat(16), TFJS_BACKEND: 'wasm' });
     expect(config.adminApiKey).toBe('k'.repeat(16));
@@ -69,6 +76,8 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MAX', '0', /RATE_LIMIT_MAX must not be less than 1/],
     ['HNSW_M', '2', /HNSW_M: HNSW_M must not be less than 4/],
     ['HNSW_EF_SEARCH', '1.5', /HNSW_EF_SEARCH: .*must be an integer number/],
+    ['SEARCH_BATCH_WINDOW_MS', '-1', /SEARCH_BATCH_WINDOW_MS must not be less than 0/],
+    ['SEARCH_BATCH_MAX', '0', /SEARCH_BATCH_MAX must not be less than 1/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigValidationError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -37,6 +37,8 @@ export interface AppConfig {
     /** Nice value of the serving model's embedding worker thread (0 = same priority as the HTTP loop). */
     threadNice: number;
   };
+  /** Search by upload: the collection window (0 = no batching) and the largest batch of queries. */
+  searchBatch: { windowMs: number; maxBatch: number };
 }
 
 export class ConfigValidationError extends Error {
@@ -105,5 +107,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       efSearch: vars.HNSW_EF_SEARCH,
     },
     embedding: { threadNice: vars.EMBED_THREAD_NICE },
+    searchBatch: { windowMs: vars.SEARCH_BATCH_WINDOW_MS, maxBatch: vars.SEARCH_BATCH_MAX },
   };
 }

@@ -150,4 +150,21 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(19)
   EMBED_THREAD_NICE = 5;
+
+  /**
+   * Search by upload batches the embeddings of concurrent queries: the first query opens a window of
+   * SEARCH_BATCH_WINDOW_MS in which others join one call to the embedding worker; a batch of
+   * SEARCH_BATCH_MAX queries goes at once. 0 turns batching off (each query is embedded on its own).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  SEARCH_BATCH_WINDOW_MS = 2;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  SEARCH_BATCH_MAX = 32;
 }

@@ -3,9 +3,9 @@
  * decoded images, so embedding never runs on the HTTP event loop. Framework-free.
  */
 import { parentPort, workerData } from 'worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import { lowerThreadPriority } from '../../common/thread-priority';
 import { initBackend } from '../../ml/backend';
+import { embedBatch } from './embed-batch';
 import { loadEmbedder } from './load-embedder';
 import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
 
@@ -23,7 +23,6 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'failed', message: (error as Error).message } satisfies WorkerReply);
     return;
   }
-  const [h, w, c] = embedder.inputShape;
   port.postMessage({
     type: 'ready',
     embeddingDim: embedder.embeddingDim,
@@ -33,19 +32,9 @@ async function main(): Promise<void> {
 
   port.on('message', (request: EmbedRequest) => {
     try {
-      const expected = request.count * h * w * c;
-      if (request.pixels.length !== expected) {
-        throw new Error(
-          `expected ${request.count} images of [${h}, ${w}, ${c}] (${expected} values), got ${request.pixels.length}`,
-        );
-      }
-      const vectors = tf.tidy(() => {
-        const images = tf.tensor4d(request.pixels, [request.count, h, w, c]);
-        return embedder.embed(images, false).dataSync() as Float32Array;
-      });
-      const copy = new Float32Array(vectors);
-      port.postMessage({ type: 'result', id: request.id, vectors: copy } satisfies WorkerReply, [
-        copy.buffer,
+      const vectors = embedBatch(embedder, request.pixels, request.count);
+      port.postMessage({ type: 'result', id: request.id, vectors } satisfies WorkerReply, [
+        vectors.buffer,
       ]);
     } catch (error) {
       port.postMessage({

@@ -18,6 +18,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { ClientAbort } from '../../common/client-abort';
 import { FileUpload, UploadedPartOne } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import type { UploadedImage } from '../../common/image-validation';
@@ -56,8 +57,9 @@ export class SearchController {
   byUpload(
     @UploadedPartOne() file: UploadedImage | undefined,
     @Body() body: SearchUploadDto,
+    @ClientAbort() signal: AbortSignal,
   ): Promise<SearchResponse> {
-    return this.search.searchByImage(file, body);
+    return this.search.searchByImage(file, body, signal);
   }
 
   @Get('similar/:id')

@@ -6,9 +6,13 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
+import { Histogram } from 'prom-client';
+import { MicroBatcher } from '../../common/micro-batcher';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { decodeImage } from '../../ml/data';
 import { ImageRejectedError, inspectImage, UploadedImage } from '../../common/image-validation';
+import { MetricsService } from '../metrics/metrics.service';
+import type { ModelEmbedder } from '../embedding/model-embedder';
 import { ItemCatalog } from './item-catalog';
 import { SimilarQueryDto } from './dto/search-query.dto';
 import { ServingModel, VectorIndexService } from './vector-index.service';
@@ -33,11 +37,26 @@ const FILTER_OVERFETCH = 4;
 
 @Injectable()
 export class SearchService {
+  /** One micro-batcher per embedder: a window's queries all go to the model they were decoded for. */
+  private readonly batchers = new WeakMap<
+    ModelEmbedder,
+    MicroBatcher<Float32Array, Float32Array>
+  >();
+  private readonly batchSize: Histogram;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly indexes: VectorIndexService,
     private readonly catalog: ItemCatalog,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.batchSize = new Histogram({
+      name: 'search_upload_embedding_batch_size',
+      help: 'Search-by-upload queries embedded together in one call to the embedding worker (SEARCH_BATCH_WINDOW_MS, SEARCH_BATCH_MAX)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [metrics.registry],
+    });
+  }
 
   /** The serving model, or 503 when none is deployed yet. */
   serving(): ServingModel {
@@ -49,17 +68,43 @@ export class SearchService {
     return serving;
   }
 
+  /**
+   * Validates and decodes the image (a bad one is refused here, before it can join a batch), embeds it
+   * together with the queries that arrive within the batching window, and searches. `signal`: the
+   * client went away; a query still waiting for its batch then leaves it.
+   */
   async searchByImage(
     file: UploadedImage | undefined,
     options: SimilarQueryDto,
+    signal?: AbortSignal,
   ): Promise<SearchResponse> {
     const started = process.hrtime.bigint();
     if (!file) throw new BadRequestException("No image: send it in the multipart field 'file'");
     this.checkOptions(options);
     const serving = this.serving();
     const pixels = await decodeQuery(file.buffer, serving, this.config, file.originalname);
-    const [vector] = await serving.embedder.embed([pixels]);
+    const vector = await this.batcherFor(serving.embedder).submit(pixels, signal);
     return this.respond(serving, vector, options, started, null);
+  }
+
+  private batcherFor(embedder: ModelEmbedder): MicroBatcher<Float32Array, Float32Array> {
+    let batcher = this.batchers.get(embedder);
+    if (!batcher) {
+      batcher = new MicroBatcher<Float32Array, Float32Array>({
+        windowMs: this.config.searchBatch.windowMs,
+        maxBatch: this.config.searchBatch.maxBatch,
+        run: (images) => embedder.embed(images),
+        validate: (image) => {
+          if (image.length !== embedder.pixelsPerImage)
+            throw new Error(
+              `expected an image of [${embedder.inputShape.join(', ')}], got ${image.length} values`,
+            );
+        },
+        onBatch: (size) => this.batchSize.observe(size),
+      });
+      this.batchers.set(embedder, batcher);
+    }
+    return batcher;
   }
 
   searchById(id: string, options: SimilarQueryDto): SearchResponse {
