@@ -3,7 +3,7 @@
  * probe (keepSamples) being the ones its figures were measured on, so examples and the CA+ rank
  * distribution show those perturbations.
  */
-import { ATTACK_NAMES } from '../../src/ml/attacks/definitions';
+import { ATTACK_NAMES, parseAttackList } from '../../src/ml/attacks/definitions';
 import { linearEmbedder, prototypeImages, randomWeights } from '../support/attack-fixtures';
 import { prepareGallery, runAttack, sampleQueries } from '../../src/ml/attacks/suite';
 import { initBackend, tf } from '../../src/ml/backend';
@@ -11,7 +11,7 @@ import {
   amplifiedPerturbation,
   exampleLayout,
 } from '../../src/modules/probes/runner/example-layout';
-import { parseAttacks, parseEps } from '../../src/modules/probes/runner/probe-config';
+import { parseEps } from '../../src/modules/probes/runner/probe-config';
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND);
@@ -27,14 +27,14 @@ describe('probe request parsing', () => {
   });
 
   it('reads attack lists, all, and names the unknown ones', () => {
-    expect(parseAttacks('all')).toEqual([...ATTACK_NAMES]);
-    expect(parseAttacks(['es', 'CA+', 'ES'])).toEqual(['ES', 'CA+']);
-    expect(parseAttacks('GTM, ltm')).toEqual(['GTM', 'LTM']);
-    expect(() => parseAttacks(['ES', 'FGSM', 'PGD'])).toThrow(
+    expect(parseAttackList('all')).toEqual([...ATTACK_NAMES]);
+    expect(parseAttackList(['es', 'CA+', 'ES'])).toEqual(['ES', 'CA+']);
+    expect(parseAttackList('GTM, ltm')).toEqual(['GTM', 'LTM']);
+    expect(() => parseAttackList(['ES', 'FGSM', 'PGD'])).toThrow(
       /unknown attacks 'FGSM', 'PGD': known attacks are CA\+/,
     );
-    expect(() => parseAttacks([])).toThrow(/at least one attack/);
-    expect(() => parseAttacks(3)).toThrow(/list of names/);
+    expect(() => parseAttackList([])).toThrow(/at least one attack/);
+    expect(() => parseAttackList(3)).toThrow(/list of names/);
   });
 
   it('lays examples out as three enlarged panels and maps the perturbation around mid-grey', () => {

@@ -279,17 +279,43 @@ export const ATTACKS: Record<AttackName, AttackDefinition> = {
   GTT: queryRankAttack('GTT'),
 };
 
-/** Parses `all` or a comma-separated list; unknown names are an error naming the known ones. */
-export function parseAttackList(spec: string): AttackName[] {
-  const trimmed = spec.trim();
-  if (trimmed === '' || trimmed.toLowerCase() === 'all') return [...ATTACK_NAMES];
-  const names = trimmed.split(',').map((s) => s.trim().toUpperCase());
-  for (const name of names) {
-    if (!(ATTACK_NAMES as readonly string[]).includes(name)) {
-      throw new Error(
-        `unknown attack '${name}': known attacks are ${ATTACK_NAMES.join(', ')} (or 'all')`,
-      );
-    }
+/**
+ * The attacks a request names (`rir attack --attacks`, a probe's `attacks`): 'all', a comma-separated
+ * string or a list of names, case-insensitive, duplicates dropped. Throws naming every unknown name and
+ * the known ones.
+ */
+export function parseAttackList(value: unknown): AttackName[] {
+  const list =
+    typeof value === 'string'
+      ? value.split(',')
+      : Array.isArray(value)
+        ? value.map((v) => String(v))
+        : null;
+  if (!list) throw new Error(`attacks must be a list of names or 'all'`);
+  const names = list.map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
+  if (names.length === 0) throw new Error('attacks must name at least one attack');
+  if (names.includes('ALL')) return [...ATTACK_NAMES];
+  const unknown = names.filter((n) => !(ATTACK_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown attack${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}: known attacks are ${ATTACK_NAMES.join(', ')} (or 'all')`,
+    );
   }
   return [...new Set(names)] as AttackName[];
+}
+
+const BUDGET =
+  /^\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?)\s*(?:\/\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)))?\s*$/i;
+
+/**
+ * A perturbation budget or step size as a number or a fraction such as 77/255 (the way budgets are
+ * quoted in the literature): `rir attack --eps`, a probe's eps and stepSize, a training job's eps.
+ * Throws naming `name`.
+ */
+export function parseBudget(text: string, name: string): number {
+  const match = BUDGET.exec(text);
+  if (!match) throw new Error(`${name} must be a number or a fraction like 8/255 (got '${text}')`);
+  const value = match[2] === undefined ? Number(match[1]) : Number(match[1]) / Number(match[2]);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be finite (got '${text}')`);
+  return value;
 }

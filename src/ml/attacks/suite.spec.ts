@@ -207,6 +207,9 @@ describe('bad input fails before any work', () => {
     );
     expect(parseAttackList('all')).toEqual([...ATTACK_NAMES]);
     expect(parseAttackList('es, gtm')).toEqual(['ES', 'GTM']);
+    expect(parseAttackList(['es', 'CA+', 'ES'])).toEqual(['ES', 'CA+']);
+    expect(() => parseAttackList(['ES', 'FGSM', 'PGD'])).toThrow(/unknown attacks 'FGSM', 'PGD'/);
+    expect(() => parseAttackList(' , ')).toThrow(/at least one attack/);
   });
 
   it('rejects a model whose input shape differs from the data', () => {

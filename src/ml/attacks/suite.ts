@@ -11,15 +11,7 @@ import {
   type FigureEstimate,
 } from '../robustness/estimates';
 import type { Embedder, ImageSet } from '../types';
-import {
-  ATTACKS,
-  AttackGallery,
-  AttackName,
-  MetricName,
-  mean,
-  parseAttackList,
-  recallAt1,
-} from './definitions';
+import { ATTACKS, AttackGallery, AttackName, MetricName, mean, recallAt1 } from './definitions';
 import { EmbeddingTable, ranking } from '../distances';
 import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
 import { SeededRandom, sampleDistinct } from './random';
@@ -337,5 +329,3 @@ export function embeddingSpread(table: EmbeddingTable, limit = 1000): number {
   }
   return pairs ? sum / pairs : 0;
 }
-
-export { parseAttackList };

@@ -3,6 +3,8 @@
  * are checked first, then the model and the data are loaded and matched, then the attacks run.
  */
 import { parseAttackList, type AttackName } from '../attacks/definitions';
+
+export { parseBudget } from '../attacks/definitions';
 import { validateSuiteOptions } from '../attacks/suite';
 import { loadDataset } from '../data';
 import { loadModelVersion } from '../model-store';
@@ -24,15 +26,6 @@ export interface RobustnessRequest {
   seed?: number;
   skipStrengthCheck?: boolean;
   targetedStepFactor?: number;
-}
-
-/** A number or a fraction such as 77/255 (the way budgets are quoted in the literature). */
-export function parseBudget(text: string, name: string): number {
-  const match = /^\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*(?:\/\s*([0-9]*\.?[0-9]+))?\s*$/i.exec(text);
-  if (!match) throw new Error(`${name} must be a number or a fraction like 8/255 (got '${text}')`);
-  const value = match[2] === undefined ? Number(match[1]) : Number(match[1]) / Number(match[2]);
-  if (!Number.isFinite(value)) throw new Error(`${name} must be finite (got '${text}')`);
-  return value;
 }
 
 /** Everything that can be checked without loading anything. */

@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { JobRunner, JobsService, type JobStatus } from '../jobs';
+import { parseAttackList } from '../../ml/attacks/definitions';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { CreateProbeDto } from './dto/create-probe.dto';
 import { ProbeJobHandler } from './probe-job.handler';
@@ -7,7 +8,6 @@ import { probeSummary, probeView, type ProbeSummary, type ProbeView } from './pr
 import { ProbesRepository } from './probes.repository';
 import { renderProbeHtml } from './report-html';
 import {
-  parseAttacks,
   parseEps,
   PROBE_DEFAULTS,
   type ProbeConfig,
@@ -82,7 +82,7 @@ export class ProbesService implements OnModuleInit {
         : (Array.isArray(dto.eps) ? dto.eps : [dto.eps]).map(parseEps);
     return {
       model: modelId,
-      attacks: dto.attacks === undefined ? parseAttacks('all') : parseAttacks(dto.attacks),
+      attacks: dto.attacks === undefined ? parseAttackList('all') : parseAttackList(dto.attacks),
       eps: [...new Set(eps)].sort((a, b) => a - b),
       stepSize: dto.stepSize ?? PROBE_DEFAULTS.stepSize,
       steps: dto.steps ?? PROBE_DEFAULTS.steps,

@@ -11,9 +11,9 @@ import {
   Min,
   ValidateBy,
 } from 'class-validator';
-import { ATTACK_NAMES } from '../../../ml/attacks/definitions';
+import { ATTACK_NAMES, parseAttackList } from '../../../ml/attacks/definitions';
 import { MODEL_ID_PATTERN } from '../../models/model-registry.service';
-import { parseAttacks, parseEps, PROBE_LIMITS, PROBE_SETS } from '../runner/probe-config';
+import { parseEps, PROBE_LIMITS, PROBE_SETS } from '../runner/probe-config';
 
 function epsProblem(value: unknown): string | null {
   const list = Array.isArray(value) ? value : [value];
@@ -30,7 +30,7 @@ function epsProblem(value: unknown): string | null {
 
 function attacksProblem(value: unknown): string | null {
   try {
-    parseAttacks(value);
+    parseAttackList(value);
     return null;
   } catch (error) {
     return (error as Error).message;

@@ -2,7 +2,7 @@
  * What a probe runs: the normalised, validated configuration shared by the HTTP layer (which checks it
  * up front) and the worker (which runs it). Framework-free.
  */
-import { ATTACK_NAMES, type AttackName } from '../../../ml/attacks/definitions';
+import { parseBudget, type AttackName } from '../../../ml/attacks/definitions';
 
 export const PROBE_SETS = ['dataset:mnist', 'gallery'] as const;
 export type ProbeSetName = (typeof PROBE_SETS)[number];
@@ -60,34 +60,13 @@ export function primaryEps(config: Pick<ProbeConfig, 'eps'>): number {
   return Math.max(...config.eps);
 }
 
-/** Parses an eps given as a number or a fraction string such as "77/255". */
+/** An eps of a request body (a JSON number, or a string the ML core's parseBudget reads); NaN when neither. */
 export function parseEps(value: unknown): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'string') {
-    const fraction = /^\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*$/.exec(value);
-    if (fraction) return Number(fraction[1]) / Number(fraction[2]);
-    if (value.trim() !== '') return Number(value);
+  if (typeof value !== 'string') return NaN;
+  try {
+    return parseBudget(value, 'eps');
+  } catch {
+    return NaN;
   }
-  return NaN;
-}
-
-/** `all`, a comma-separated string, or a list; names are case-insensitive. Throws naming the known ones. */
-export function parseAttacks(value: unknown): AttackName[] {
-  const list =
-    typeof value === 'string'
-      ? value.split(',')
-      : Array.isArray(value)
-        ? value.map((v) => String(v))
-        : null;
-  if (!list) throw new Error(`attacks must be a list of names or 'all'`);
-  const names = list.map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
-  if (names.length === 0) throw new Error('attacks must name at least one attack');
-  if (names.includes('ALL')) return [...ATTACK_NAMES];
-  const unknown = names.filter((n) => !(ATTACK_NAMES as readonly string[]).includes(n));
-  if (unknown.length > 0) {
-    throw new Error(
-      `unknown attack${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}: known attacks are ${ATTACK_NAMES.join(', ')} (or 'all')`,
-    );
-  }
-  return [...new Set(names)] as AttackName[];
 }
