@@ -34,8 +34,8 @@ describe('rir train option checks', () => {
     ],
     [['--instances', '8'], /--instances needs --instance-weight/],
     [
-      ['--instance-weight', '1', '--augment', '--defense', 'est'],
-      /the instance term trains with --defense none, panum only/,
+      ['--instance-weight', '1', '--augment', '--defense', 'naive'],
+      /the instance term trains with --defense none, panum, est only/,
     ],
     [
       ['--instance-weight', '1', '--augment', '--workers', '2'],

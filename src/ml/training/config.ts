@@ -70,10 +70,11 @@ export interface TrainingConfig {
 export const CHECKPOINT_DEFAULTS = { everySteps: 500, everyMinutes: 2 };
 
 /**
- * Defences that keep instance-term views apart from the class rows (panum mines its triplets on the
- * class rows only; the others would mine across the overlapping class and instance labels).
+ * Defences that keep instance-term views apart from the class rows: panum mines its triplets on the
+ * class rows only; EST perturbs each image on its own and trains the same (class + instance) loss on
+ * the perturbed batch. The others mine across the overlapping class and instance labels.
  */
-const DEFENSES_WITH_INSTANCE_TERM = ['none', 'panum'];
+const DEFENSES_WITH_INSTANCE_TERM = ['none', 'panum', 'est'];
 
 export const TRAINING_DEFAULTS = {
   backbone: 'small-cnn' as BackboneName,

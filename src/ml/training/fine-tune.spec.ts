@@ -94,8 +94,8 @@ describe('fine-tuning (initFrom)', () => {
     const base = { dataset: 'mnist', outDir: 'x', augmentation, batchSize: 20 };
     const instanceTerm = { weight: 1, instances: 4 };
     expect(() => resolveTrainingConfig({ ...base, defense: 'panum', instanceTerm })).not.toThrow();
-    expect(() => resolveTrainingConfig({ ...base, defense: 'est', instanceTerm })).toThrow(
-      /instance term trains with --defense none, panum only/,
+    expect(() => resolveTrainingConfig({ ...base, defense: 'naive', instanceTerm })).toThrow(
+      /instance term trains with --defense none, panum, est only/,
     );
   });
 });
