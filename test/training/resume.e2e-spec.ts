@@ -27,7 +27,8 @@ const JOB = {
   stepsPerEpoch: STEPS,
   checkpointEverySteps: 3,
 };
-const JOB_ENV = { JOB_POLL_MS: '200', JOB_HEARTBEAT_MS: '300', JOB_STALE_MS: '3000' };
+/** A stale beat only after 10 s: a loaded machine must not take the job from a live worker. */
+const JOB_ENV = { JOB_POLL_MS: '200', JOB_HEARTBEAT_MS: '500', JOB_STALE_MS: '10000' };
 
 interface Position {
   epoch: number;
