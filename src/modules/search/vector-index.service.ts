@@ -124,17 +124,14 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
       for (;;) {
         const rows = await this.embeddings.createdSince(modelId, since, afterId, PAGE);
         if (rows.length === 0) break;
-        await this.settled();
-        if (this.serving !== serving) return { added, removed: 0 };
-        const pacer = new EventLoopPacer();
-        for (const row of rows) {
-          await this.pace(pacer);
-          if (this.serving !== serving) return { added, removed: 0 };
-          if (index.has(row.itemId)) continue;
-          this.catalog.set(row.itemId, { label: row.label, metadata: row.metadata });
-          index.add(row.itemId, row.vector);
-          added++;
-        }
+        const page = await this.insertPaced(index, rows, {
+          wanted: (row) => !index.has(row.itemId),
+          onInsert: (row) =>
+            this.catalog.set(row.itemId, { label: row.label, metadata: row.metadata }),
+          current: () => this.serving === serving,
+        });
+        added += page.inserted;
+        if (page.stopped) return { added, removed: 0 };
         const last = rows[rows.length - 1];
         if (last.createdAt && last.createdAt > mark.createdAt) mark.createdAt = last.createdAt;
         if (rows.length < PAGE) break;
@@ -215,15 +212,11 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
     for (;;) {
       const page = await this.embeddings.pageForModel(index.modelId, after, PAGE);
       if (page.length === 0) break;
-      await this.settled();
-      const pacer = new EventLoopPacer();
-      for (const row of page) {
-        await this.pace(pacer);
-        if (only ? only.has(row.itemId) : !index.has(row.itemId)) {
-          index.add(row.itemId, row.vector);
-          added++;
-        }
-      }
+      added += (
+        await this.insertPaced(index, page, {
+          wanted: (row) => (only ? only.has(row.itemId) : !index.has(row.itemId)),
+        })
+      ).inserted;
       after = page[page.length - 1].itemId;
     }
     return added;
@@ -244,14 +237,10 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
     const added: string[] = [];
     for (let i = 0; i < missing.length; i += PAGE) {
       const rows = await this.embeddings.vectorsFor(index.modelId, missing.slice(i, i + PAGE));
-      await this.settled();
-      const pacer = new EventLoopPacer();
-      for (const row of rows) {
-        await this.pace(pacer);
-        if (index.has(row.itemId)) continue;
-        index.add(row.itemId, row.vector);
-        added.push(row.itemId);
-      }
+      await this.insertPaced(index, rows, {
+        wanted: (row) => !index.has(row.itemId),
+        onInsert: (row) => added.push(row.itemId),
+      });
     }
     if (extra.length + added.length > 0) this.markDirty(index);
     return { added, removed: extra };
@@ -347,6 +336,33 @@ export class VectorIndexService implements OnApplicationBootstrap, OnApplication
   /** How long changes wait before the next background save. */
   saveDelayMs(): number {
     return saveDelayAfter(this.lastSaveMs);
+  }
+
+  /**
+   * The one insert loop of stored vectors into an index: after any save in progress, in slices of
+   * about 4 ms (EventLoopPacer) so requests are answered in between. `wanted` picks the rows to add,
+   * `onInsert` runs as each goes in (before the next pause), and the loop stops, reporting `stopped`,
+   * as soon as `current` says the work no longer applies (a deploy swapped the serving model).
+   */
+  private async insertPaced<T extends { itemId: string; vector: ArrayLike<number> }>(
+    index: HnswIndex,
+    rows: readonly T[],
+    options: { wanted: (row: T) => boolean; onInsert?: (row: T) => void; current?: () => boolean },
+  ): Promise<{ inserted: number; stopped: boolean }> {
+    const current = options.current ?? (() => true);
+    let inserted = 0;
+    await this.settled();
+    if (!current()) return { inserted, stopped: true };
+    const pacer = new EventLoopPacer();
+    for (const row of rows) {
+      await this.pace(pacer);
+      if (!current()) return { inserted, stopped: true };
+      if (!options.wanted(row)) continue;
+      options.onInsert?.(row);
+      index.add(row.itemId, row.vector);
+      inserted++;
+    }
+    return { inserted, stopped: false };
   }
 
   /** Hands the event loop back between slices of index work, then waits out a save begun meanwhile. */
