@@ -1,3 +1,6 @@
+import { ATTACK_NAMES } from '../../src/ml/attacks/definitions';
+import { BACKBONES } from '../../src/ml/models';
+import { apiMeta } from '../../src/modules/web/meta.controller';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 describe('web console module (e2e)', () => {
@@ -54,5 +57,21 @@ describe('web console module (e2e)', () => {
     const bad = await t.http.get('/v1/auth/me').set('x-api-key', 'nope');
     expect(bad.status).toBe(401);
     expect(bad.body.message).toBe('Invalid API key');
+  });
+
+  it('GET /v1/meta gives the names and figure rules from where they are defined, to any key', async () => {
+    const res = await t.http.get('/v1/meta').set('x-api-key', await t.keyFor('search'));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(apiMeta())));
+    expect(res.body.backbones).toEqual([...BACKBONES]);
+    expect(res.body.attacks).toEqual([...ATTACK_NAMES]);
+    expect(res.body.figures['ES:R']).toEqual({
+      moreRobust: 'higher',
+      unit: 'R@1 %',
+      percent: true,
+      digits: 1,
+    });
+    expect(res.body.figures.TMA).toMatchObject({ moreRobust: 'lower', percent: false, digits: 3 });
+    expect((await t.http.get('/v1/meta')).status).toBe(401);
   });
 });

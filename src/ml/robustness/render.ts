@@ -4,36 +4,44 @@ import { estimateFromAggregate, RECALL_METRICS, type FigureEstimate } from './es
 import { CHANCE_MEANING, formatEstimate, type Estimate } from './intervals';
 import type { RobustnessReport } from './report';
 
-/** Which way is more robust, as the literature reports each figure. */
-export const MORE_ROBUST: Record<MetricName, 'higher' | 'lower'> = {
-  'CA+': 'higher',
-  'CA-': 'lower',
-  'QA+': 'higher',
-  'QA-': 'lower',
-  TMA: 'lower',
-  'ES:D': 'lower',
-  'ES:R': 'higher',
-  LTM: 'higher',
-  GTM: 'higher',
-  GTT: 'higher',
+/** How a figure of the suite reads (docs/METHOD.md §6): every report, the API and the console use this. */
+export interface FigureInfo {
+  /** Which way is more robust, as the literature reports the figure. */
+  moreRobust: 'higher' | 'lower';
+  unit: string;
+  /** Percent figures print with a % sign and one decimal; TMA (cosine) and ES:D (distance) with three. */
+  percent: boolean;
+  digits: 1 | 3;
+}
+
+const percent = (moreRobust: FigureInfo['moreRobust'], unit: string): FigureInfo => ({
+  moreRobust,
+  unit,
+  percent: true,
+  digits: 1,
+});
+
+export const FIGURES: Record<MetricName, FigureInfo> = {
+  'CA+': percent('higher', 'mean rank %'),
+  'CA-': percent('lower', 'mean rank %'),
+  'QA+': percent('higher', 'mean rank %'),
+  'QA-': percent('lower', 'mean rank %'),
+  TMA: { moreRobust: 'lower', unit: 'mean cosine', percent: false, digits: 3 },
+  'ES:D': { moreRobust: 'lower', unit: 'mean shift', percent: false, digits: 3 },
+  'ES:R': percent('higher', 'R@1 %'),
+  LTM: percent('higher', 'R@1 %'),
+  GTM: percent('higher', 'R@1 %'),
+  GTT: percent('higher', 'retain@4 %'),
 };
 
-const UNIT: Record<MetricName, string> = {
-  'CA+': 'mean rank %',
-  'CA-': 'mean rank %',
-  'QA+': 'mean rank %',
-  'QA-': 'mean rank %',
-  TMA: 'mean cosine',
-  'ES:D': 'mean shift',
-  'ES:R': 'R@1 %',
-  LTM: 'R@1 %',
-  GTM: 'R@1 %',
-  GTT: 'retain@4 %',
-};
+/** Which way is more robust, per figure. */
+export const MORE_ROBUST = Object.fromEntries(
+  METRIC_NAMES.map((metric) => [metric, FIGURES[metric].moreRobust]),
+) as Record<MetricName, FigureInfo['moreRobust']>;
 
 export function formatFigure(metric: MetricName, value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '-';
-  return metric === 'TMA' || metric === 'ES:D' ? value.toFixed(3) : value.toFixed(1);
+  return value.toFixed(FIGURES[metric].digits);
 }
 
 /** How every output states its units. */
@@ -50,9 +58,8 @@ export function formatFigureEstimate(
   estimate: Pick<Estimate, 'value' | 'low' | 'high' | 'n'> | undefined,
 ): string {
   if (!estimate || Number.isNaN(estimate.value)) return '-';
-  return metric === 'TMA' || metric === 'ES:D'
-    ? formatEstimate(estimate, { digits: 3 })
-    : formatEstimate(estimate, { unit: '%' });
+  const { percent, digits } = FIGURES[metric];
+  return formatEstimate(estimate, percent ? { digits, unit: '%' } : { digits });
 }
 
 /** A percent figure (natural R@1, MAP@R): "90.0% [74.4, 96.5], n = 30". */
@@ -139,8 +146,8 @@ export function renderReport(report: RobustnessReport): string {
       metric,
       formatFigureEstimate(metric, estimate),
       estimate.chance === null ? '-' : formatFigure(metric, estimate.chance),
-      UNIT[metric],
-      MORE_ROBUST[metric],
+      FIGURES[metric].unit,
+      FIGURES[metric].moreRobust,
       config,
     ]);
     const sentence = chanceSentence(metric, estimate);
