@@ -184,7 +184,9 @@ describe(`a training job killed during its first epoch (${serverUrl ? 'PostgreSQ
     await setup.runner.kill('SIGKILL');
 
     const rescuer = await setup.rescue();
-    const job = await pollJob(http, setup.adminKey, id, (j) => FINISHED.includes(j.status));
+    const job = await pollJob(http, setup.adminKey, id, (j) => FINISHED.includes(j.status), {
+      limit: 5000,
+    });
     expect(job.error).toBeNull();
     expect(job.status).toBe('succeeded');
     expect(job.attempts).toBe(2);
@@ -199,5 +201,5 @@ describe(`a training job killed during its first epoch (${serverUrl ? 'PostgreSQ
     expect(rescuer.output()).toContain(
       `training job ${id} attempt 2: resuming at epoch 1 step ${resumedFrom.stepInEpoch} (global step ${resumedFrom.globalStep}) from the checkpoint written at ${resumedFrom.writtenAt}`,
     );
-  }, 600_000);
+  }, 1_200_000);
 });
