@@ -156,7 +156,7 @@ describe(`a training job killed during its first epoch (${serverUrl ? 'PostgreSQ
   let setup: Setup;
   beforeAll(async () => {
     setup = serverUrl ? await postgresSetup() : await embeddedSetup();
-  }, 300_000);
+  }, 600_000);
   afterAll(() => setup?.close());
 
   it('resumes at the step of its last checkpoint and says so', async () => {
