@@ -62,6 +62,17 @@ describe('probes API (e2e)', () => {
     }
   });
 
+  it('reads budgets given as fractions ("8/255") with the ML core parser, eps and stepSize alike', async () => {
+    const res = await post({ ...tiny, eps: ['8/255', '0.01'], stepSize: '1/255' });
+    expect(res.status).toBe(202);
+    const done = await waitForProbe(t, securityKey, res.body.id);
+    expect(done.report?.config.eps).toEqual([0.01, 8 / 255]);
+    expect(done.report?.config.stepSize).toBeCloseTo(1 / 255, 12);
+    const bad = await post({ ...tiny, stepSize: '1/zz' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/stepSize must be a number or a fraction such as 1\/255/);
+  });
+
   it.each([
     ['eps < 0', { eps: -0.1 }, /eps must be in \[0, 1\]/],
     ['eps > 1', { eps: 1.5 }, /eps must be in \[0, 1\]/],

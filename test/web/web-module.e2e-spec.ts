@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'fs';
+import * as path from 'path';
 import { ATTACK_NAMES } from '../../src/ml/attacks/definitions';
 import { BACKBONES } from '../../src/ml/models';
 import { apiMeta } from '../../src/modules/web/meta.controller';
@@ -73,5 +75,16 @@ describe('web console module (e2e)', () => {
     });
     expect(res.body.figures.TMA).toMatchObject({ moreRobust: 'lower', percent: false, digits: 3 });
     expect((await t.http.get('/v1/meta')).status).toBe(401);
+  });
+
+  it('the console keeps no copy of what /v1/meta gives (names, figure rules) nor a budget parser', () => {
+    const dir = path.join(__dirname, '../../src/modules/web/public');
+    const scripts = readdirSync(dir)
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => readFileSync(path.join(dir, name), 'utf8'))
+      .join('\n');
+    for (const name of ['mobilenetv2', 'multi-similarity', 'hm-ics', 'QA-', 'mean rank %'])
+      expect(scripts).not.toContain(`'${name}'`);
+    expect(scripts).not.toMatch(/parseEps|\/255\b.*split\('\/'\)/);
   });
 });

@@ -11,6 +11,7 @@ import {
   Min,
   ValidateBy,
 } from 'class-validator';
+import { BudgetValue } from '../../../common/budget-value';
 import { ATTACK_NAMES, parseAttackList } from '../../../ml/attacks/definitions';
 import { MODEL_ID_PATTERN } from '../../models/model-registry.service';
 import { parseEps, PROBE_LIMITS, PROBE_SETS } from '../runner/probe-config';
@@ -72,9 +73,13 @@ export class CreateProbeDto {
   @Check('eps', epsProblem)
   eps?: unknown;
 
-  @ApiPropertyOptional({ description: 'PGD step size (default 3/255)' })
+  @ApiPropertyOptional({
+    description: 'PGD step size, a number or a fraction such as "1/255" (default 3/255)',
+    oneOf: [{ type: 'number' }, { type: 'string', example: '1/255' }],
+  })
   @IsOptional()
-  @IsNumber({}, { message: 'stepSize must be a number' })
+  @BudgetValue()
+  @IsNumber({}, { message: 'stepSize must be a number or a fraction such as 1/255' })
   @Min(1e-6, { message: 'stepSize must be > 0' })
   @Max(1, { message: 'stepSize must be <= 1' })
   stepSize?: number;

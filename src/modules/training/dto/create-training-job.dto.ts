@@ -21,6 +21,7 @@ import {
   type InnerName,
   type OverfitAction,
 } from '../../../ml/defenses/options';
+import { BudgetValue } from '../../../common/budget-value';
 import { LOSS_NAMES } from '../../../ml/losses';
 import { ListJobsQueryDto } from '../../jobs/dto/list-jobs-query.dto';
 import { MODEL_NAME_PATTERN, modelNameMessage } from '../../models/model-name';
@@ -32,9 +33,14 @@ const oneOf = (what: string, names: readonly string[], plural = `${what}s`) => (
 
 /** The defence's parameters; the robust defences read eps, steps, stepSize and weight. */
 export class DefenseParamsDto {
-  @ApiPropertyOptional({ description: 'L-inf budget (pixels in [0,1])', default: 8 / 255 })
+  @ApiPropertyOptional({
+    description: 'L-inf budget (pixels in [0,1]): a number or a fraction such as "8/255"',
+    default: 8 / 255,
+    oneOf: [{ type: 'number' }, { type: 'string', example: '8/255' }],
+  })
   @IsOptional()
-  @IsNumber()
+  @BudgetValue()
+  @IsNumber({}, { message: 'eps must be a number or a fraction such as 8/255' })
   @Min(0, { message: 'eps must be in [0, 1]' })
   @Max(1, { message: 'eps must be in [0, 1]' })
   eps?: number;
@@ -46,9 +52,14 @@ export class DefenseParamsDto {
   @Max(1000)
   steps?: number;
 
-  @ApiPropertyOptional({ description: 'PGD step size (default 2.5 * eps / steps)' })
+  @ApiPropertyOptional({
+    description:
+      'PGD step size, a number or a fraction such as "1/255" (default 2.5 * eps / steps)',
+    oneOf: [{ type: 'number' }, { type: 'string', example: '1/255' }],
+  })
   @IsOptional()
-  @IsNumber()
+  @BudgetValue()
+  @IsNumber({}, { message: 'stepSize must be a number or a fraction such as 1/255' })
   @Min(1e-9, { message: 'stepSize must be > 0' })
   @Max(1)
   stepSize?: number;

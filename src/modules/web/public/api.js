@@ -21,6 +21,11 @@ export const session = {
   },
   /** { id, name, role } of the signed-in key, from GET /v1/auth/me. */
   identity: null,
+  /**
+   * What the API accepts and how its figures read, from GET /v1/meta (loaded with the identity): the
+   * console keeps no copy of the backbones, losses, defences, attacks or figure rules.
+   */
+  meta: null,
 };
 
 /** Whether a key of `role` may use something that needs one of `roles` (admin may do everything). */

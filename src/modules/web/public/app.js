@@ -68,6 +68,7 @@ function renderNav(current) {
 function signOut() {
   session.key = null;
   session.identity = null;
+  session.meta = null;
   forgetImages();
   navigate('#/signin');
 }
@@ -128,9 +129,10 @@ async function route() {
   cleanup = null;
   const { id, params } = parseRoute();
   if (!session.key) return renderSignIn();
-  if (!session.identity) {
+  if (!session.identity || !session.meta) {
     try {
-      session.identity = await api('/v1/auth/me');
+      session.identity ??= await api('/v1/auth/me');
+      session.meta ??= await api('/v1/meta');
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         session.key = null;
@@ -157,7 +159,13 @@ async function route() {
   if (!roleAllows(session.identity.role, page.roles)) return renderRefused(page);
   document.title = `${page.title} · rir console`;
   main.replaceChildren();
-  cleanup = page.module.render(main, { identity: session.identity, params, navigate }) || null;
+  cleanup =
+    page.module.render(main, {
+      identity: session.identity,
+      meta: session.meta,
+      params,
+      navigate,
+    }) || null;
   // Move focus to the new page's heading so keyboard and screen reader users land on it.
   main.querySelector('h1')?.setAttribute('tabindex', '-1');
   main.querySelector('h1')?.focus();

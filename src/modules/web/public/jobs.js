@@ -1,15 +1,8 @@
-// Shared by the job pages (training, probes): job progress and eps input parsing.
+// Shared by the job pages (training, probes): job progress.
 import { formatDuration, h } from './ui.js';
 
 /** Job statuses that can still change. */
 export const ACTIVE = ['queued', 'running'];
-
-/** "8/255" or "0.03" -> number (NaN when neither). */
-export function parseEps(text) {
-  const fraction = /^\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*$/.exec(text);
-  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
-  return text.trim() === '' ? NaN : Number(text);
-}
 
 export function progressCell(job) {
   const p = job.progress || {};

@@ -1,21 +1,21 @@
 // Probes (security): start an attack probe against a model; read its report (#/probes/<id>).
 import { api } from './api.js';
-import { ACTIVE, parseEps, progressCell } from './jobs.js';
+import { ACTIVE, progressCell } from './jobs.js';
 import { eps255, renderReport } from './probe-report.js';
 import { field, fill, formatDate, formatPercent, h, messageBox, poll, statusLine } from './ui.js';
 
 export const API_PATH = '/v1/probes';
 
-const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'];
-const PROBE_SETS = [
-  ['dataset:mnist', 'MNIST (held-out digits)'],
-  ['gallery', 'Labelled gallery'],
-];
+/** How the probe sets the API names (GET /v1/meta) are offered. */
+const PROBE_SET_TITLES = {
+  'dataset:mnist': 'MNIST (held-out digits)',
+  gallery: 'Labelled gallery',
+};
 export function render(main, context) {
   return context.params[0] ? renderReport(main, context.params[0]) : renderList(main, context);
 }
 
-function renderList(main, { navigate }) {
+function renderList(main, { meta, navigate }) {
   const errors = messageBox();
   const status = statusLine();
   const body = h('tbody');
@@ -27,7 +27,7 @@ function renderList(main, { navigate }) {
     placeholder: 'the deployed model',
     maxlength: '128',
   });
-  const attackBoxes = ATTACKS.map((name) =>
+  const attackBoxes = meta.attacks.map((name) =>
     h('input', { type: 'checkbox', name: 'attacks', value: name, checked: name === 'ES' }),
   );
   const eps = h('input', {
@@ -64,7 +64,7 @@ function renderList(main, { navigate }) {
   const probeSet = h(
     'select',
     { name: 'probeSet' },
-    PROBE_SETS.map(([value, text]) => h('option', { value }, text)),
+    meta.probeSets.map((value) => h('option', { value }, PROBE_SET_TITLES[value] ?? value)),
   );
   const seed = h('input', { type: 'number', name: 'seed', min: '0', value: '0' });
   const gallerySize = h('input', {
@@ -89,18 +89,12 @@ function renderList(main, { navigate }) {
     errors.clear();
     const attacks = attackBoxes.filter((box) => box.checked).map((box) => box.value);
     if (!attacks.length) return errors.show('Choose at least one attack.');
-    const epsList = eps.value.split(',').map(parseEps);
-    if (epsList.some((value) => !(value >= 0 && value <= 1)))
-      return errors.show(
-        'Every eps must be a number between 0 and 1, such as 0.03 or 8/255 (separate several with commas).',
-      );
-    const step = parseEps(stepSize.value);
-    if (!(step > 0 && step <= 1))
-      return errors.show('Step size must be a number in (0, 1], such as 1/255.');
+    // Budgets as typed ("8/255", "0.03"): the API reads and checks them.
+    const epsList = eps.value.split(',').map((text) => text.trim());
     const body = {
       attacks,
       eps: epsList.length === 1 ? epsList[0] : epsList,
-      stepSize: step,
+      stepSize: stepSize.value.trim(),
       steps: Number(steps.value),
       restarts: Number(restarts.value),
       randomStart: randomStart.checked,
@@ -126,7 +120,7 @@ function renderList(main, { navigate }) {
     const c = probe.config || {};
     const summary = probe.summary;
     const attacks = Array.isArray(c.attacks)
-      ? c.attacks.length === ATTACKS.length
+      ? c.attacks.length === meta.attacks.length
         ? 'all attacks'
         : c.attacks.join(', ')
       : '';

@@ -1,14 +1,14 @@
 // Training (admin): start a robust retraining job, watch its progress live, cancel it.
 import { api } from './api.js';
-import { ACTIVE, parseEps, progressCell } from './jobs.js';
+import { ACTIVE, progressCell } from './jobs.js';
 import { confirmDialog, field, fill, formatDate, h, messageBox, poll, statusLine } from './ui.js';
 
 export const API_PATH = '/v1/training-jobs';
 
-const DATASETS = ['mnist', 'gallery', 'iconify', 'emoji'];
-const LOSSES = ['triplet', 'triplet-semihard', 'contrastive', 'margin', 'multi-similarity'];
-const DEFENSES = ['none', 'panum', 'naive', 'est', 'act', 'hm', 'hm-ics'];
-const BACKBONES = ['small-cnn', 'mobilenetv2'];
+/** The data sets a request can name without a path on the server (`iconify[:OPTIONS]` -> `iconify`). */
+function datasetNames(forms) {
+  return forms.map((form) => form.replace('[:OPTIONS]', '')).filter((form) => !form.includes(':'));
+}
 
 function select(name, options, value) {
   return h(
@@ -18,7 +18,7 @@ function select(name, options, value) {
   );
 }
 
-export function render(main) {
+export function render(main, { meta }) {
   const errors = messageBox();
   const status = statusLine();
   const jobsBody = h('tbody');
@@ -33,9 +33,10 @@ export function render(main) {
     list: 'dataset-names',
     required: true,
   });
-  const backbone = select('backbone', BACKBONES, 'small-cnn');
-  const loss = select('loss', LOSSES, 'triplet');
-  const defense = select('defense', DEFENSES, 'none');
+  // The choices as the API names them (GET /v1/meta).
+  const backbone = select('backbone', meta.backbones, 'small-cnn');
+  const loss = select('loss', meta.losses, 'triplet');
+  const defense = select('defense', meta.defenses, 'none');
   const epochs = h('input', {
     type: 'number',
     name: 'epochs',
@@ -77,9 +78,6 @@ export function render(main) {
   async function start(event) {
     event.preventDefault();
     errors.clear();
-    const epsValue = parseEps(eps.value);
-    if (!(epsValue >= 0 && epsValue <= 1))
-      return errors.show('eps must be a number between 0 and 1, such as 0.03 or 8/255.');
     submit.disabled = true;
     try {
       const body = {
@@ -89,7 +87,8 @@ export function render(main) {
         defense: defense.value,
         epochs: Number(epochs.value),
         batchSize: Number(batchSize.value),
-        defenseParams: { eps: epsValue },
+        // As typed ("8/255", "0.03"): the API reads and checks budgets.
+        defenseParams: { eps: eps.value.trim() },
       };
       if (perClass.value) body.perClass = Number(perClass.value);
       if (maxTrain.value) body.maxTrainImages = Number(maxTrain.value);
@@ -211,7 +210,7 @@ export function render(main) {
       h(
         'datalist',
         { id: 'dataset-names' },
-        DATASETS.map((name) => h('option', { value: name })),
+        datasetNames(meta.datasets).map((name) => h('option', { value: name })),
       ),
       h(
         'div',

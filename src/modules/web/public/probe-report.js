@@ -1,6 +1,6 @@
 // The probe report page (#/probes/<id>): sanity checks, summary figures, per-attack table,
 // the R@1-versus-eps chart, the CA+ rank distribution and the worst examples.
-import { api } from './api.js';
+import { api, session } from './api.js';
 import { lineChart, SERIES_COLOURS } from './chart.js';
 import { ACTIVE, progressCell } from './jobs.js';
 import {
@@ -15,23 +15,17 @@ import {
   statusLine,
 } from './ui.js';
 
-/** Which way is more robust, and the unit, for each figure (docs/METHOD.md §6). */
-const FIGURES = {
-  'CA+': ['higher', 'mean rank %'],
-  'CA-': ['lower', 'mean rank %'],
-  'QA+': ['higher', 'mean rank %'],
-  'QA-': ['lower', 'mean rank %'],
-  TMA: ['lower', 'mean cosine'],
-  'ES:D': ['lower', 'mean shift'],
-  'ES:R': ['higher', 'R@1 %'],
-  LTM: ['higher', 'R@1 %'],
-  GTM: ['higher', 'R@1 %'],
-  GTT: ['higher', 'retain@4 %'],
-};
+/**
+ * How a figure reads (which way is more robust, its unit, percent or not, its digits), as the API
+ * says in GET /v1/meta (docs/METHOD.md §6); a figure it does not know prints as a percent.
+ */
+function figureInfo(metric) {
+  return session.meta?.figures?.[metric] ?? { moreRobust: '', unit: '', percent: true, digits: 1 };
+}
 
 export function formatFigure(metric, value) {
   if (typeof value !== 'number' || Number.isNaN(value)) return '–';
-  return metric === 'TMA' || metric === 'ES:D' ? value.toFixed(3) : value.toFixed(1);
+  return value.toFixed(figureInfo(metric).digits);
 }
 
 const groupThousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
@@ -51,25 +45,19 @@ export function formatEstimate(estimate, { digits = 1, unit = '' } = {}) {
 
 /** A figure of the suite: its estimate when the report has one, else its bare value. */
 export function formatFigureEstimate(metric, value, estimate) {
-  const cosineOrDistance = metric === 'TMA' || metric === 'ES:D';
+  const { percent, digits } = figureInfo(metric);
   return (
-    formatEstimate(estimate, cosineOrDistance ? { digits: 3 } : { unit: '%' }) ??
+    formatEstimate(estimate, percent ? { digits, unit: '%' } : { digits }) ??
     formatFigure(metric, value)
   );
 }
-
-const CHANCE_MEANING = {
-  'above chance': 'the model still retrieves better than a random ranking',
-  'at chance': 'the attack moves the embedding, but not where the attacker wants',
-  'below chance': 'the attacker steers it',
-};
 
 /** "ES:R 3.3% [0.6, 16.7], n = 30 is at chance (10.1%): the attack moves the embedding, …" */
 export function chanceSentence(metric, estimate) {
   if (!estimate?.verdict || !isNumber(estimate.chance)) return null;
   return (
     `${metric} ${formatFigureEstimate(metric, estimate.value, estimate)} is ${estimate.verdict} ` +
-    `(${estimate.chance.toFixed(1)}%): ${CHANCE_MEANING[estimate.verdict] ?? ''}.`
+    `(${estimate.chance.toFixed(1)}%): ${session.meta?.chanceMeaning?.[estimate.verdict] ?? ''}.`
   );
 }
 
@@ -259,7 +247,7 @@ export function reportView(id, report) {
             'tr',
             {},
             h('th', { scope: 'row' }, i === 0 ? attack.attack : ''),
-            h('td', {}, `${metric} (${FIGURES[metric]?.[1] ?? ''})`),
+            h('td', {}, `${metric} (${figureInfo(metric).unit})`),
             h(
               'td',
               { class: 'num' },
@@ -281,7 +269,7 @@ export function reportView(id, report) {
                 attack.cleanEstimates?.[metric],
               ),
             ),
-            h('td', {}, FIGURES[metric]?.[0] ?? ''),
+            h('td', {}, figureInfo(metric).moreRobust),
             h(
               'td',
               { class: 'num' },
