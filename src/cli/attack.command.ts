@@ -134,7 +134,7 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'model version directory (manifest.json + weights)')
     .requiredOption(
       '--dataset <spec>',
-      'mnist | idx:IMAGES,LABELS | folder:PATH (its test classes are attacked)',
+      'mnist | mnist-all | idx:IMAGES,LABELS | folder:PATH (its test classes are attacked)',
     );
   addAttackOptions(command, 'all')
     .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)

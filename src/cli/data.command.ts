@@ -17,7 +17,10 @@ export function register(program: Command): void {
   data
     .command('prepare')
     .description('Prepare a data set (render caches) and print its split')
-    .requiredOption('--dataset <spec>', 'mnist | iconify | emoji | idx:IMAGES,LABELS | folder:PATH')
+    .requiredOption(
+      '--dataset <spec>',
+      'mnist | mnist-all | iconify | emoji | idx:IMAGES,LABELS | folder:PATH',
+    )
     .option('--seed <n>', 'split seed', (v) => Number.parseInt(v, 10), 0)
     .option(
       '--image-size <px>',

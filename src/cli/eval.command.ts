@@ -205,7 +205,10 @@ export function register(program: Command): void {
     .command('eval')
     .description("Evaluate a model's retrieval on a data set's held-out (test) classes")
     .requiredOption('--model <dir>', 'model version directory')
-    .requiredOption('--dataset <spec>', 'mnist | iconify | emoji | idx:IMAGES,LABELS | folder:PATH')
+    .requiredOption(
+      '--dataset <spec>',
+      'mnist | mnist-all | iconify | emoji | idx:IMAGES,LABELS | folder:PATH',
+    )
     .option('--seed <n>', 'split seed (default: the one in the model manifest)', (v) =>
       Number.parseInt(v, 10),
     )

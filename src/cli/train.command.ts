@@ -242,7 +242,10 @@ export function register(program: Command): void {
     .description(
       'Train an embedding model with deep metric learning (optionally with a robust-training defence)',
     )
-    .requiredOption('--dataset <spec>', 'mnist | iconify | emoji | idx:IMAGES,LABELS | folder:PATH')
+    .requiredOption(
+      '--dataset <spec>',
+      'mnist | mnist-all | iconify | emoji | idx:IMAGES,LABELS | folder:PATH',
+    )
     .option('--backbone <name>', `${BACKBONES.join(' | ')}`, 'small-cnn')
     .option('--loss <name>', `${LOSS_NAMES.join(' | ')}`, 'triplet')
     .option('--defense <name>', 'none | panum | naive | est | act | hm | hm-ics', 'none')

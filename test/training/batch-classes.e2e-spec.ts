@@ -63,6 +63,11 @@ describe('batches that the training classes cannot fill', () => {
       'batch 64 with 8 per class needs 8 classes; mnist has 5 training classes',
     ],
     [
+      'mnist-all (10 training classes), batch 176 of 16 per class',
+      { dataset: 'mnist-all', batchSize: 176, perClass: 16 },
+      'batch 176 with 16 per class needs 11 classes; mnist-all has 10 training classes',
+    ],
+    [
       'iconify with 6 classes (3 train), batch 16 of 4 per class',
       { dataset: 'iconify:classes=6', batchSize: 16, perClass: 4 },
       'batch 16 with 4 per class needs 4 classes; iconify:classes=6 has 3 training classes',

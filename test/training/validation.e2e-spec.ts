@@ -36,7 +36,7 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
     [
       'unknown data set',
       { dataset: 'cifar10' },
-      /unknown data set 'cifar10': valid data sets are mnist, iconify\[:OPTIONS\], emoji\[:OPTIONS\], folder:PATH, idx:IMAGES,LABELS, gallery/,
+      /unknown data set 'cifar10': valid data sets are mnist, mnist-all, iconify\[:OPTIONS\], emoji\[:OPTIONS\], folder:PATH, idx:IMAGES,LABELS, gallery/,
     ],
     [
       'unknown loss',

@@ -5,7 +5,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { decodeImage } from './decode-image';
 import { parseIdx } from './idx';
-import { loadDataset } from './datasets';
+import { loadDataset, trainingClassCount } from './datasets';
 import { MPerClassSampler } from './sampler';
 import { augmentBatch } from './augment';
 import { SeededRandom } from './random';
@@ -91,6 +91,45 @@ describe('loadDataset', () => {
     const again = await loadDataset('mnist', { seed: 1, maxTrain: 200, maxValidation: 50, maxTest: 100 });
     expect(again.train.labels).toEqual(split.train.labels);
     expect(again.train.images.subarray(0, 2000)).toEqual(split.train.images.subarray(0, 2000));
+  });
+
+  it("mnist-all: all ten digits, the MNIST train split (less a validation slice) against its whole test split", async () => {
+    const counts = (labels: Int32Array): number[] => {
+      const out = new Array<number>(10).fill(0);
+      for (const label of labels) out[label]++;
+      return out;
+    };
+    const split = await loadDataset('mnist-all', { seed: 0 });
+    expect(split.description.trainClasses).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(split.description.testClasses).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(split.test.shape).toEqual([28, 28, 1]);
+    // The test set is the t10k file, all of it (its published class counts), not a slice of the train file.
+    expect(split.description.counts.test).toBe(10000);
+    expect(counts(split.test.labels)).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    // Training and validation share the 60,000 training images, 10% per class held out for validation.
+    expect(split.description.counts.train + split.description.counts.validation).toBe(60000);
+    expect(split.description.counts.validation).toBe(6000);
+    const trainAndValidation = counts(split.train.labels).map(
+      (n, digit) => n + counts(split.validation.labels)[digit],
+    );
+    expect(trainAndValidation).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    // Its test images of digits 5-9 are the class-disjoint split's test set, in the same order.
+    const disjoint = await loadDataset('mnist', { seed: 0, maxTrain: 0, maxValidation: 0 });
+    const upper = [...split.test.labels.keys()].filter((i) => split.test.labels[i] >= 5);
+    expect(upper).toHaveLength(disjoint.test.labels.length);
+    const size = 28 * 28;
+    for (const k of [0, 1, upper.length - 1]) {
+      expect(split.test.labels[upper[k]]).toBe(disjoint.test.labels[k]);
+      expect(split.test.images.subarray(upper[k] * size, (upper[k] + 1) * size)).toEqual(
+        disjoint.test.images.subarray(k * size, (k + 1) * size),
+      );
+    }
+    await expect(trainingClassCount('mnist-all')).resolves.toBe(10);
+    const limited = await loadDataset('mnist-all', { seed: 1, maxTrain: 300, maxValidation: 40, maxTest: 200 });
+    expect(limited.train.labels).toHaveLength(300);
+    expect(limited.validation.labels).toHaveLength(40);
+    expect(limited.test.labels).toHaveLength(200);
+    expect(new Set(limited.train.labels).size).toBe(10);
   });
 
   it('loads idx:IMAGES,LABELS (gzipped) and splits classes in halves', async () => {

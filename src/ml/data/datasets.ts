@@ -38,6 +38,9 @@ const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /**
  * Loads a data set by spec and splits it class-disjointly:
  * - `mnist`: digits 0-4 (train file) for training and validation, digits 5-9 (t10k file) for testing;
+ * - `mnist-all`: the exception, not class-disjoint: all ten digits of the train file for training and
+ *   validation, all ten of the t10k file (10,000 images) for testing, RobRank's MNIST protocol
+ *   (docs/METHOD.md §9.1);
  * - `idx:IMAGES,LABELS`: plain or gzipped IDX files; the lower half of the classes trains, the upper half tests;
  * - `folder:PATH`: one sub-folder per class (JPEG/PNG/WebP); the first half of the classes (by name) trains;
  * - `iconify[:min-sets=N,classes=K]`, `emoji[:min-designs=N,classes=K]`: rendered from installed packages
@@ -46,6 +49,7 @@ const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export async function loadDataset(spec: string, options: LoadDatasetOptions = {}): Promise<DatasetSplit> {
   const seed = options.seed ?? 0;
   if (spec === 'mnist') return loadMnist(options, seed);
+  if (spec === 'mnist-all') return loadMnistAll(options, seed);
   if (spec.startsWith('idx:')) {
     const parts = spec.slice(4).split(',');
     if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`expected idx:IMAGES,LABELS (got '${spec}')`);
@@ -54,7 +58,7 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
   if (spec.startsWith('folder:')) return loadFolder(spec, spec.slice(7), options, seed);
   if (spec === 'iconify' || spec.startsWith('iconify:')) return loadIconify(spec, { ...options, seed });
   if (spec === 'emoji' || spec.startsWith('emoji:')) return loadEmoji(spec, { ...options, seed });
-  throw new Error(`unknown data set '${spec}' (expected mnist, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
+  throw new Error(`unknown data set '${spec}' (expected mnist, mnist-all, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
 }
 
 /**
@@ -66,6 +70,7 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
 export async function trainingClassCount(spec: string): Promise<number | null> {
   const half = (classes: number) => Math.ceil(classes / 2);
   if (spec === 'mnist') return 5;
+  if (spec === 'mnist-all') return 10;
   if (spec.startsWith('idx:')) {
     const parts = spec.slice(4).split(',');
     if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`expected idx:IMAGES,LABELS (got '${spec}')`);
@@ -87,7 +92,7 @@ export async function trainingClassCount(spec: string): Promise<number | null> {
     const classes = parseSpecOptions(spec, name, allowed).classes;
     return classes === undefined ? null : half(classes);
   }
-  throw new Error(`unknown data set '${spec}' (expected mnist, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
+  throw new Error(`unknown data set '${spec}' (expected mnist, mnist-all, iconify, emoji, idx:IMAGES,LABELS or folder:PATH)`);
 }
 
 function needTwoClasses(spec: string, classes: number): void {
@@ -148,14 +153,26 @@ function pickLimits(options: SubsetLimits): { limits?: SubsetLimits } {
   return Object.keys(limits).length > 0 ? { limits } : {};
 }
 
-async function loadMnist(options: LoadDatasetOptions, seed: number): Promise<DatasetSplit> {
+async function loadMnistFiles(): Promise<{ train: PixelSource; test: PixelSource }> {
   const dir = path.join(MNIST_DIR, 'data');
   const train = await loadIdxSource(
     path.join(dir, 'train-images-idx3-ubyte'),
     path.join(dir, 'train-labels-idx1-ubyte'),
   );
   const test = await loadIdxSource(path.join(dir, 't10k-images-idx3-ubyte'), path.join(dir, 't10k-labels-idx1-ubyte'));
+  return { train, test };
+}
+
+async function loadMnist(options: LoadDatasetOptions, seed: number): Promise<DatasetSplit> {
+  const { train, test } = await loadMnistFiles();
   return assemble('mnist', seed, options, train, test, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], DIGIT_NAMES);
+}
+
+/** All ten digits on both sides: the validation slice comes out of the train file, the test set is the t10k file. */
+async function loadMnistAll(options: LoadDatasetOptions, seed: number): Promise<DatasetSplit> {
+  const { train, test } = await loadMnistFiles();
+  const digits = DIGIT_NAMES.map((_, digit) => digit);
+  return assemble('mnist-all', seed, options, train, test, digits, digits, DIGIT_NAMES);
 }
 
 async function loadIdxPair(

@@ -4,6 +4,7 @@ import * as path from 'path';
 
 export const DATASET_FORMS = [
   'mnist',
+  'mnist-all',
   'iconify[:OPTIONS]',
   'emoji[:OPTIONS]',
   'folder:PATH',
@@ -54,7 +55,7 @@ export async function resolveUnderRoots(
 
 /** Maps the data set a client named to what the ML core loads; 400 for anything else. */
 export async function resolveDatasetSpec(name: string, roots: string[]): Promise<string> {
-  if (name === 'mnist') return 'mnist';
+  if (name === 'mnist' || name === 'mnist-all') return name;
   if (RENDERED_DATASET.test(name)) return name;
   if (name.startsWith('folder:')) {
     return `folder:${await resolveUnderRoots(name.slice('folder:'.length), roots, 'directory')}`;

@@ -34,6 +34,11 @@ export const TRAINING_JOB = 'training';
 const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
 /** Fewest labelled classes the gallery needs: half train, half held out, two per batch at least. */
 const MIN_GALLERY_CLASSES = 4;
+/** The sampler's m when a request names none, per data set (others: 8). */
+const DEFAULT_PER_CLASS: ReadonlyMap<string, number> = new Map([
+  ['mnist', 32],
+  ['mnist-all', 16],
+]);
 
 /**
  * Admin-triggered (robust) retraining: validates a request into a TrainingJobSpec, queues it, and,
@@ -78,8 +83,9 @@ export class TrainingService implements OnModuleInit {
   async validate(dto: CreateTrainingJobDto): Promise<TrainingJobSpec> {
     const defense = dto.defense ?? 'none';
     const params = dto.defenseParams ?? {};
-    // MNIST's 5 training classes fit 4 classes of 32 in a default batch; other data, 16 of 8.
-    const perClass = dto.perClass ?? (dto.dataset === 'mnist' ? 32 : 8);
+    // MNIST's 5 training classes fit 4 classes of 32 in a default batch, mnist-all's 10 fit 8 of 16;
+    // other data, 16 of 8.
+    const perClass = dto.perClass ?? DEFAULT_PER_CLASS.get(dto.dataset) ?? 8;
     const batchSize = dto.batchSize ?? 128;
     if (batchSize < perClass) {
       throw new BadRequestException(

@@ -74,7 +74,7 @@ export class DefenseParamsDto {
 export class CreateTrainingJobDto {
   @ApiProperty({
     description:
-      "Data set: 'mnist', 'iconify' or 'emoji' (optionally with loader options, e.g. 'iconify:classes=20'), 'folder:PATH' or 'idx:IMAGES,LABELS' (paths relative to an allowed data root), or 'gallery' (the gallery's labelled images)",
+      "Data set: 'mnist' (digits 0-4 train, 5-9 test), 'mnist-all' (all ten digits, MNIST train split against its test split), 'iconify' or 'emoji' (optionally with loader options, e.g. 'iconify:classes=20'), 'folder:PATH' or 'idx:IMAGES,LABELS' (paths relative to an allowed data root), or 'gallery' (the gallery's labelled images)",
     example: 'mnist',
   })
   @IsString()
