@@ -4,7 +4,7 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { BACKBONES, type BackboneName } from '../ml/models';
+import { BACKBONES, backboneChannels, type BackboneName } from '../ml/models';
 import { DEFENSE_NAMES, isDefenseName, resolveDefenseOptions } from '../ml/defenses';
 import {
   DEFAULT_FREE_REPLAYS,
@@ -112,7 +112,8 @@ function augmentationOf(options: TrainOptions): AugmentationConfig | undefined {
   }
   const config: AugmentationConfig = {
     maxShift:
-      options.augShift ?? (options.augment ? (options.backbone === 'small-cnn' ? 2 : 4) : 0),
+      options.augShift ??
+      (options.augment ? (backboneChannels(options.backbone as BackboneName) === 1 ? 2 : 4) : 0),
     horizontalFlip: false,
   };
   if (options.augRotation !== undefined) config.maxRotation = options.augRotation;

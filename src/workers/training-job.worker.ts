@@ -14,6 +14,7 @@ import {
 } from '../ml/attacks/suite';
 import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
+import { backboneChannels } from '../ml/models';
 import { loadModel, MANIFEST_FILE } from '../ml/model-store';
 import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
 import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../ml/training/checkpoint';
@@ -127,7 +128,7 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
   const size = spec.imageSize ?? 64;
   const split = await loadDataset(spec.dataset, {
     seed: spec.seed,
-    imageSize: { height: size, width: size, channels: spec.backbone === 'small-cnn' ? 1 : 3 },
+    imageSize: { height: size, width: size, channels: backboneChannels(spec.backbone) },
     maxTrain: spec.maxTrain,
     maxValidation: spec.maxValidation,
     maxTest: spec.maxTest,

@@ -86,6 +86,18 @@ describe('batches that the training classes cannot fill', () => {
     expect(res.body.status).toBe('queued');
   });
 
+  it('accepts mnist-all with c2f2 and the default batch: 8 of its 10 digits, 16 images each', async () => {
+    const res = await post({
+      ...TINY_JOB,
+      dataset: 'mnist-all',
+      backbone: 'c2f2',
+      batchSize: undefined,
+      perClass: undefined,
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('queued');
+  });
+
   it('refuses a folder that is no data set (a class with one image) at submission', async () => {
     const dir = path.join(root, 'lonely');
     fs.mkdirSync(path.join(dir, 'a'), { recursive: true });

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Embedder } from '../types';
 
-export type BackboneName = 'small-cnn' | 'mobilenetv2' | 'mobilenetv2-mid' | 'mobilenetv2-early';
+export type BackboneName =
+  | 'small-cnn'
+  | 'c2f2'
+  | 'mobilenetv2'
+  | 'mobilenetv2-mid'
+  | 'mobilenetv2-early';
 
 /** How [0,1] pixels are mapped to the network input: x * scale + offset. Recorded in the manifest. */
 export interface InputNormalization {

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { EmbeddingModel, type BackboneName, type EmbeddingModelSpec } from './embedding-model';
+import { buildC2f2 } from './c2f2';
 import { buildMobileNetV2 } from './mobilenet-v2';
 import { buildSmallCnn } from './small-cnn';
 
@@ -12,7 +13,16 @@ export const BACKBONES: BackboneName[] = [
   'mobilenetv2',
   'mobilenetv2-mid',
   'mobilenetv2-early',
+  'c2f2',
 ];
+
+/** Backbones trained from scratch on grey images (one channel); the others take RGB. */
+const GREY_BACKBONES: readonly BackboneName[] = ['small-cnn', 'c2f2'];
+
+/** Channels a backbone's input has: 1 for the grey networks trained from scratch, 3 for MobileNetV2. */
+export function backboneChannels(backbone: BackboneName): 1 | 3 {
+  return GREY_BACKBONES.includes(backbone) ? 1 : 3;
+}
 
 const MOBILENET_VARIANTS = {
   mobilenetv2: 'pooled',
@@ -31,7 +41,10 @@ export interface CreateEmbeddingModelOptions {
   head?: boolean;
 }
 
-/** Builds a fresh embedding network (small CNN) or one initialised from pretrained weights (MobileNetV2). */
+/**
+ * Builds a fresh embedding network (small CNN, C2F2) or one initialised from pretrained weights
+ * (MobileNetV2).
+ */
 export async function createEmbeddingModel(
   options: CreateEmbeddingModelOptions,
 ): Promise<EmbeddingModel> {
@@ -46,6 +59,9 @@ export async function createEmbeddingModel(
   if (backbone === 'small-cnn') {
     if (!head) throw new Error('small-cnn has no pretrained features to use without a head');
     model = buildSmallCnn(inputShape, embeddingDim, seed);
+  } else if (backbone === 'c2f2') {
+    if (!head) throw new Error('c2f2 has no pretrained features to use without a head');
+    model = buildC2f2(inputShape, embeddingDim, seed);
   } else if (backbone in MOBILENET_VARIANTS) {
     const variant = MOBILENET_VARIANTS[backbone as keyof typeof MOBILENET_VARIANTS];
     model = await buildMobileNetV2(inputShape, embeddingDim, seed, head, variant);

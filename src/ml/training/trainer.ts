@@ -10,7 +10,7 @@ import { createDefense } from '../defenses';
 import { createLoss } from '../losses';
 import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
 import { loadModel, loadModelVersion, saveModel, type ModelManifest } from '../model-store';
-import { createEmbeddingModel, type EmbeddingModel } from '../models';
+import { backboneChannels, createEmbeddingModel, type EmbeddingModel } from '../models';
 import { GradientWorkers } from '../parallel/gradient-workers';
 import type { DatasetSplit, Defense, ProgressListener, TrainingPosition } from '../types';
 import {
@@ -71,7 +71,7 @@ function inputSizeFor(config: TrainingConfig) {
   return {
     height: size,
     width: size,
-    channels: config.backbone === 'small-cnn' ? (1 as const) : (3 as const),
+    channels: backboneChannels(config.backbone),
   };
 }
 
