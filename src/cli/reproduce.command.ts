@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
 import {
   budgetFor,
+  BUDGET_NAMES,
   DEFAULT_DEFENSES,
   describeMachine,
   MIN_QUERIES_MEDIUM,
@@ -45,7 +46,11 @@ export function register(program: Command): void {
       'docs/results',
     )
     .option('--results <file>', 'the results page to write', 'docs/RESULTS.md')
-    .option('--budget <name>', 'smoke | small | extended | medium | long | full', 'small')
+    .option(
+      '--budget <name>',
+      `${BUDGET_NAMES.join(' | ')} (robrank: RobRank's MNIST protocol, --datasets mnist-all)`,
+      'small',
+    )
     .option('--seed <n>', 'seed of data subsets, sampling and attacks', '0')
     .option(
       '--seeds <list>',

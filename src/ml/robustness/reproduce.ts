@@ -13,15 +13,28 @@ import { loadDataset } from '../data';
 import { loadModelVersion, readManifest } from '../model-store';
 import type { BackboneName } from '../models/embedding-model';
 import { trainEmbeddingModel } from '../training';
+import type { LrSchedule } from '../training/schedule';
 import type { ProgressEvent } from '../types';
 import { buildRobustnessReport, type RobustnessReport } from './report';
+import { ROBRANK_MNIST, ROBRANK_MNIST_SMOKE } from './robrank';
 
-export type BudgetName = 'smoke' | 'small' | 'extended' | 'medium' | 'long' | 'full';
+export const BUDGET_NAMES = [
+  'smoke',
+  'small',
+  'extended',
+  'medium',
+  'long',
+  'full',
+  'robrank',
+] as const;
+export type BudgetName = (typeof BUDGET_NAMES)[number];
 
 export interface ReproductionBudget {
   /** The backbone and the square input size it is trained at (default: the small CNN on 28x28 grey). */
   backbone?: BackboneName;
   imageSize?: number;
+  /** Embedding width (default: the trainer's, 128). */
+  embeddingDim?: number;
   /** Training images (a seeded subset of the training classes), validation images, test images (gallery). */
   maxTrain: number;
   maxValidation: number;
@@ -31,6 +44,8 @@ export interface ReproductionBudget {
   epochs: number;
   stepsPerEpoch: number;
   learningRate: number;
+  /** Learning-rate schedule of the training from scratch (default cosine; fine-tuning is constant). */
+  schedule?: LrSchedule;
   /**
    * Robust defences start from the finished `none` model of the same data set and train this many
    * steps more (adversarial fine-tuning) at a constant learning rate. Absent: every defence trains from scratch.
@@ -200,6 +215,8 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
       },
     },
   },
+  // RobRank's MNIST protocol: all ten digits, train split against test split, C2F2 (robrank.ts).
+  'mnist-all': { smoke: ROBRANK_MNIST_SMOKE, robrank: ROBRANK_MNIST },
 };
 
 export const DEFAULT_DEFENSES = ['none', 'panum', 'est', 'naive', 'act', 'hm'];
@@ -275,9 +292,9 @@ export function budgetFor(dataset: string, name: BudgetName): ReproductionBudget
 export function validateReproduce(options: ReproduceOptions): void {
   if (options.datasets.length === 0) throw new Error('no data set given');
   for (const dataset of options.datasets) budgetsOf(dataset);
-  if (!['smoke', 'small', 'extended', 'medium', 'long', 'full'].includes(options.budget)) {
+  if (!(BUDGET_NAMES as readonly string[]).includes(options.budget)) {
     throw new Error(
-      `budget must be smoke, small, extended, medium, long or full (got '${String(options.budget)}')`,
+      `budget must be ${BUDGET_NAMES.slice(0, -1).join(', ')} or ${BUDGET_NAMES[BUDGET_NAMES.length - 1]} (got '${String(options.budget)}')`,
     );
   }
   for (const dataset of options.datasets) budgetFor(dataset, options.budget);
@@ -398,6 +415,7 @@ async function ensureTrained(
       resume: await exists(path.join(modelDir, 'checkpoint', 'state.json')),
       backbone: budget.backbone ?? 'small-cnn',
       imageSize: budget.imageSize,
+      embeddingDim: budget.embeddingDim,
       defense,
       defenseOptions: { ...budget.training, seed },
       batchSize: budget.batchSize,
@@ -405,7 +423,7 @@ async function ensureTrained(
       epochs,
       stepsPerEpoch: fineTune ? fineTune.steps : budget.stepsPerEpoch,
       learningRate: fineTune ? fineTune.learningRate : budget.learningRate,
-      schedule: fineTune ? 'constant' : 'cosine',
+      schedule: fineTune ? 'constant' : (budget.schedule ?? 'cosine'),
       maxTrain: budget.maxTrain,
       maxValidation: budget.maxValidation,
       maxTest: budget.maxTest,

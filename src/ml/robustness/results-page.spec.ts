@@ -261,6 +261,40 @@ describe('seeds', () => {
   });
 });
 
+describe('results page, RobRank protocol (mnist-all)', () => {
+  it("sets the runs beside RobRank's published MNIST figures and says which were not run", () => {
+    const mnistAll = (run: RunRecord): RunRecord => ({ ...run, dataset: 'mnist-all' });
+    const none = mnistAll(fakeRun('none', { esR: 2, natural: 47 }));
+    const act = mnistAll({
+      ...fakeRun('act', { esR: 30, natural: 46 }),
+      naturalTestMetrics: { recallAt1: 0.975, mapAtR: 0.9 },
+    });
+    const text = renderResultsPage({
+      runs: [none, act],
+      command: 'rir reproduce --datasets mnist-all --budget robrank',
+      startedAt: '2026-01-01T00:00:00Z',
+      finishedAt: '2026-01-01T01:00:00Z',
+      durationSeconds: 3600,
+      machine: { cpus: 'cpu', cores: 2, memoryGiB: 24, node: 'v20', backend: 'wasm' },
+      budgets: { 'mnist-all': budgetFor('mnist-all', 'robrank') },
+      budgetName: 'robrank',
+    });
+    expect(text).toContain('## mnist-all');
+    expect(text).toContain("Budget: C2F2 (RobRank's MNIST network, trained from scratch, 512-d)");
+    expect(text).toContain('trains 3752 iterations (constant learning rate)');
+    expect(text).toContain(
+      `| none (RobRank: N/A) | 99.0 | 13.3 | 90.0 | ${none.report.ers?.toFixed(1)} |`,
+    );
+    expect(text).toContain(
+      `| act (RobRank: ACT) | 98.6 | 78.6 | 97.5 | ${act.report.ers?.toFixed(1)} |`,
+    );
+    expect(text).toContain('| est (RobRank: EST) | 98.3 | 40.5 | not run | not run |');
+    expect(text).toContain('| hm-ics (RobRank: HM) | 99.0 | 77.9 | not run | not run |');
+    // The class-disjoint claim check belongs to mnist, not to this protocol.
+    expect(text).not.toContain('Claim check');
+  });
+});
+
 describe('reproduce options', () => {
   const base = {
     datasets: ['mnist'],
@@ -276,7 +310,7 @@ describe('reproduce options', () => {
       /unknown defence 'magic'/,
     );
     expect(() => validateReproduce({ ...base, budget: 'huge' as never })).toThrow(
-      /budget must be smoke, small, extended, medium, long or full/,
+      /budget must be smoke, small, extended, medium, long, full or robrank/,
     );
     expect(() =>
       validateReproduce({ ...base, datasets: ['mnist', 'emoji'], budget: 'long' }),

@@ -23,6 +23,7 @@ import {
   formatPercentEstimate,
 } from './render';
 import type { MachineDescription, ReproductionBudget, RunRecord } from './reproduce';
+import { ROBRANK_MNIST_PUBLISHED } from './robrank';
 
 export interface ResultsPageInput {
   runs: RunRecord[];
@@ -223,7 +224,7 @@ export function renderResultsPage(input: ResultsPageInput): string {
           `${b.epochs * b.stepsPerEpoch} iterations, Adam ${b.learningRate}, batch-hard triplet (margin 0.2); training PGD eps ${num(b.training.eps, 3)}, ` +
           `${b.training.steps} steps of ${num(b.training.alpha, 3)}, adversarial weight ${b.training.weight}. ` +
           (b.fineTune
-            ? `The undefended model trains ${b.epochs * b.stepsPerEpoch} iterations (cosine learning rate); every robust defence starts from it and ` +
+            ? `The undefended model trains ${b.epochs * b.stepsPerEpoch} iterations (${b.schedule ?? 'cosine'} learning rate); every robust defence starts from it and ` +
               `fine-tunes ${b.fineTune.steps} more iterations under its own objective (constant learning rate ${b.fineTune.learningRate}). `
             : '') +
           `Evaluation on the test classes: ` +
@@ -339,6 +340,7 @@ export function renderResultsPage(input: ResultsPageInput): string {
       );
     }
     out.push('');
+    if (dataset === 'mnist-all') out.push(...robrankComparison(runs), '');
     if (dataset === 'mnist') {
       out.push('Claim check (MNIST, docs/METHOD.md §5.2 / issue 9):');
       out.push('');
@@ -379,7 +381,38 @@ export function keepHandWrittenSections(newPage: string, oldPage: string | null)
   return `${newPage.trimEnd()}\n\n${oldPage.slice(at)}`;
 }
 
+/**
+ * RobRank's published MNIST figures beside these runs' (natural R@1 of the whole test split, ERS; mean
+ * and spread where several seeds ran). Their HM row is compared with `hm-ics` (robrank.ts).
+ */
+function robrankComparison(runs: RunRecord[]): string[] {
+  const out = [
+    "Beside RobRank's published MNIST figures (C2F2, all ten digits, docs/METHOD.md §9.1; their training budget is far larger, see the budget):",
+    '',
+    '| defence | RobRank R@1 | RobRank ERS | R@1 here (test set) | ERS here |',
+    '|---|---|---|---|---|',
+  ];
+  for (const row of ROBRANK_MNIST_PUBLISHED) {
+    const ours = runs.filter((run) => run.defense === row.defense);
+    const recall = ours
+      .map((run) => run.naturalTestMetrics.recallAt1)
+      .filter((v): v is number => typeof v === 'number')
+      .map((v) => 100 * v);
+    const ers = ours.map((run) => run.report.ers).filter((v): v is number => typeof v === 'number');
+    const cell = (values: number[]): string => {
+      if (ours.length === 0) return 'not run';
+      return values.length === 1 ? values[0].toFixed(1) : meanAndSpread(values);
+    };
+    out.push(
+      `| ${row.defense} (RobRank: ${row.label}) | ${row.recallAt1.toFixed(1)} | ${row.ers.toFixed(1)} | ${cell(recall)} | ${cell(ers)} |`,
+    );
+  }
+  return out;
+}
+
 function describeBackbone(budget: ReproductionBudget): string {
+  if (budget.backbone === 'c2f2')
+    return `C2F2 (RobRank's MNIST network, trained from scratch, ${budget.embeddingDim ?? 128}-d)`;
   if (!budget.backbone || budget.backbone === 'small-cnn') return 'small CNN';
   return `${budget.backbone} (ImageNet-initialised, fine-tuned) at ${budget.imageSize ?? 64}x${budget.imageSize ?? 64} RGB`;
 }
