@@ -5,14 +5,14 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { BACKBONES, backboneChannels, type BackboneName } from '../ml/models';
-import { DEFENSE_NAMES, isDefenseName, resolveDefenseOptions } from '../ml/defenses';
+import { DEFENSE_NAMES, isDefenseName } from '../ml/defenses';
 import {
   DEFAULT_FREE_REPLAYS,
   DEFAULT_OVERFIT_ACTION,
   INNER_NAMES,
   OVERFIT_ACTIONS,
 } from '../ml/defenses/options';
-import { LOSS_NAMES } from '../ml/losses';
+import { checkLossOptions, LOSS_NAMES } from '../ml/losses';
 import {
   CHECKPOINT_DEFAULTS,
   checkTrainingData,
@@ -72,22 +72,12 @@ interface TrainOptions {
   json?: boolean;
 }
 
-/** The numeric options each loss reads (see createLoss). */
-const LOSS_OPTION_KEYS: Record<string, string[]> = {
-  triplet: ['margin'],
-  'triplet-semihard': ['margin'],
-  contrastive: ['posMargin', 'negMargin'],
-  margin: ['alpha', 'beta', 'cutoff', 'nonzeroLossCutoff'],
-  'multi-similarity': ['alpha', 'beta', 'base', 'epsilon'],
-};
-
-/** 'key=value,key=value' for the chosen loss; unknown keys fail before any work. */
+/** 'key=value,key=value' for the chosen loss; keys it does not read (LOSS_OPTIONS) fail before any work. */
 export function parseLossOptions(
   loss: string,
   text: string | undefined,
 ): Record<string, number> | undefined {
   if (text === undefined) return undefined;
-  const known = LOSS_OPTION_KEYS[loss] ?? [];
   const result: Record<string, number> = {};
   for (const part of text.split(',').filter((p) => p.trim() !== '')) {
     const [key, value, ...rest] = part.split('=').map((p) => p.trim());
@@ -95,12 +85,12 @@ export function parseLossOptions(
     if (rest.length > 0 || value === undefined || value === '' || !Number.isFinite(number)) {
       throw new Error(`--loss-options expects key=number pairs (got '${part}')`);
     }
-    if (!known.includes(key)) {
-      throw new Error(
-        `--loss-options: ${loss} has no option '${key}' (known: ${known.join(', ')})`,
-      );
-    }
     result[key] = number;
+  }
+  try {
+    checkLossOptions(loss, result);
+  } catch (error) {
+    throw new Error(`--loss-options: ${(error as Error).message}`);
   }
   return result;
 }
@@ -149,13 +139,13 @@ export function toTrainingConfig(
   const defenseOptions: Record<string, number> = {};
   if (options.eps !== undefined) defenseOptions.eps = options.eps;
   if (options.pgdSteps !== undefined) defenseOptions.steps = options.pgdSteps;
-  // Bad names and values fail here, before the worker loads any data.
+  // Bad names fail here with the flag's name; bad values in resolveTrainingConfig below, both before
+  // the worker loads any data.
   if (!isDefenseName(options.defense)) {
     throw new Error(
       `--defense must be one of ${DEFENSE_NAMES.join(', ')} (got '${options.defense}')`,
     );
   }
-  if (options.defense !== 'none') resolveDefenseOptions(options.defense, defenseOptions);
   const config = {
     dataset: options.dataset,
     backbone: options.backbone as BackboneName,
@@ -249,7 +239,7 @@ export function register(program: Command): void {
     )
     .option('--backbone <name>', `${BACKBONES.join(' | ')}`, 'small-cnn')
     .option('--loss <name>', `${LOSS_NAMES.join(' | ')}`, 'triplet')
-    .option('--defense <name>', 'none | panum | naive | est | act | hm | hm-ics', 'none')
+    .option('--defense <name>', `${DEFENSE_NAMES.join(' | ')}`, 'none')
     .option(
       '--eps <number>',
       'training perturbation budget (L-inf, pixels in [0,1])',

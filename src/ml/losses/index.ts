@@ -28,6 +28,26 @@ export const LOSS_NAMES = [
 ] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 
+/** The numeric options a run may set for each loss (createLoss gives their defaults). */
+export const LOSS_OPTIONS: Record<LossName, readonly string[]> = {
+  triplet: ['margin'],
+  'triplet-semihard': ['margin'],
+  contrastive: ['posMargin', 'negMargin'],
+  margin: ['alpha', 'beta', 'cutoff', 'nonzeroLossCutoff'],
+  'multi-similarity': ['alpha', 'beta', 'base', 'epsilon'],
+};
+
+/** Throws naming the loss's options when `options` sets one it does not read, or a value that is not a number. */
+export function checkLossOptions(name: string, options: Record<string, number>): void {
+  const known = LOSS_OPTIONS[name as LossName] ?? [];
+  for (const [key, value] of Object.entries(options)) {
+    if (!known.includes(key))
+      throw new Error(`${name} has no option '${key}' (known: ${known.join(', ')})`);
+    if (!Number.isFinite(value))
+      throw new Error(`loss option ${key} must be a finite number (got ${value})`);
+  }
+}
+
 /** A configured metric loss: the batch function, its own trainable variables (margin's beta) and its config. */
 export interface MetricLoss {
   name: LossName;

@@ -1,7 +1,15 @@
 import type { AugmentationConfig } from '../data/augment';
 import { trainingClassCount } from '../data/datasets';
 import type { BackboneName } from '../models';
-import { resolveInnerOptions, type InnerName, type OverfitAction } from '../defenses/options';
+import {
+  DEFENSE_NAMES,
+  resolveDefenseOptions,
+  resolveInnerOptions,
+  type DefenseName,
+  type InnerName,
+  type OverfitAction,
+} from '../defenses/options';
+import { checkLossOptions } from '../losses';
 import { validateInstanceTerm, type InstanceTermConfig } from './instance-term';
 import type { LrSchedule } from './schedule';
 
@@ -93,11 +101,22 @@ export const TRAINING_DEFAULTS = {
 export function resolveTrainingConfig(
   input: Partial<TrainingConfig> & { dataset: string; outDir: string },
 ): TrainingConfig {
-  const config: TrainingConfig = {
-    ...TRAINING_DEFAULTS,
-    ...dropUndefined(input),
-  } as TrainingConfig;
-  const positiveInt = (name: keyof TrainingConfig) => {
+  const config = { ...TRAINING_DEFAULTS, ...dropUndefined(input) } as TrainingConfig;
+  checkTrainingConfig(config);
+  return config;
+}
+
+/**
+ * The rules of a training run that need no data, in one place: `rir train` (before a worker starts),
+ * a training job's request (before it is queued; it has no output directory yet) and the trainer all
+ * call this. Defaults are those of resolveTrainingConfig.
+ */
+export function checkTrainingConfig(input: Partial<TrainingConfig> & { dataset: string }): void {
+  const config = { ...TRAINING_DEFAULTS, ...dropUndefined(input) } as Omit<
+    TrainingConfig,
+    'outDir'
+  >;
+  const positiveInt = (name: keyof typeof config) => {
     const value = config[name];
     if (!Number.isInteger(value) || (value as number) < 1)
       throw new Error(`${name} must be a positive integer (got ${String(value)})`);
@@ -115,11 +134,21 @@ export function resolveTrainingConfig(
     throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);
   if (!(config.learningRate > 0))
     throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
-  if (config.perClass !== undefined && config.batchSize % config.perClass !== 0) {
+  if (config.perClass !== undefined && config.batchSize < config.perClass) {
     throw new Error(
-      `batch size ${config.batchSize} must be a multiple of per-class ${config.perClass}`,
+      `batchSize ${config.batchSize} is smaller than the sampler's per-class m (perClass ${config.perClass})`,
     );
   }
+  if (config.perClass !== undefined && config.batchSize % config.perClass !== 0) {
+    throw new Error(
+      `batchSize ${config.batchSize} must be a multiple of perClass ${config.perClass} (m images per class per batch)`,
+    );
+  }
+  if (config.lossOptions) checkLossOptions(config.loss, config.lossOptions);
+  if (!(DEFENSE_NAMES as readonly string[]).includes(config.defense))
+    throw new Error(
+      `unknown defence '${config.defense}': known defences are ${DEFENSE_NAMES.join(', ')}`,
+    );
   if (config.instanceTerm !== undefined) {
     validateInstanceTerm(config.instanceTerm, config.batchSize, config.augmentation);
     if (!DEFENSES_WITH_INSTANCE_TERM.includes(config.defense)) {
@@ -131,11 +160,19 @@ export function resolveTrainingConfig(
       throw new Error('the instance term trains in one thread (drop --workers / --shards)');
     }
   }
-  const inner = resolveInnerOptions(config.defense, config);
+  // The defence's budget and inner maximisation (a defence without one only checks that none is set).
+  const inner =
+    config.defense === 'none'
+      ? resolveInnerOptions(config.defense, config)
+      : resolveDefenseOptions(config.defense as DefenseName, {
+          ...config.defenseOptions,
+          inner: config.inner,
+          freeReplays: config.freeReplays,
+          onOverfit: config.onOverfit,
+        }).inner;
   if (inner.method !== 'pgd' && ((config.workers ?? 1) > 1 || (config.shards ?? 1) > 1)) {
     throw new Error(`inner ${inner.method} trains in one thread (drop --workers / --shards)`);
   }
-  return config;
 }
 
 function dropUndefined<T extends object>(value: T): Partial<T> {

@@ -8,6 +8,7 @@ import { selectImages } from '../data/split';
 import { readManifest } from '../model-store';
 import type { DatasetSplit, Defense, DefenseContext, ProgressEvent } from '../types';
 import { defaultPerClass, learningRateAt, readCheckpointState, trainEmbeddingModel } from '.';
+import { checkTrainingConfig, type TrainingConfig } from './config';
 
 let split: DatasetSplit;
 const tiny = {
@@ -145,10 +146,27 @@ describe('trainEmbeddingModel', () => {
   it('rejects impossible configurations before any work', async () => {
     await expect(
       trainEmbeddingModel({ ...tiny, batchSize: 20, perClass: 3, outDir: 'x' }),
-    ).rejects.toThrow(/multiple of per-class 3/);
+    ).rejects.toThrow(/batchSize 20 must be a multiple of perClass 3/);
     await expect(
       trainEmbeddingModel({ ...tiny, loss: 'arcface', outDir: await tempDir() }, { split }),
     ).rejects.toThrow(/unknown loss/);
+  });
+
+  it('has one rule set for rir train, training jobs and the trainer (checkTrainingConfig)', () => {
+    const check = (change: Partial<TrainingConfig>) => () =>
+      checkTrainingConfig({ dataset: 'mnist', ...change });
+    expect(check({ batchSize: 4, perClass: 8 })).toThrow(
+      "batchSize 4 is smaller than the sampler's per-class m (perClass 8)",
+    );
+    expect(check({ loss: 'contrastive', lossOptions: { margin: 0.1 } })).toThrow(
+      "contrastive has no option 'margin' (known: posMargin, negMargin)",
+    );
+    expect(check({ defense: 'panum', defenseOptions: { eps: 2 } })).toThrow(
+      'training eps must be in [0, 1] (got 2)',
+    );
+    expect(check({ defense: 'shield' })).toThrow(/unknown defence 'shield'/);
+    expect(check({ defense: 'none', inner: 'fast' })).toThrow(/needs a robust defence/);
+    expect(check({ defense: 'panum', inner: 'fast' })).not.toThrow();
   });
 });
 

@@ -11,7 +11,11 @@ import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { resolveDefenseOptions, type DefenseName } from '../../ml/defenses/options';
 import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../../ml/training/checkpoint';
-import { checkClassesPerBatch, checkTrainingData } from '../../ml/training/config';
+import {
+  checkClassesPerBatch,
+  checkTrainingConfig,
+  checkTrainingData,
+} from '../../ml/training/config';
 import {
   Job,
   JobContext,
@@ -87,30 +91,30 @@ export class TrainingService implements OnModuleInit {
     // other data, 16 of 8.
     const perClass = dto.perClass ?? DEFAULT_PER_CLASS.get(dto.dataset) ?? 8;
     const batchSize = dto.batchSize ?? 128;
-    if (batchSize < perClass) {
-      throw new BadRequestException(
-        `batchSize ${batchSize} is smaller than the sampler's per-class m (perClass ${perClass})`,
-      );
-    }
-    if (batchSize % perClass !== 0) {
-      throw new BadRequestException(
-        `batchSize ${batchSize} must be a multiple of perClass ${perClass} (m images per class per batch)`,
-      );
-    }
-    let resolved;
-    try {
-      resolved = resolveDefenseOptions(defense as DefenseName, {
-        eps: params.eps,
-        steps: params.steps,
-        alpha: params.stepSize,
-        weight: params.weight,
-        inner: dto.inner,
-        freeReplays: dto.freeReplays,
-        onOverfit: dto.onOverfit,
-      });
-    } catch (error) {
-      throw new BadRequestException((error as Error).message);
-    }
+    const defenseOptions = { eps: params.eps, steps: params.steps, alpha: params.stepSize };
+    const inner = { inner: dto.inner, freeReplays: dto.freeReplays, onOverfit: dto.onOverfit };
+    // The rules of a training run, as `rir train` and the trainer apply them (src/ml/training/config.ts).
+    await badRequestOnError(() =>
+      checkTrainingConfig({
+        dataset: dto.dataset,
+        backbone: dto.backbone,
+        embeddingDim: dto.embeddingDim,
+        loss: dto.loss,
+        defense,
+        defenseOptions: definedOnly({ ...defenseOptions, weight: params.weight }),
+        ...inner,
+        epochs: dto.epochs,
+        batchSize,
+        perClass,
+        learningRate: dto.learningRate,
+        seed: dto.seed,
+        stepsPerEpoch: dto.stepsPerEpoch,
+        checkpointEverySteps: dto.checkpointEverySteps,
+        checkpointEveryMinutes: dto.checkpointEveryMinutes,
+      }),
+    );
+    // The defaults it filled in (eps, steps), for the job's spec.
+    const resolved = resolveDefenseOptions(defense as DefenseName, { ...defenseOptions, ...inner });
     let dataset: string;
     if (dto.dataset === 'gallery') {
       const classes = await this.gallery.classCount();
@@ -216,6 +220,14 @@ export class TrainingService implements OnModuleInit {
     this.logger.log(`training job ${job.id} registered model ${modelId} as '${name}'`);
     return { ...result, modelId, modelName: name, modelDir: target };
   }
+}
+
+/** The values that are set (a request's optional numbers). */
+function definedOnly(values: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    number
+  >;
 }
 
 /** Runs a check of the ML core: its error (a message about the request's data) becomes a 400. */
