@@ -7,19 +7,17 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
 import {
-  budgetFor,
-  BUDGET_NAMES,
   DEFAULT_DEFENSES,
   describeMachine,
-  MIN_QUERIES_MEDIUM,
   optionsForSeed,
   reproduceRun,
   seedsOf,
   validateReproduce,
-  type BudgetName,
   type ReproduceOptions,
   type RunRecord,
 } from '../ml/robustness/reproduce';
+import { BUDGET_NAMES, type BudgetName } from '../ml/robustness/reproduce-budget';
+import { budgetFor, MIN_QUERIES_MEDIUM } from '../ml/robustness/reproduce-budgets';
 import {
   halfWidthAt50,
   keepHandWrittenSections,

@@ -4,7 +4,8 @@ import * as path from 'path';
 import { METRIC_NAMES } from '../attacks/definitions';
 import { initBackend } from '../backend';
 import { readManifest } from '../model-store';
-import { budgetFor, reproduceRun, type ReproduceOptions } from './reproduce';
+import { reproduceRun, type ReproduceOptions } from './reproduce';
+import { budgetFor } from './reproduce-budgets';
 
 // The RGB path of `rir reproduce` (MobileNetV2 at 32x32, eps 8/255) on the `smoke` budget: the natural
 // model, then panum fine-tuned from it, each attacked with the whole suite. Numbers mean nothing here.

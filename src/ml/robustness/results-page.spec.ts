@@ -8,14 +8,8 @@ import {
 } from './estimates';
 import { BOOTSTRAP_DEFAULTS, meanEstimate } from './intervals';
 import type { RobustnessReport } from './report';
-import {
-  BUDGETS,
-  budgetFor,
-  MIN_QUERIES_MEDIUM,
-  optionsForSeed,
-  validateReproduce,
-  type RunRecord,
-} from './reproduce';
+import { optionsForSeed, validateReproduce, type RunRecord } from './reproduce';
+import { BUDGETS, budgetFor, MIN_QUERIES_MEDIUM } from './reproduce-budgets';
 import {
   halfWidthAt50,
   keepHandWrittenSections,

@@ -22,7 +22,8 @@ import {
   formatFigureEstimate,
   formatPercentEstimate,
 } from './render';
-import type { MachineDescription, ReproductionBudget, RunRecord } from './reproduce';
+import type { MachineDescription, RunRecord } from './reproduce';
+import type { ReproductionBudget } from './reproduce-budget';
 import { ROBRANK_MNIST_PUBLISHED } from './robrank';
 
 export interface ResultsPageInput {

@@ -1,6 +1,7 @@
 import { DEFENSE_NAMES } from '../defenses';
 import { checkClassesPerBatch } from '../training/config';
-import { budgetFor, MIN_QUERIES_MEDIUM, validateReproduce } from './reproduce';
+import { validateReproduce } from './reproduce';
+import { budgetFor, MIN_QUERIES_MEDIUM } from './reproduce-budgets';
 import { ROBRANK_DEFENSES, ROBRANK_MNIST_PUBLISHED } from './robrank';
 
 describe("budget 'robrank' (RobRank's MNIST protocol)", () => {

@@ -3,7 +3,7 @@
  * github.com/cdluminate/robrank), so that this repository's defences can be read side by side with the
  * figures it published: data set `mnist-all`, backbone `c2f2`, budget `robrank` (docs/METHOD.md §9.1).
  */
-import type { ReproductionBudget } from './reproduce';
+import type { ReproductionBudget } from './reproduce-budget';
 
 /** One row of RobRank's published MNIST table (percent; ERS on 0..100). */
 export interface PublishedFigures {
