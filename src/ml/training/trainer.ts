@@ -1,18 +1,24 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { concatFloat32 } from '../data/arrays';
-import { augmentBatch, NO_AUGMENTATION } from '../data/augment';
+import { augmentBatch, NO_AUGMENTATION, type AugmentationConfig } from '../data/augment';
 import { loadDataset } from '../data/datasets';
 import { SeededRandom } from '../data/random';
 import { MPerClassSampler } from '../data/sampler';
 import { selectImages } from '../data/split';
 import { createDefense } from '../defenses';
-import { createLoss } from '../losses';
+import { createLoss, type MetricLoss } from '../losses';
 import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
 import { loadModel, loadModelVersion, saveModel, type ModelManifest } from '../model-store';
 import { backboneChannels, createEmbeddingModel, type EmbeddingModel } from '../models';
 import { GradientWorkers } from '../parallel/gradient-workers';
-import type { DatasetSplit, Defense, ProgressListener, TrainingPosition } from '../types';
+import type {
+  BatchLoss,
+  DatasetSplit,
+  Defense,
+  ProgressListener,
+  TrainingPosition,
+} from '../types';
 import {
   BEST_DIR,
   CHECKPOINT_DIR,
@@ -95,9 +101,6 @@ export async function trainEmbeddingModel(
 ): Promise<TrainingResult> {
   const config = resolveTrainingConfig(input);
   const started = Date.now();
-  const checkAbort = () => {
-    if (hooks.signal?.aborted) throw new TrainingCancelledError();
-  };
   hooks.onProgress?.({
     phase: 'load-data',
     step: 0,
@@ -114,7 +117,7 @@ export async function trainEmbeddingModel(
       maxTest: config.maxTest,
       validationFraction: config.validationFraction,
     }));
-  checkAbort();
+  if (hooks.signal?.aborted) throw new TrainingCancelledError();
   const resumed = config.resume ? await openCheckpoint(config.outDir) : null;
   const model: EmbeddingModel = resumed
     ? await loadModel(path.join(config.outDir, CHECKPOINT_DIR))
@@ -127,8 +130,6 @@ export async function trainEmbeddingModel(
           seed: config.seed,
         });
   const loss = createLoss(config.loss, { seed: config.seed, ...config.lossOptions });
-  const instanceTerm = config.instanceTerm;
-  const objectiveLoss = instanceTerm ? withInstanceTerm(loss.compute, instanceTerm) : loss.compute;
   const defense =
     hooks.defense ??
     createDefense(config.defense, {
@@ -138,9 +139,7 @@ export async function trainEmbeddingModel(
       freeReplays: config.freeReplays,
       onOverfit: config.onOverfit,
     });
-  const variables = [...model.trainableVariables, ...loss.variables];
   const optimizer = tf.train.adam(config.learningRate);
-  const augmentation = config.augmentation ?? NO_AUGMENTATION;
   const perClass =
     config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size);
   let parallel: GradientWorkers | null = null;
@@ -161,252 +160,386 @@ export async function trainEmbeddingModel(
       perClass,
       seed: config.seed,
     });
-    const stepsPerEpoch = config.stepsPerEpoch ?? sampler.batchesPerEpoch;
-    const totalSteps = stepsPerEpoch * config.epochs;
-    const history: EpochRecord[] = resumed ? resumed.history : [];
-    restoreOverfitFallback(defense, history);
-    let globalStep = resumed ? resumed.globalStep : 0;
-    let best = resumed ? resumed.bestValidationRecallAt1 : null;
-    let bestEpoch = resumed ? resumed.bestEpoch : -1;
+    const run = new TrainingRun(
+      config,
+      hooks,
+      { split, model, loss, defense, optimizer, parallel, sampler, perClass },
+      resumed,
+    );
+    if (config.resume) run.reportResume();
     let stoppedEarly = false;
-    let trainedImages = 0;
-    let trainingSeconds = 0;
-    const shape = split.train.shape;
-    const resumedFrom = resumed ? checkpointPosition(resumed) : null;
-    if (config.resume) {
-      hooks.onProgress?.({
-        phase: 'resume',
-        epoch: resumedFrom?.epoch ?? 1,
-        epochs: config.epochs,
-        step: globalStep,
-        totalSteps,
-        message: describeResume(resumed, config.epochs),
-        resumedFrom,
-      });
-    }
-    const everySteps = config.checkpointEverySteps ?? CHECKPOINT_DEFAULTS.everySteps;
-    const everyMs = (config.checkpointEveryMinutes ?? CHECKPOINT_DEFAULTS.everyMinutes) * 60_000;
-    let checkpointStep = globalStep;
-    let checkpointAt = Date.now();
-    const checkpoint = async (
-      state: Omit<CheckpointState, 'lossVariables' | 'writtenAt' | 'config' | 'history'>,
-      newBest = false,
-    ): Promise<void> => {
-      const written = await saveCheckpoint(
-        config.outDir,
-        model,
-        optimizer,
-        loss.variables,
-        { ...state, history, config, lossRandomState: loss.random?.getState() },
-        { newBest },
-      );
-      checkpointStep = globalStep;
-      checkpointAt = Date.now();
-      hooks.onProgress?.({
-        phase: 'checkpoint',
-        epoch: state.epoch + 1,
-        epochs: config.epochs,
-        step: globalStep,
-        totalSteps,
-        checkpoint: checkpointPosition(written),
-      });
-    };
     for (let epoch = resumed ? resumed.epoch : 0; epoch < config.epochs; epoch++) {
-      const epochStart = Date.now();
-      // Free training replays each batch: an epoch has stepsPerEpoch optimizer steps on 1/replays of
-      // the batches (stepInEpoch of a checkpoint then counts batches).
-      const replays = defense.inner?.replays ?? 1;
-      const batches = batchesOfEpoch(sampler, epoch, Math.ceil(stepsPerEpoch / replays));
-      const augmentRandom = new SeededRandom(config.seed * 7919 + epoch);
-      // Resuming within this epoch: skip the steps done, continue the streams where they were.
-      const partial = resumed && epoch === resumed.epoch ? resumed.partialEpoch : undefined;
-      const firstStep = partial ? Math.min(resumed?.stepInEpoch ?? 0, batches.length) : 0;
-      if (partial) augmentRandom.setState(partial.augmentRandomState);
-      let lossSum = partial?.lossSum ?? 0;
-      const secondsBefore = partial?.seconds ?? 0;
-      let learningRate = config.learningRate;
-      const withinEpoch = (stepInEpoch: number) => ({
-        epoch,
-        stepInEpoch,
-        globalStep,
-        bestValidationRecallAt1: best,
-        bestEpoch,
-        partialEpoch: {
-          lossSum,
-          seconds: secondsBefore + (Date.now() - epochStart) / 1000,
-          augmentRandomState: augmentRandom.getState(),
-        },
-      });
-      for (let b = firstStep; b < batches.length; b++) {
-        if (hooks.signal?.aborted) {
-          // Stopped (cancel, shutdown, Ctrl-C): keep every step done, for a resume.
-          if (globalStep > checkpointStep) await checkpoint(withinEpoch(b));
-          throw new TrainingCancelledError();
-        }
-        if (
-          b > firstStep &&
-          (globalStep - checkpointStep >= everySteps || Date.now() - checkpointAt >= everyMs)
-        ) {
-          await checkpoint(withinEpoch(b));
-        }
-        const stepStart = Date.now();
-        const batchSet = selectImages(split.train, batches[b]);
-        let pixels = augmentBatch(batchSet.images, shape, augmentation, augmentRandom);
-        let batchLabels = batchSet.labels;
-        if (instanceTerm) {
-          const views = instanceViews(
-            batchSet.images,
-            shape,
-            instanceTerm.instances,
-            augmentation,
-            augmentRandom,
-          );
-          pixels = concatFloat32([pixels, views.pixels]);
-          batchLabels = Int32Array.from([...batchLabels, ...views.labels]);
-        }
-        const images = tf.tensor4d(pixels, [batchLabels.length, ...shape]);
-        const labels = tf.tensor1d(batchLabels, 'int32');
-        try {
-          // The last batch of an epoch is replayed only as often as the epoch has steps left.
-          const batchReplays = Math.min(replays, stepsPerEpoch - b * replays);
-          for (let replay = 0; replay < batchReplays; replay++) {
-            const replayStart = replay === 0 ? stepStart : Date.now();
-            learningRate = learningRateAt(config, globalStep, stepsPerEpoch, totalSteps);
-            setLearningRate(optimizer, learningRate);
-            const step = parallel
-              ? await parallel.computeGradients(
-                  model,
-                  loss.variables,
-                  variables,
-                  pixels,
-                  batchSet.labels,
-                  perClass,
-                  globalStep,
-                )
-              : computeGradients(
-                  model,
-                  variables,
-                  defense,
-                  objectiveLoss,
-                  { images, labels, classRows: batchSet.labels.length },
-                  globalStep,
-                );
-            applyGradients(optimizer, step.grads);
-            lossSum += step.loss;
-            globalStep++;
-            trainedImages += batchLabels.length;
-            trainingSeconds += (Date.now() - replayStart) / 1000;
-            const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
-            hooks.onProgress?.({
-              phase: 'train',
-              epoch: epoch + 1,
-              epochs: config.epochs,
-              step: globalStep,
-              totalSteps,
-              loss: step.loss,
-              imagesPerSecond,
-              etaSeconds: ((totalSteps - globalStep) * batchLabels.length) / imagesPerSecond,
-            });
-          }
-        } finally {
-          tf.dispose([images, labels]);
-        }
-        await yieldToEventLoop(); // lets a cancel message (worker) or other work in
+      if ((await run.trainEpoch(epoch)).stop) {
+        stoppedEarly = true;
+        break;
       }
-      const validationRecall =
-        split.validation.labels.length > 1
-          ? evaluateRetrieval(
-              embedAll(model, split.validation),
-              model.embeddingDim,
-              split.validation.labels,
-              {
-                skipNmi: true,
-              },
-            ).recallAt1
-          : Number.NaN;
-      // NaN: no validation image has another of its class (e.g. one held-out image per class), so the
-      // epochs cannot be ranked and the last one is delivered.
-      const validationRecallAt1 = Number.isFinite(validationRecall) ? validationRecall : null;
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        loss: lossSum / stepsPerEpoch,
-        learningRate,
-        validationRecallAt1,
-        imagesPerSecond: trainedImages / Math.max(trainingSeconds, 1e-6),
-        seconds: secondsBefore + (Date.now() - epochStart) / 1000,
-      };
-      history.push(record);
-      // fast and free: the catastrophic-overfitting check (may switch the defence to PGD).
-      const overfit = checkEpochForOverfitting(
-        defense,
-        model,
-        split.validation,
-        history,
-        epoch + 1,
-        config.seed,
+    }
+    return await run.finish(started, stoppedEarly);
+  } finally {
+    await parallel?.close();
+    model.dispose();
+    loss.dispose();
+    optimizer.dispose();
+    defense.inner?.dispose();
+  }
+}
+
+/** What a training run trains with: built by trainEmbeddingModel, which also disposes of it. */
+interface RunParts {
+  split: DatasetSplit;
+  model: EmbeddingModel;
+  loss: MetricLoss;
+  defense: Defense;
+  optimizer: tf.Optimizer;
+  /** Gradient worker threads, or null to compute gradients here. */
+  parallel: GradientWorkers | null;
+  sampler: MPerClassSampler;
+  perClass: number;
+}
+
+/** One epoch as it stands within a step: what a checkpoint taken there records of it. */
+interface EpochProgress {
+  epoch: number;
+  started: number;
+  secondsBefore: number;
+  lossSum: number;
+  learningRate: number;
+  augmentRandom: SeededRandom;
+}
+
+/**
+ * One training run's steps, epochs and finish, over the state they share: the global step, the best
+ * validation epoch, the history, the throughput counters and when the last checkpoint was written.
+ */
+class TrainingRun {
+  private readonly shape: [number, number, number];
+  private readonly variables: tf.Variable[];
+  private readonly objectiveLoss: BatchLoss;
+  private readonly augmentation: AugmentationConfig;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  private readonly everySteps: number;
+  private readonly everyMs: number;
+  readonly history: EpochRecord[];
+  private readonly resumedFrom: TrainingPosition | null;
+  private globalStep: number;
+  private best: number | null;
+  private bestEpoch: number;
+  private trainedImages = 0;
+  private trainingSeconds = 0;
+  private checkpointStep: number;
+  private checkpointAt = Date.now();
+
+  constructor(
+    private readonly config: TrainingConfig,
+    private readonly hooks: TrainingHooks,
+    private readonly parts: RunParts,
+    private readonly resumed: CheckpointState | null,
+  ) {
+    const { split, model, loss, defense, sampler } = parts;
+    this.shape = split.train.shape;
+    this.variables = [...model.trainableVariables, ...loss.variables];
+    this.objectiveLoss = config.instanceTerm
+      ? withInstanceTerm(loss.compute, config.instanceTerm)
+      : loss.compute;
+    this.augmentation = config.augmentation ?? NO_AUGMENTATION;
+    this.stepsPerEpoch = config.stepsPerEpoch ?? sampler.batchesPerEpoch;
+    this.totalSteps = this.stepsPerEpoch * config.epochs;
+    this.history = resumed ? resumed.history : [];
+    restoreOverfitFallback(defense, this.history);
+    this.globalStep = resumed ? resumed.globalStep : 0;
+    this.best = resumed ? resumed.bestValidationRecallAt1 : null;
+    this.bestEpoch = resumed ? resumed.bestEpoch : -1;
+    this.resumedFrom = resumed ? checkpointPosition(resumed) : null;
+    this.everySteps = config.checkpointEverySteps ?? CHECKPOINT_DEFAULTS.everySteps;
+    this.everyMs = (config.checkpointEveryMinutes ?? CHECKPOINT_DEFAULTS.everyMinutes) * 60_000;
+    this.checkpointStep = this.globalStep;
+  }
+
+  /** Says where a resumed run really continues (or that it starts from step 0). */
+  reportResume(): void {
+    this.hooks.onProgress?.({
+      phase: 'resume',
+      epoch: this.resumedFrom?.epoch ?? 1,
+      epochs: this.config.epochs,
+      step: this.globalStep,
+      totalSteps: this.totalSteps,
+      message: describeResume(this.resumed, this.config.epochs),
+      resumedFrom: this.resumedFrom,
+    });
+  }
+
+  /**
+   * One epoch: its batches from the step a checkpoint reached (checkpointing within it as configured,
+   * and on a cancel), then validation, the overfitting check and the epoch's checkpoint. `stop`: the
+   * run ends early (patience spent, or the overfitting check says so).
+   */
+  async trainEpoch(epoch: number): Promise<{ stop: boolean }> {
+    const { config, hooks, parts, resumed } = this;
+    const started = Date.now();
+    // Free training replays each batch: an epoch has stepsPerEpoch optimizer steps on 1/replays of
+    // the batches (stepInEpoch of a checkpoint then counts batches).
+    const replays = parts.defense.inner?.replays ?? 1;
+    const batches = batchesOfEpoch(parts.sampler, epoch, Math.ceil(this.stepsPerEpoch / replays));
+    const progress: EpochProgress = {
+      epoch,
+      started,
+      secondsBefore: 0,
+      lossSum: 0,
+      learningRate: config.learningRate,
+      augmentRandom: new SeededRandom(config.seed * 7919 + epoch),
+    };
+    // Resuming within this epoch: skip the steps done, continue the streams where they were.
+    const partial = resumed && epoch === resumed.epoch ? resumed.partialEpoch : undefined;
+    const firstStep = partial ? Math.min(resumed?.stepInEpoch ?? 0, batches.length) : 0;
+    if (partial) {
+      progress.augmentRandom.setState(partial.augmentRandomState);
+      progress.lossSum = partial.lossSum;
+      progress.secondsBefore = partial.seconds;
+    }
+    for (let b = firstStep; b < batches.length; b++) {
+      if (hooks.signal?.aborted) {
+        // Stopped (cancel, shutdown, Ctrl-C): keep every step done, for a resume.
+        if (this.globalStep > this.checkpointStep) await this.checkpoint(this.within(progress, b));
+        throw new TrainingCancelledError();
+      }
+      if (
+        b > firstStep &&
+        (this.globalStep - this.checkpointStep >= this.everySteps ||
+          Date.now() - this.checkpointAt >= this.everyMs)
+      ) {
+        await this.checkpoint(this.within(progress, b));
+      }
+      await this.trainBatch(batches[b], b, replays, progress);
+      await yieldToEventLoop(); // lets a cancel message (worker) or other work in
+    }
+    return this.finishEpoch(progress);
+  }
+
+  /**
+   * One batch (with its instance-term views), trained `replays` times (free training; once otherwise).
+   * The last batch of an epoch is replayed only as often as the epoch has steps left.
+   */
+  private async trainBatch(
+    indices: Int32Array,
+    b: number,
+    replays: number,
+    progress: EpochProgress,
+  ): Promise<void> {
+    const { config, hooks, parts, shape } = this;
+    const stepStart = Date.now();
+    const batchSet = selectImages(parts.split.train, indices);
+    let pixels = augmentBatch(batchSet.images, shape, this.augmentation, progress.augmentRandom);
+    let batchLabels = batchSet.labels;
+    if (config.instanceTerm) {
+      const views = instanceViews(
+        batchSet.images,
+        shape,
+        config.instanceTerm.instances,
+        this.augmentation,
+        progress.augmentRandom,
       );
-      if (overfit) {
-        record.robustCheck = overfit.check;
+      pixels = concatFloat32([pixels, views.pixels]);
+      batchLabels = Int32Array.from([...batchLabels, ...views.labels]);
+    }
+    const images = tf.tensor4d(pixels, [batchLabels.length, ...shape]);
+    const labels = tf.tensor1d(batchLabels, 'int32');
+    try {
+      const batchReplays = Math.min(replays, this.stepsPerEpoch - b * replays);
+      for (let replay = 0; replay < batchReplays; replay++) {
+        const replayStart = replay === 0 ? stepStart : Date.now();
+        progress.learningRate = learningRateAt(
+          config,
+          this.globalStep,
+          this.stepsPerEpoch,
+          this.totalSteps,
+        );
+        setLearningRate(parts.optimizer, progress.learningRate);
+        const step = parts.parallel
+          ? await parts.parallel.computeGradients(
+              parts.model,
+              parts.loss.variables,
+              this.variables,
+              pixels,
+              batchSet.labels,
+              parts.perClass,
+              this.globalStep,
+            )
+          : computeGradients(
+              parts.model,
+              this.variables,
+              parts.defense,
+              this.objectiveLoss,
+              { images, labels, classRows: batchSet.labels.length },
+              this.globalStep,
+            );
+        applyGradients(parts.optimizer, step.grads);
+        progress.lossSum += step.loss;
+        this.globalStep++;
+        this.trainedImages += batchLabels.length;
+        this.trainingSeconds += (Date.now() - replayStart) / 1000;
+        const imagesPerSecond = this.trainedImages / Math.max(this.trainingSeconds, 1e-6);
         hooks.onProgress?.({
-          phase: 'robust-check',
-          epoch: epoch + 1,
+          phase: 'train',
+          epoch: progress.epoch + 1,
           epochs: config.epochs,
-          step: globalStep,
-          totalSteps,
-          message: overfit.message,
+          step: this.globalStep,
+          totalSteps: this.totalSteps,
+          loss: step.loss,
+          imagesPerSecond,
+          etaSeconds: ((this.totalSteps - this.globalStep) * batchLabels.length) / imagesPerSecond,
         });
       }
-      const improved =
-        !overfit?.excludesEpoch &&
-        validationRecallAt1 !== null &&
-        (best === null || validationRecallAt1 > best);
-      if (improved) {
-        best = validationRecallAt1;
-        bestEpoch = epoch + 1;
-      }
-      await checkpoint(
-        {
-          epoch: epoch + 1,
-          stepInEpoch: 0,
-          globalStep,
-          bestValidationRecallAt1: best,
-          bestEpoch,
-        },
-        improved,
-      );
+    } finally {
+      tf.dispose([images, labels]);
+    }
+  }
+
+  /** An epoch's end: validation R@1, its record, the overfitting check, the checkpoint, whether to stop. */
+  private async finishEpoch(progress: EpochProgress): Promise<{ stop: boolean }> {
+    const { config, hooks, parts } = this;
+    const { epoch } = progress;
+    const { model, split } = parts;
+    const validationRecall =
+      split.validation.labels.length > 1
+        ? evaluateRetrieval(
+            embedAll(model, split.validation),
+            model.embeddingDim,
+            split.validation.labels,
+            {
+              skipNmi: true,
+            },
+          ).recallAt1
+        : Number.NaN;
+    // NaN: no validation image has another of its class (e.g. one held-out image per class), so the
+    // epochs cannot be ranked and the last one is delivered.
+    const validationRecallAt1 = Number.isFinite(validationRecall) ? validationRecall : null;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: progress.lossSum / this.stepsPerEpoch,
+      learningRate: progress.learningRate,
+      validationRecallAt1,
+      imagesPerSecond: this.trainedImages / Math.max(this.trainingSeconds, 1e-6),
+      seconds: progress.secondsBefore + (Date.now() - progress.started) / 1000,
+    };
+    this.history.push(record);
+    // fast and free: the catastrophic-overfitting check (may switch the defence to PGD).
+    const overfit = checkEpochForOverfitting(
+      parts.defense,
+      model,
+      split.validation,
+      this.history,
+      epoch + 1,
+      config.seed,
+    );
+    if (overfit) {
+      record.robustCheck = overfit.check;
       hooks.onProgress?.({
-        phase: 'epoch',
+        phase: 'robust-check',
         epoch: epoch + 1,
         epochs: config.epochs,
-        step: globalStep,
-        totalSteps,
-        loss: record.loss,
-        imagesPerSecond: record.imagesPerSecond,
-        message: `epoch ${epoch + 1}: loss ${record.loss.toFixed(4)}${
-          validationRecallAt1 === null ? '' : `, validation R@1 ${validationRecallAt1.toFixed(4)}`
-        }`,
+        step: this.globalStep,
+        totalSteps: this.totalSteps,
+        message: overfit.message,
       });
-      const patience = config.patience ?? 0;
-      if (patience > 0 && bestEpoch > 0 && epoch + 1 - bestEpoch >= patience) {
-        stoppedEarly = true;
-        break;
-      }
-      if (overfit?.stop) {
-        stoppedEarly = true;
-        break;
-      }
     }
-    // The delivered model is the best validation epoch (the last one when there is no validation split).
+    const improved =
+      !overfit?.excludesEpoch &&
+      validationRecallAt1 !== null &&
+      (this.best === null || validationRecallAt1 > this.best);
+    if (improved) {
+      this.best = validationRecallAt1;
+      this.bestEpoch = epoch + 1;
+    }
+    await this.checkpoint(
+      {
+        epoch: epoch + 1,
+        stepInEpoch: 0,
+        globalStep: this.globalStep,
+        bestValidationRecallAt1: this.best,
+        bestEpoch: this.bestEpoch,
+      },
+      improved,
+    );
+    hooks.onProgress?.({
+      phase: 'epoch',
+      epoch: epoch + 1,
+      epochs: config.epochs,
+      step: this.globalStep,
+      totalSteps: this.totalSteps,
+      loss: record.loss,
+      imagesPerSecond: record.imagesPerSecond,
+      message: `epoch ${epoch + 1}: loss ${record.loss.toFixed(4)}${
+        validationRecallAt1 === null ? '' : `, validation R@1 ${validationRecallAt1.toFixed(4)}`
+      }`,
+    });
+    const patience = config.patience ?? 0;
+    if (patience > 0 && this.bestEpoch > 0 && epoch + 1 - this.bestEpoch >= patience)
+      return { stop: true };
+    return { stop: overfit?.stop === true };
+  }
+
+  /** The checkpoint state at step `stepInEpoch` of the epoch in progress. */
+  private within(
+    progress: EpochProgress,
+    stepInEpoch: number,
+  ): Omit<CheckpointState, 'lossVariables' | 'writtenAt' | 'config' | 'history'> {
+    return {
+      epoch: progress.epoch,
+      stepInEpoch,
+      globalStep: this.globalStep,
+      bestValidationRecallAt1: this.best,
+      bestEpoch: this.bestEpoch,
+      partialEpoch: {
+        lossSum: progress.lossSum,
+        seconds: progress.secondsBefore + (Date.now() - progress.started) / 1000,
+        augmentRandomState: progress.augmentRandom.getState(),
+      },
+    };
+  }
+
+  private async checkpoint(
+    state: Omit<CheckpointState, 'lossVariables' | 'writtenAt' | 'config' | 'history'>,
+    newBest = false,
+  ): Promise<void> {
+    const { config, parts } = this;
+    const written = await saveCheckpoint(
+      config.outDir,
+      parts.model,
+      parts.optimizer,
+      parts.loss.variables,
+      { ...state, history: this.history, config, lossRandomState: parts.loss.random?.getState() },
+      { newBest },
+    );
+    this.checkpointStep = this.globalStep;
+    this.checkpointAt = Date.now();
+    this.hooks.onProgress?.({
+      phase: 'checkpoint',
+      epoch: state.epoch + 1,
+      epochs: config.epochs,
+      step: this.globalStep,
+      totalSteps: this.totalSteps,
+      checkpoint: checkpointPosition(written),
+    });
+  }
+
+  /**
+   * The run's end: the best validation epoch's weights (the last epoch's when there is no validation
+   * split), evaluated on the test classes and written to OUT as the model version.
+   */
+  async finish(started: number, stoppedEarly: boolean): Promise<TrainingResult> {
+    const { config, hooks, parts, history } = this;
+    const { model, split, loss, defense } = parts;
     const lastEpoch = history.length > 0 ? history[history.length - 1].epoch : 0;
-    if (bestEpoch > 0 && bestEpoch !== lastEpoch) {
+    if (this.bestEpoch > 0 && this.bestEpoch !== lastEpoch) {
       const bestModel = await loadModel(path.join(config.outDir, CHECKPOINT_DIR, BEST_DIR));
       model.model.setWeights(bestModel.model.getWeights());
       bestModel.dispose();
     }
     hooks.onProgress?.({
       phase: 'evaluate',
-      step: globalStep,
-      totalSteps,
+      step: this.globalStep,
+      totalSteps: this.totalSteps,
       message: 'evaluating on the test classes',
     });
     const metrics = evaluateRetrieval(
@@ -417,17 +550,17 @@ export async function trainEmbeddingModel(
         seed: config.seed,
       },
     );
-    const imagesPerSecond = trainedImages / Math.max(trainingSeconds, 1e-6);
+    const imagesPerSecond = this.trainedImages / Math.max(this.trainingSeconds, 1e-6);
     const durationSeconds = (Date.now() - started) / 1000;
     const manifest = await saveModel(config.outDir, model, {
       loss: { name: loss.name, config: loss.config },
       defense: { name: defense.name, config: defense.config },
       dataset: split.description,
-      training: { ...config, augmentation },
+      training: { ...config, augmentation: this.augmentation },
       metrics: {
         ...metrics,
-        bestEpoch,
-        bestValidationRecallAt1: best,
+        bestEpoch: this.bestEpoch,
+        bestValidationRecallAt1: this.best,
         imagesPerSecond,
         durationSeconds,
         history,
@@ -441,14 +574,8 @@ export async function trainEmbeddingModel(
       stoppedEarly,
       imagesPerSecond,
       durationSeconds,
-      resumedFrom,
+      resumedFrom: this.resumedFrom,
     };
-  } finally {
-    await parallel?.close();
-    model.dispose();
-    loss.dispose();
-    optimizer.dispose();
-    defense.inner?.dispose();
   }
 }
 
