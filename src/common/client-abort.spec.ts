@@ -1,5 +1,6 @@
 import { createServer, request, Server, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
+import { toErrorBody } from './all-exceptions.filter';
 import { clientAbortSignal, ClientGoneError } from './client-abort';
 
 describe('clientAbortSignal', () => {
@@ -44,5 +45,12 @@ describe('clientAbortSignal', () => {
     const client = request({ port, host: '127.0.0.1' }).on('error', () => undefined);
     client.end();
     await expect(aborted).resolves.toBeInstanceOf(ClientGoneError);
+  });
+
+  it('is a client error (499, not logged as a server fault) when it reaches the exception filter', () => {
+    expect(toErrorBody(new ClientGoneError())).toMatchObject({
+      statusCode: 499,
+      message: 'the client closed the connection',
+    });
   });
 });

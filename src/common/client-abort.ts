@@ -2,8 +2,13 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { ServerResponse } from 'http';
 import type { FastifyReply } from 'fastify';
 
-/** Why a request's work was dropped: its client closed the connection before the answer. */
+/**
+ * Why a request's work was dropped: its client closed the connection before the answer. Answered (to
+ * nobody) as 499, nginx's "client closed request": a client's doing, so not logged as a server error.
+ */
 export class ClientGoneError extends Error {
+  readonly status = 499;
+
   constructor() {
     super('the client closed the connection');
     this.name = 'AbortError';
