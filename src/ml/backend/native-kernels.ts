@@ -127,19 +127,20 @@ function gemm(
   addon!.gemm(heapOf(b), +ta, +tb, m, n, k, 1, a, ta ? m : k, bb, tb ? k : n, beta, c, n);
 }
 
+/** A convolution's geometry as the addon's im2col takes it. */
 type Geometry = [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
+  images: number,
+  inHeight: number,
+  inWidth: number,
+  inChannels: number,
+  filterHeight: number,
+  filterWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padTop: number,
+  padLeft: number,
+  outHeight: number,
+  outWidth: number,
 ];
 
 function geometry(info: tf.backend_util.Conv2DInfo, images: number): Geometry {
@@ -530,13 +531,24 @@ export function nativeKernelConfigs(
   stock: (name: string) => tf.KernelConfig | undefined,
 ): tf.KernelConfig[] {
   if (!loadNativeGemm().library) return [];
+  // A plain convolution (no dilation, NHWC) on two float32 inputs named `names`; others fall back.
+  const plainConv = (
+    name: string,
+    names: [string, string],
+    compute: (
+      b: WasmBackend,
+      p: tf.TensorInfo,
+      q: tf.TensorInfo,
+      attrs: ConvAttrs,
+    ) => tf.TensorInfo,
+  ) =>
+    withFallback(name, stock(name), ({ inputs, attrs }, b) => {
+      const [p, q] = names.map((input) => (inputs as Record<string, tf.TensorInfo>)[input]);
+      const conv = attrs as unknown as ConvAttrs;
+      return plain(conv) && floats(p, q) ? compute(b, p, q, conv) : null;
+    });
   return [
-    withFallback('Conv2D', stock('Conv2D'), ({ inputs, attrs }, b) => {
-      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-      return plain(attrs as unknown as ConvAttrs) && floats(x, filter)
-        ? convForward(b, x, filter, attrs as unknown as ConvAttrs)
-        : null;
-    }),
+    plainConv('Conv2D', ['x', 'filter'], convForward),
     withFallback('FusedConv2D', stock('FusedConv2D'), ({ inputs, attrs }, b) => {
       const { x, filter, bias, preluActivationWeights } = inputs as Record<
         string,
@@ -556,12 +568,7 @@ export function nativeKernelConfigs(
         ? convForward(b, x!, filter!, a, bias, a.activation === 'relu')
         : null;
     }),
-    withFallback('Conv2DBackpropFilter', stock('Conv2DBackpropFilter'), ({ inputs, attrs }, b) => {
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      return plain(attrs as unknown as ConvAttrs) && floats(x, dy)
-        ? convBackpropFilter(b, x, dy, attrs as unknown as ConvAttrs)
-        : null;
-    }),
+    plainConv('Conv2DBackpropFilter', ['x', 'dy'], convBackpropFilter),
     withFallback('MaxPoolGrad', stock('MaxPoolGrad'), ({ inputs, attrs }, b) => {
       const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
       return floats(dy, input) ? maxPoolGrad(b, dy, input, attrs as Record<string, unknown>) : null;

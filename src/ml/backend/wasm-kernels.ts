@@ -281,24 +281,33 @@ function kernel(
   };
 }
 
-/** Conv2DBackpropFilter composed from tfjs ops (im2col + one matrix product, or one transposed conv). */
-function filterGradientKernel(backendName: string): tf.KernelConfig {
+/**
+ * A gradient kernel on two rank-4 inputs, named `names` in the op: checks NHWC (when the op carries a
+ * dataFormat; the depthwise ops are NHWC only) and no dilation, then computes.
+ */
+function gradientKernel(
+  kernelName: string,
+  names: [string, string],
+  compute: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: ConvAttrs) => tf.Tensor,
+  { checkFormat = true, backendName = BACKEND } = {},
+): tf.KernelConfig {
   return kernel(
-    'Conv2DBackpropFilter',
-    ({ x, dy }, attrs) => {
-      assertNhwcUndilated(
-        'Conv2DBackpropFilter',
-        attrs.dataFormat,
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return conv2DBackpropFilter(
-        assertRank4('Conv2DBackpropFilter', 'x', x),
-        assertRank4('Conv2DBackpropFilter', 'dy', dy),
-        attrs,
-      );
+    kernelName,
+    (inputs, attrs) => {
+      const format = checkFormat ? attrs.dataFormat : 'NHWC';
+      assertNhwcUndilated(kernelName, format, asPair(attrs.dilations, 'dilations'));
+      const [a, b] = names.map((name) => assertRank4(kernelName, name, inputs[name]));
+      return compute(a, b, attrs);
     },
     backendName,
   );
+}
+
+/** Conv2DBackpropFilter composed from tfjs ops (im2col + one matrix product, or one transposed conv). */
+function filterGradientKernel(backendName: string): tf.KernelConfig {
+  return gradientKernel('Conv2DBackpropFilter', ['x', 'dy'], conv2DBackpropFilter, {
+    backendName,
+  });
 }
 
 /** The stock wasm kernels, recorded before the first replacement (so registering twice wraps nothing twice). */
@@ -324,41 +333,12 @@ export function registerWasmGradientKernels(options: { native?: boolean } = {}):
   const configs: tf.KernelConfig[] = [
     filterGradientKernel(BACKEND),
     // Replaces the stock kernel, a plain loop that is ~10x slower than XNNPACK's forward conv.
-    kernel('Conv2DBackpropInput', ({ dy, filter }, attrs) => {
-      assertNhwcUndilated(
-        'Conv2DBackpropInput',
-        attrs.dataFormat,
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return conv2DBackpropInput(
-        assertRank4('Conv2DBackpropInput', 'dy', dy),
-        assertRank4('Conv2DBackpropInput', 'filter', filter),
-        attrs,
-      );
+    gradientKernel('Conv2DBackpropInput', ['dy', 'filter'], conv2DBackpropInput),
+    gradientKernel('DepthwiseConv2dNativeBackpropInput', ['dy', 'filter'], depthwiseBackpropInput, {
+      checkFormat: false,
     }),
-    kernel('DepthwiseConv2dNativeBackpropInput', ({ dy, filter }, attrs) => {
-      assertNhwcUndilated(
-        'DepthwiseConv2dNativeBackpropInput',
-        'NHWC',
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return depthwiseBackpropInput(
-        assertRank4('DepthwiseConv2dNativeBackpropInput', 'dy', dy),
-        assertRank4('DepthwiseConv2dNativeBackpropInput', 'filter', filter),
-        attrs,
-      );
-    }),
-    kernel('DepthwiseConv2dNativeBackpropFilter', ({ x, dy }, attrs) => {
-      assertNhwcUndilated(
-        'DepthwiseConv2dNativeBackpropFilter',
-        'NHWC',
-        asPair(attrs.dilations, 'dilations'),
-      );
-      return depthwiseBackpropFilter(
-        assertRank4('DepthwiseConv2dNativeBackpropFilter', 'x', x),
-        assertRank4('DepthwiseConv2dNativeBackpropFilter', 'dy', dy),
-        attrs,
-      );
+    gradientKernel('DepthwiseConv2dNativeBackpropFilter', ['x', 'dy'], depthwiseBackpropFilter, {
+      checkFormat: false,
     }),
   ];
   configs.push(...heapKernelConfigs(stockKernel));

@@ -28,14 +28,19 @@ export const LOSS_NAMES = [
 ] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 
-/** The numeric options a run may set for each loss (createLoss gives their defaults). */
-export const LOSS_OPTIONS: Record<LossName, readonly string[]> = {
-  triplet: ['margin'],
-  'triplet-semihard': ['margin'],
-  contrastive: ['posMargin', 'negMargin'],
-  margin: ['alpha', 'beta', 'cutoff', 'nonzeroLossCutoff'],
-  'multi-similarity': ['alpha', 'beta', 'base', 'epsilon'],
+/** Each loss's numeric options with their defaults (margin's seed is the run's, not an option). */
+export const LOSS_DEFAULTS: Record<LossName, Readonly<Record<string, number>>> = {
+  triplet: { margin: 0.2 },
+  'triplet-semihard': { margin: 0.2 },
+  contrastive: { posMargin: 0, negMargin: 1 },
+  margin: { alpha: 0.2, beta: 1.2, cutoff: 0.5, nonzeroLossCutoff: 1.4 },
+  'multi-similarity': { alpha: 2, beta: 50, base: 0.5, epsilon: 0.1 },
 };
+
+/** The numeric options a run may set for each loss. */
+export const LOSS_OPTIONS = Object.fromEntries(
+  LOSS_NAMES.map((name) => [name, Object.keys(LOSS_DEFAULTS[name])]),
+) as Record<LossName, readonly string[]>;
 
 /** Throws naming the loss's options when `options` sets one it does not read, or a value that is not a number. */
 export function checkLossOptions(name: string, options: Record<string, number>): void {
@@ -59,11 +64,7 @@ export interface MetricLoss {
   dispose(): void;
 }
 
-/**
- * Builds a loss by name. Options (numbers) override the defaults: margin (triplet, 0.2), posMargin /
- * negMargin (contrastive, 0 / 1), alpha / beta / cutoff / nonzeroLossCutoff / seed (margin), alpha / beta /
- * base / epsilon (multi-similarity).
- */
+/** Builds a loss by name. Options (numbers) override LOSS_DEFAULTS; margin also takes the run's seed. */
 export function createLoss(name: string, options: Record<string, number> = {}): MetricLoss {
   const plain = (compute: BatchLoss, config: Record<string, number | string>): MetricLoss => ({
     name: name as LossName,
@@ -72,38 +73,29 @@ export function createLoss(name: string, options: Record<string, number> = {}): 
     variables: [],
     dispose: () => undefined,
   });
+  if (!(LOSS_NAMES as readonly string[]).includes(name))
+    throw new Error(`unknown loss '${name}' (expected one of ${LOSS_NAMES.join(', ')})`);
+  // The loss's options: the given ones over the defaults, in the defaults' order.
+  const defaults = LOSS_DEFAULTS[name as LossName];
+  const config = Object.fromEntries(
+    Object.entries(defaults).map(([key, value]) => [key, options[key] ?? value]),
+  );
   switch (name) {
     case 'triplet':
     case 'triplet-semihard': {
       const mining: TripletMining = name === 'triplet' ? 'batch-hard' : 'semi-hard';
-      const margin = options.margin ?? 0.2;
-      return plain(tripletLoss({ margin, mining }), { margin, mining });
+      return plain(tripletLoss({ margin: config.margin, mining }), { ...config, mining });
     }
-    case 'contrastive': {
-      const config = { posMargin: options.posMargin ?? 0, negMargin: options.negMargin ?? 1 };
+    case 'contrastive':
       return plain(contrastiveLoss(config), config);
-    }
-    case 'multi-similarity': {
-      const config = {
-        alpha: options.alpha ?? 2,
-        beta: options.beta ?? 50,
-        base: options.base ?? 0.5,
-        epsilon: options.epsilon ?? 0.1,
-      };
+    case 'multi-similarity':
       return plain(multiSimilarityLoss(config), config);
-    }
     case 'margin': {
-      const config = {
-        alpha: options.alpha ?? 0.2,
-        beta: options.beta ?? 1.2,
-        cutoff: options.cutoff ?? 0.5,
-        nonzeroLossCutoff: options.nonzeroLossCutoff ?? 1.4,
-        seed: options.seed ?? 0,
-      };
-      const margin = createMarginLoss(config);
+      const marginConfig = { ...config, seed: options.seed ?? 0 };
+      const margin = createMarginLoss(marginConfig);
       return {
         name: 'margin',
-        config,
+        config: marginConfig,
         compute: margin.compute,
         variables: [margin.beta],
         random: margin.random,

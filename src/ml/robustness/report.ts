@@ -74,6 +74,20 @@ export interface ReportEstimates {
 /** MI-FGSM's usual decay. */
 export const ALTERNATIVE_MOMENTUM = 1;
 
+/** The sanity figures of a report (a probe's adds its own). */
+export interface SanityChecks {
+  eps: number;
+  maxPerturbation: number;
+  withinEps: boolean;
+  zeroGradientShare: number;
+  nonFiniteGradientShare: number;
+  embeddingSpread: number;
+  strength: StrengthCheck | null;
+  /** A different attack (momentum PGD) on the same objective and budget (absent in older reports). */
+  alternative?: AlternativeAttackCheck | null;
+  warnings: string[];
+}
+
 export interface RobustnessReport {
   version: 1;
   model: string;
@@ -104,18 +118,7 @@ export interface RobustnessReport {
   adversarialRecallAt1: number | null;
   ers: number | null;
   runs: AttackRun[];
-  sanity: {
-    eps: number;
-    maxPerturbation: number;
-    withinEps: boolean;
-    zeroGradientShare: number;
-    nonFiniteGradientShare: number;
-    embeddingSpread: number;
-    strength: StrengthCheck | null;
-    /** Absent in reports written before it existed. */
-    alternative?: AlternativeAttackCheck | null;
-    warnings: string[];
-  };
+  sanity: SanityChecks;
 }
 
 export interface ReportOptions extends AttackSuiteOptions {

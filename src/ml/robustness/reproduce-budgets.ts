@@ -54,13 +54,7 @@ const MNIST_MEDIUM: ReproductionBudget = {
  * 8/255 and the published RGB attack (eps 8/255, alpha 3/255, 32 steps; docs/METHOD.md §2). Sized
  * for about half an hour per data set and defence on one shared core.
  */
-const RGB_EVALUATION = {
-  eps: 8 / 255,
-  alpha: 3 / 255,
-  steps: 32,
-  restarts: 1,
-  targetedStepFactor: 2,
-};
+const RGB_EVALUATION = { ...MNIST_EVALUATION, eps: 8 / 255 };
 
 const RGB_SMALL: ReproductionBudget = {
   backbone: 'mobilenetv2',
@@ -117,14 +111,7 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
       learningRate: 1e-3,
       fineTune: { steps: 2, learningRate: 5e-4 },
       training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
-      evaluation: {
-        eps: 77 / 255,
-        alpha: 3 / 255,
-        steps: 2,
-        restarts: 1,
-        sampleSize: 4,
-        targetedStepFactor: 2,
-      },
+      evaluation: { ...MNIST_EVALUATION, steps: 2, sampleSize: 4 },
     },
     small: MNIST_SMALL,
     // `small` with three times the adversarial fine-tuning (the undefended model is the same).
@@ -148,14 +135,7 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
       stepsPerEpoch: 61,
       learningRate: 1e-3,
       training: { eps: 0.3, steps: 7, alpha: 0.1, weight: 1 },
-      evaluation: {
-        eps: 77 / 255,
-        alpha: 3 / 255,
-        steps: 32,
-        restarts: 1,
-        sampleSize: MIN_QUERIES_MEDIUM,
-        targetedStepFactor: 3,
-      },
+      evaluation: { ...MNIST_EVALUATION, sampleSize: MIN_QUERIES_MEDIUM, targetedStepFactor: 3 },
     },
   },
   // RobRank's MNIST protocol: all ten digits, train split against test split, C2F2 (robrank.ts).

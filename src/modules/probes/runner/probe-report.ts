@@ -3,11 +3,7 @@ import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
 import type { AttackConfiguration } from '../../../ml/attacks/suite';
 import type { ChanceLevels, FigureEstimate } from '../../../ml/robustness/estimates';
 import type { Estimate } from '../../../ml/robustness/intervals';
-import type {
-  AlternativeAttackCheck,
-  ReportEstimates,
-  StrengthCheck,
-} from '../../../ml/robustness/report';
+import type { ReportEstimates, SanityChecks } from '../../../ml/robustness/report';
 import type { ProbeConfig } from './probe-config';
 
 export interface AttackSummary {
@@ -117,19 +113,9 @@ export interface ProbeReport {
   curve: CurvePoint[];
   candidateRanks: RankDistribution | null;
   examples: ProbeExample[];
-  sanity: {
-    eps: number;
-    maxPerturbation: number;
-    withinEps: boolean;
-    zeroGradientShare: number;
-    nonFiniteGradientShare: number;
-    embeddingSpread: number;
-    strength: StrengthCheck | null;
-    /** A different attack (momentum PGD) on the same objective and budget (absent in older reports). */
-    alternative?: AlternativeAttackCheck | null;
+  sanity: SanityChecks & {
     /** The raw per-eps R@1 never rises with eps (when it does, the attack at the larger eps is too weak). */
     monotoneCurve: boolean;
-    warnings: string[];
   };
   startedAt: string;
   finishedAt: string;
