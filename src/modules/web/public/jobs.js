@@ -1,8 +1,52 @@
-// Shared by the job pages (training, probes): job progress.
-import { formatDuration, h } from './ui.js';
+// Shared by the job pages (training, probes): the job table, its polling, progress and cancel cells.
+import { api } from './api.js';
+import { fill, formatDuration, h, poll } from './ui.js';
 
 /** Job statuses that can still change. */
 export const ACTIVE = ['queued', 'running'];
+
+/**
+ * Fills a job table's body from GET `path` (`rowOf` per job, or one row saying `empty` across `columns`);
+ * resolves whether a job is still queued or running (the poll goes on while one is).
+ */
+export async function refreshJobTable(body, path, rowOf, { columns, empty }) {
+  const response = await api(path);
+  const jobs = Array.isArray(response) ? response : (response.items ?? []);
+  fill(
+    body,
+    jobs.length
+      ? jobs.map(rowOf)
+      : h('tr', {}, h('td', { colspan: String(columns), class: 'empty' }, empty)),
+  );
+  return jobs.some((job) => ACTIVE.includes(job.status));
+}
+
+/** Polls `refresh` every `ms` while it resolves true, showing a failure in `errors`; returns the stop. */
+export function pollShowingErrors(refresh, errors, ms) {
+  return poll(async () => {
+    try {
+      return await refresh();
+    } catch (error) {
+      errors.show(error);
+      return false;
+    }
+  }, ms);
+}
+
+/** The last cell of a job's row: a Cancel button while the job is queued or running. */
+export function cancelCell(job, { label, onclick, text = 'Cancel', disabled = false }) {
+  return h(
+    'td',
+    {},
+    ACTIVE.includes(job.status)
+      ? h(
+          'button',
+          { type: 'button', class: 'danger small', disabled, 'aria-label': label, onclick },
+          text,
+        )
+      : null,
+  );
+}
 
 export function progressCell(job) {
   const p = job.progress || {};

@@ -1,8 +1,8 @@
 // Probes (security): start an attack probe against a model; read its report (#/probes/<id>).
 import { api } from './api.js';
-import { ACTIVE, progressCell } from './jobs.js';
+import { cancelCell, pollShowingErrors, progressCell, refreshJobTable } from './jobs.js';
 import { eps255, renderReport } from './probe-report.js';
-import { field, fill, formatDate, formatPercent, h, messageBox, poll, statusLine } from './ui.js';
+import { field, fill, formatDate, formatPercent, h, messageBox, statusLine } from './ui.js';
 
 export const API_PATH = '/v1/probes';
 
@@ -162,43 +162,22 @@ function renderList(main, { meta, navigate }) {
       progressCell(probe),
       h('td', { class: 'num' }, formatPercent(summary?.adversarialRecallAt1 ?? undefined)),
       h('td', { class: 'num' }, typeof summary?.ers === 'number' ? summary.ers.toFixed(1) : '–'),
-      h(
-        'td',
-        {},
-        ACTIVE.includes(probe.status)
-          ? h(
-              'button',
-              {
-                type: 'button',
-                class: 'danger small',
-                'aria-label': `Cancel probe ${probe.id}`,
-                onclick: async () => {
-                  try {
-                    await api(`/v1/probes/${probe.id}/cancel`, { method: 'POST' });
-                    status.textContent = `Cancel requested for probe ${probe.id}.`;
-                  } catch (error) {
-                    errors.show(error);
-                  }
-                },
-              },
-              'Cancel',
-            )
-          : null,
-      ),
+      cancelCell(probe, {
+        label: `Cancel probe ${probe.id}`,
+        onclick: async () => {
+          try {
+            await api(`/v1/probes/${probe.id}/cancel`, { method: 'POST' });
+            status.textContent = `Cancel requested for probe ${probe.id}.`;
+          } catch (error) {
+            errors.show(error);
+          }
+        },
+      }),
     );
   }
 
-  async function refresh() {
-    const response = await api('/v1/probes');
-    const probes = Array.isArray(response) ? response : (response.items ?? response.probes ?? []);
-    fill(
-      body,
-      probes.length
-        ? probes.map(row)
-        : h('tr', {}, h('td', { colspan: '7', class: 'empty' }, 'No probes yet.')),
-    );
-    return probes.some((probe) => ACTIVE.includes(probe.status));
-  }
+  const refresh = () =>
+    refreshJobTable(body, '/v1/probes', row, { columns: 7, empty: 'No probes yet.' });
 
   fill(
     main,
@@ -283,13 +262,6 @@ function renderList(main, { meta, navigate }) {
       ),
     ),
   );
-  stopPolling = poll(async () => {
-    try {
-      return await refresh();
-    } catch (error) {
-      errors.show(error);
-      return false;
-    }
-  }, 1500);
+  stopPolling = pollShowingErrors(refresh, errors, 1500);
   return () => stopPolling?.();
 }

@@ -1,7 +1,7 @@
 // Training (admin): start a robust retraining job, watch its progress live, cancel it.
 import { api } from './api.js';
-import { ACTIVE, progressCell } from './jobs.js';
-import { confirmDialog, field, fill, formatDate, h, messageBox, poll, statusLine } from './ui.js';
+import { cancelCell, pollShowingErrors, progressCell, refreshJobTable } from './jobs.js';
+import { confirmDialog, field, fill, formatDate, h, messageBox, statusLine } from './ui.js';
 
 export const API_PATH = '/v1/training-jobs';
 
@@ -136,64 +136,40 @@ export function render(main, { meta }) {
       ),
       progressCell(job),
       h('td', {}, modelId ? h('a', { href: '#/models' }, modelId) : '–'),
-      h(
-        'td',
-        {},
-        ACTIVE.includes(job.status)
-          ? h(
-              'button',
-              {
-                type: 'button',
-                class: 'danger small',
-                disabled: cancelling.has(job.id),
-                'aria-label': `Cancel training job ${job.id}`,
-                onclick: async () => {
-                  if (
-                    !(await confirmDialog(
-                      'Cancel this training job? What it trained so far is kept.',
-                      'Cancel job',
-                    ))
-                  )
-                    return;
-                  try {
-                    await api(`/v1/training-jobs/${job.id}/cancel`, { method: 'POST' });
-                    cancelling.add(job.id);
-                    status.textContent = `Cancel requested for job ${job.id}.`;
-                    watch();
-                  } catch (error) {
-                    errors.show(error);
-                  }
-                },
-              },
-              cancelling.has(job.id) ? 'Cancelling…' : 'Cancel',
-            )
-          : null,
-      ),
+      cancelCell(job, {
+        label: `Cancel training job ${job.id}`,
+        disabled: cancelling.has(job.id),
+        text: cancelling.has(job.id) ? 'Cancelling…' : 'Cancel',
+        onclick: async () => {
+          if (
+            !(await confirmDialog(
+              'Cancel this training job? What it trained so far is kept.',
+              'Cancel job',
+            ))
+          )
+            return;
+          try {
+            await api(`/v1/training-jobs/${job.id}/cancel`, { method: 'POST' });
+            cancelling.add(job.id);
+            status.textContent = `Cancel requested for job ${job.id}.`;
+            watch();
+          } catch (error) {
+            errors.show(error);
+          }
+        },
+      }),
     );
   }
 
-  async function refresh() {
-    const response = await api('/v1/training-jobs');
-    const jobs = Array.isArray(response) ? response : (response.items ?? response.jobs ?? []);
-    fill(
-      jobsBody,
-      jobs.length
-        ? jobs.map(row)
-        : h('tr', {}, h('td', { colspan: '6', class: 'empty' }, 'No training jobs yet.')),
-    );
-    return jobs.some((job) => ACTIVE.includes(job.status));
-  }
+  const refresh = () =>
+    refreshJobTable(jobsBody, '/v1/training-jobs', row, {
+      columns: 6,
+      empty: 'No training jobs yet.',
+    });
 
   function watch() {
     stopPolling?.();
-    stopPolling = poll(async () => {
-      try {
-        return await refresh();
-      } catch (error) {
-        errors.show(error);
-        return false;
-      }
-    }, 1000);
+    stopPolling = pollShowingErrors(refresh, errors, 1000);
   }
 
   fill(
