@@ -49,20 +49,31 @@ describe('rir train option checks', () => {
     await expect(train(...args)).rejects.toThrow(message);
   });
 
+  /** `rir train`'s options with their defaults (commander fills them in). */
+  const defaults = {
+    dataset: 'mnist',
+    backbone: 'small-cnn',
+    loss: 'triplet',
+    defense: 'none',
+    epochs: 1,
+    batchSize: 128,
+    embeddingDim: 128,
+    lr: 0.001,
+    schedule: 'cosine',
+    seed: 1,
+    out: 'somewhere',
+    patience: 0,
+  };
+
   it('maps the options onto a training config', () => {
     const config = toTrainingConfig({
-      dataset: 'mnist',
-      backbone: 'small-cnn',
+      ...defaults,
       loss: 'multi-similarity',
-      defense: 'none',
       epochs: 2,
       batchSize: 120,
       embeddingDim: 64,
       lr: 0.002,
-      schedule: 'cosine',
       seed: 3,
-      out: 'somewhere',
-      patience: 0,
     });
     expect(config).toMatchObject({
       loss: 'multi-similarity',
@@ -77,39 +88,13 @@ describe('rir train option checks', () => {
   });
 
   it('passes --workers and --shards to the data-parallel trainer', () => {
-    const config = toTrainingConfig({
-      dataset: 'mnist',
-      backbone: 'small-cnn',
-      loss: 'triplet',
-      defense: 'none',
-      epochs: 1,
-      batchSize: 128,
-      embeddingDim: 128,
-      lr: 0.001,
-      schedule: 'cosine',
-      seed: 1,
-      out: 'somewhere',
-      patience: 0,
-      workers: 2,
-      shards: 4,
-    });
+    const config = toTrainingConfig({ ...defaults, workers: 2, shards: 4 });
     expect(config).toMatchObject({ workers: 2, shards: 4 });
   });
 
   it('passes the checkpoint interval flags to the trainer', () => {
     const config = toTrainingConfig({
-      dataset: 'mnist',
-      backbone: 'small-cnn',
-      loss: 'triplet',
-      defense: 'none',
-      epochs: 1,
-      batchSize: 128,
-      embeddingDim: 128,
-      lr: 0.001,
-      schedule: 'cosine',
-      seed: 1,
-      out: 'somewhere',
-      patience: 0,
+      ...defaults,
       resume: true,
       checkpointEverySteps: 50,
       checkpointEveryMinutes: 0.5,
@@ -122,18 +107,11 @@ describe('rir train option checks', () => {
   });
 
   const augmentedOptions = {
-    dataset: 'mnist',
-    backbone: 'small-cnn',
+    ...defaults,
     loss: 'multi-similarity',
-    defense: 'none',
-    epochs: 1,
     batchSize: 120,
     embeddingDim: 64,
-    lr: 0.001,
-    schedule: 'cosine',
     seed: 0,
-    out: 'somewhere',
-    patience: 0,
     augRotation: 12 as number | undefined,
     augElastic: 2,
   };

@@ -72,7 +72,7 @@ interface TrainOptions {
   json?: boolean;
 }
 
-/** 'key=value,key=value' for the chosen loss; keys it does not read (LOSS_OPTIONS) fail before any work. */
+/** 'key=value,key=value' for the chosen loss; keys it does not read (LOSS_DEFAULTS) fail before any work. */
 export function parseLossOptions(
   loss: string,
   text: string | undefined,

@@ -37,14 +37,9 @@ export const LOSS_DEFAULTS: Record<LossName, Readonly<Record<string, number>>> =
   'multi-similarity': { alpha: 2, beta: 50, base: 0.5, epsilon: 0.1 },
 };
 
-/** The numeric options a run may set for each loss. */
-export const LOSS_OPTIONS = Object.fromEntries(
-  LOSS_NAMES.map((name) => [name, Object.keys(LOSS_DEFAULTS[name])]),
-) as Record<LossName, readonly string[]>;
-
-/** Throws naming the loss's options when `options` sets one it does not read, or a value that is not a number. */
+/** Throws naming the loss's options (LOSS_DEFAULTS) when `options` sets one it does not read, or a value that is not a number. */
 export function checkLossOptions(name: string, options: Record<string, number>): void {
-  const known = LOSS_OPTIONS[name as LossName] ?? [];
+  const known = Object.keys(LOSS_DEFAULTS[name as LossName] ?? {});
   for (const [key, value] of Object.entries(options)) {
     if (!known.includes(key))
       throw new Error(`${name} has no option '${key}' (known: ${known.join(', ')})`);

@@ -20,7 +20,6 @@ import {
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../auth';
 import { DeployAccepted, DeployService } from './deploy.service';
-import { ModelViewDto } from './dto/model-view.dto';
 import { RenameModelDto } from './dto/rename-model.dto';
 import {
   MODEL_ID_PATTERN,
@@ -50,16 +49,15 @@ export class ModelsController {
   @Get()
   @ApiOperation({
     summary:
-      'Model versions side by side: status, natural and adversarial figures with 95% intervals, manifest, deploy progress',
+      'Model versions side by side: status, manifest (metrics, training config), deploy progress',
   })
-  @ApiOkResponse({ type: [ModelViewDto] })
   list(): Promise<ModelView[]> {
     return this.registry.list();
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One model version' })
-  @ApiOkResponse({ type: ModelViewDto, description: 'The model' })
+  @ApiOkResponse({ description: 'The model' })
   @ApiNotFoundResponse({ description: 'No model with this id' })
   async get(@Param('id', new ModelIdPipe()) id: string): Promise<ModelView> {
     return toModelView(await this.registry.get(id));
@@ -67,7 +65,7 @@ export class ModelsController {
 
   @Patch(':id')
   @ApiOperation({ summary: "Rename a model version (its id stays; the name is what lists show)" })
-  @ApiOkResponse({ type: ModelViewDto, description: 'The renamed model' })
+  @ApiOkResponse({ description: 'The renamed model' })
   @ApiBadRequestResponse({ description: 'Malformed name' })
   @ApiNotFoundResponse({ description: 'No model with this id' })
   @ApiConflictResponse({ description: 'Another model has this name' })
