@@ -13,6 +13,7 @@ import * as reproduceCommand from './cli/reproduce.command';
 import * as trainCommand from './cli/train.command';
 import * as evalCommand from './cli/eval.command';
 import * as dataCommand from './cli/data.command';
+import * as modelCommand from './cli/model.command';
 import * as compareCommand from './cli/compare.command';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   trainCommand.register(program);
   evalCommand.register(program);
   dataCommand.register(program);
+  modelCommand.register(program);
   compareCommand.register(program);
   return program;
 }

@@ -1,10 +1,13 @@
 /**
  * `rir attack`: the attack suite against a stored model on a data set's test split, in a worker thread;
- * a table on the terminal, the report as JSON with --json.
+ * a table on the terminal, the report as JSON with --json; with --write-manifest the figures also go
+ * into the model directory's manifest.json (its robustness block).
  */
 import * as path from 'path';
 import type { Command } from 'commander';
+import { readManifest, updateManifest, type RobustnessBlock } from '../ml/model-store';
 import { parseBudget, validateRequest, type RobustnessRequest } from '../ml/robustness/evaluate';
+import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
 import { siblingEntry, spawnWorker } from '../workers/pool';
@@ -125,6 +128,65 @@ export async function runAttackReport(
   return report;
 }
 
+/** Quotes an argument for a POSIX shell where it needs it. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:,=+@%-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `rir attack` command line of these options, as a person would type it again. */
+export function attackCommandLine(
+  options: AttackCliOptions & { model: string; dataset: string; seed: number },
+  extra: string[] = [],
+): string {
+  const words = [
+    'rir',
+    'attack',
+    '--model',
+    options.model,
+    '--dataset',
+    options.dataset,
+    '--attacks',
+    options.attacks ?? 'all',
+    '--eps',
+    options.eps,
+    '--alpha',
+    options.alpha,
+    '--steps',
+    String(options.steps),
+    '--restarts',
+    String(options.restarts),
+    '--sample',
+    String(options.sample),
+    '--gallery',
+    String(options.gallery),
+    '--seed',
+    String(options.seed),
+    ...(options.strengthCheck === false ? ['--no-strength-check'] : []),
+    ...extra,
+  ];
+  return words.map(shellWord).join(' ');
+}
+
+/**
+ * Writes the report's figures into the model directory's manifest.json (atomically; the weights and
+ * their hash stay as they are). Refuses when the weights changed while the attack ran.
+ */
+export async function writeManifestBlock(
+  modelDir: string,
+  report: RobustnessReport,
+  context: { data: string; command: string; weightsSha256: string },
+): Promise<RobustnessBlock> {
+  const current = (await readManifest(modelDir)).weightsSha256;
+  if (current !== context.weightsSha256)
+    throw new Error(
+      `the weights in ${modelDir} changed while the attack ran (sha256 ${context.weightsSha256} -> ${current}); ` +
+        'the manifest was not changed',
+    );
+  const block = robustnessBlockFromReport(report, context);
+  await updateManifest(modelDir, { robustness: block });
+  return block;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('attack')
@@ -139,6 +201,10 @@ export function register(program: Command): void {
   addAttackOptions(command, 'all')
     .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)
     .option('--json', 'print the report as JSON')
+    .option(
+      '--write-manifest',
+      "also write the figures (natural R@1, ES:R, LTM, GTM, their worst, ERS, with 95% intervals) into the model's manifest.json",
+    )
     .action(
       async (
         options: AttackCliOptions & {
@@ -146,13 +212,28 @@ export function register(program: Command): void {
           dataset: string;
           seed: number;
           json?: boolean;
+          writeManifest?: boolean;
         },
       ) => {
         const request = attackRequestOf(options, options.model, options.dataset, options.seed);
+        // The hash of the weights attacked, to refuse writing figures next to other weights.
+        const weightsSha256 = options.writeManifest
+          ? (await readManifest(options.model)).weightsSha256
+          : '';
         const report = await runAttackReport(request, options.json === true);
         process.stdout.write(
           options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
         );
+        if (options.writeManifest) {
+          const block = await writeManifestBlock(options.model, report, {
+            data: options.dataset,
+            command: attackCommandLine(options, ['--write-manifest']),
+            weightsSha256,
+          });
+          process.stderr.write(
+            `wrote the robustness figures (${block.budget}) into ${path.join(options.model, 'manifest.json')}\n`,
+          );
+        }
       },
     );
 }

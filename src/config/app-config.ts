@@ -23,6 +23,8 @@ export interface AppConfig {
   role: (typeof SERVE_ROLES)[number];
   /** Absolute directories under which `folder:` data sets may be read. */
   dataRoots: string[];
+  /** Absolute directory of the bundled model versions; null: the package's models/. */
+  bundledModelsDir: string | null;
   jobs: {
     heartbeatMs: number;
     staleMs: number;
@@ -94,6 +96,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .split(',')
       .filter((root) => root.trim() !== '')
       .map((root) => path.resolve(root.trim())),
+    bundledModelsDir: vars.BUNDLED_MODELS_DIR ? path.resolve(vars.BUNDLED_MODELS_DIR) : null,
     jobs: {
       heartbeatMs: vars.JOB_HEARTBEAT_MS,
       staleMs: vars.JOB_STALE_MS,

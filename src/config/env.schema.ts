@@ -107,6 +107,14 @@ export class EnvironmentVariables {
   @IsString()
   DATA_ROOTS?: string;
 
+  /**
+   * The bundled model versions: each sub-directory (manifest.json + weights) is registered under its
+   * name at start-up. Default: the package's models/ directory.
+   */
+  @IsOptional()
+  @IsString()
+  BUNDLED_MODELS_DIR?: string;
+
   /** Jobs: how often a running job's worker beats, and after how long without a beat it counts as dead. */
   @Type(() => Number)
   @IsInt()

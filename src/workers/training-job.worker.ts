@@ -1,13 +1,12 @@
 /**
  * Worker-thread entry of a training job: trains (resuming from the job's checkpoint if a previous run
- * left one, and saying where it resumed), then measures the quick robustness figure, and answers with
- * the model directory.
+ * left one, and saying where it resumed), then runs the quick attack suite, writes its figures into the
+ * manifest (metrics.robustness and the robustness block), and answers with the model directory.
  */
-import { promises as fs } from 'fs';
 import * as path from 'path';
+import { ATTACK_NAMES } from '../ml/attacks/definitions';
 import {
   prepareGallery,
-  runAttack,
   sampleQueries,
   naturalRecallAt1,
   naturalRecallPerQuery,
@@ -15,11 +14,18 @@ import {
 import { initBackend } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { backboneChannels } from '../ml/models';
-import { loadModel, MANIFEST_FILE } from '../ml/model-store';
+import {
+  loadModelVersion,
+  readManifest,
+  updateManifest,
+  type RobustnessBlock,
+} from '../ml/model-store';
 import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
+import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
+import { buildRobustnessReport } from '../ml/robustness/report';
 import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../ml/training/checkpoint';
 import { trainEmbeddingModel } from '../ml/training/trainer';
-import type { ImageSet, ProgressEvent, TrainingPosition } from '../ml/types';
+import type { Embedder, ImageSet, ProgressEvent, TrainingPosition } from '../ml/types';
 import { serveJobThread, type JobThreadContext } from '../modules/jobs/job-thread';
 import type { JobProgress } from '../modules/jobs/job.entity';
 import type { TrainingJobResult, TrainingJobSpec } from '../modules/training/training-spec';
@@ -27,6 +33,8 @@ import type { TrainingJobResult, TrainingJobSpec } from '../modules/training/tra
 export interface TrainingThreadInput {
   spec: TrainingJobSpec;
   backend?: string;
+  /** Named in the manifest's robustness block (the command that measured it). */
+  jobId?: string;
 }
 
 function toJobProgress(event: ProgressEvent): JobProgress {
@@ -56,13 +64,27 @@ function toJobProgress(event: ProgressEvent): JobProgress {
   };
 }
 
-/** R@1 of held-out queries before and after the ES attack (RobRank's ES:R) at the job's eps. */
-async function quickRobustness(
-  modelDir: string,
+/**
+ * The training job's bounded robustness suite: all nine attacks at the job's eps, `robustnessSteps` PGD
+ * steps of 2.5 eps / steps, one restart, on `robustnessSamples` held-out queries, no strength checks.
+ * Its figures are labelled 'quick suite' in the manifest.
+ */
+export const QUICK_SUITE = { restarts: 1, stepSizeFactor: 2.5 } as const;
+
+interface QuickRobustness {
+  /** The job's result figure: R@1 before and after the ES attack (RobRank's ES:R), as before the suite. */
+  result: Record<string, unknown>;
+  /** The manifest's robustness block; null when no query could be measured. */
+  block: RobustnessBlock | null;
+}
+
+/** Natural R@1 of the sampled held-out queries only (eps 0, or a held-out set the suite cannot attack). */
+function naturalOnly(
+  model: Embedder,
   test: ImageSet,
   spec: TrainingJobSpec,
-): Promise<Record<string, unknown>> {
-  const model = await loadModel(modelDir);
+  context: { data: string; command: string; weightsSha256: string; note: string },
+): QuickRobustness {
   const gallery = prepareGallery(model, test);
   try {
     const rows = sampleQueries(
@@ -72,54 +94,130 @@ async function quickRobustness(
     );
     const eps = spec.defenseOptions.eps;
     const naturalR1 = naturalRecallAt1(gallery, rows);
+    const result: Record<string, unknown> = {
+      attack: 'ES',
+      eps,
+      samples: rows.length,
+      naturalRecallAt1: naturalR1,
+      recallAt1UnderAttack: eps === 0 ? naturalR1 : null,
+      note: context.note,
+    };
+    if (rows.length === 0) return { result, block: null };
     // n, 95% interval (Wilson) and the chance level of each R@1 (percent).
     const chance = chanceLevels(gallery.labels, rows);
     const natural = naturalRecallEstimate(naturalRecallPerQuery(gallery, rows), chance);
-    if (eps === 0 || rows.length === 0) {
-      return {
-        attack: 'ES',
-        eps,
-        samples: rows.length,
-        naturalRecallAt1: naturalR1,
-        recallAt1UnderAttack: naturalR1,
-        ...(rows.length > 0
-          ? {
-              chanceRecallAt1: chance.recallAt1,
-              estimates: { naturalRecallAt1: natural, recallAt1UnderAttack: natural },
-            }
-          : {}),
-      };
-    }
-    const steps = spec.robustness.steps;
-    const run = runAttack(model, gallery, 'ES', rows, {
-      eps,
-      alpha: (2.5 * eps) / steps,
-      steps,
-      seed: spec.seed,
-    });
-    return {
-      attack: 'ES',
-      eps,
-      steps,
-      samples: rows.length,
-      naturalRecallAt1: naturalR1,
-      recallAt1UnderAttack: run.figures['ES:R'],
-      embeddingShift: run.figures['ES:D'],
-      chanceRecallAt1: chance.recallAt1,
-      estimates: {
-        naturalRecallAt1: natural,
-        recallAt1UnderAttack: run.estimates['ES:R'],
-        embeddingShift: run.estimates['ES:D'],
-      },
+    result.chanceRecallAt1 = chance.recallAt1;
+    result.estimates = {
+      naturalRecallAt1: natural,
+      ...(eps === 0 ? { recallAt1UnderAttack: natural } : {}),
     };
+    const block: RobustnessBlock = {
+      natural: {
+        recallAt1: {
+          value: natural.value,
+          low: natural.low,
+          high: natural.high,
+          n: natural.n,
+          method: natural.method,
+        },
+      },
+      adversarial: null,
+      chance: { recallAt1: chance.recallAt1 },
+      attack: {
+        eps,
+        alpha: 0,
+        steps: 0,
+        restarts: 0,
+        attacks: [],
+        sampleSize: rows.length,
+        gallerySize: test.labels.length,
+        seed: spec.seed,
+        strengthChecks: false,
+      },
+      budget: 'quick suite',
+      data: context.data,
+      date: new Date().toISOString(),
+      command: context.command,
+      weightsSha256: context.weightsSha256,
+      note: context.note,
+    };
+    return { result, block };
   } finally {
     gallery.dispose();
+  }
+}
+
+/**
+ * The quick suite on the held-out classes: the job's result figure and the manifest's robustness block
+ * (natural R@1, ES:R, LTM, GTM, their worst and ERS, each with n and 95% interval).
+ */
+async function quickRobustness(
+  modelDir: string,
+  test: ImageSet,
+  spec: TrainingJobSpec,
+  jobId: string | undefined,
+): Promise<QuickRobustness> {
+  const { model, manifest } = await loadModelVersion(modelDir);
+  const eps = spec.defenseOptions.eps;
+  const steps = spec.robustness.steps;
+  const alpha = (QUICK_SUITE.stepSizeFactor * eps) / steps;
+  const context = {
+    data: `${spec.datasetName}: held-out classes of the training split (${test.labels.length} images)`,
+    command:
+      `training job ${jobId ?? '(unknown id)'} (POST /v1/training-jobs): quick suite after training, ` +
+      `all nine attacks at the job's eps ${eps}, alpha ${alpha}, ${steps} steps, 1 restart, ` +
+      `${spec.robustness.samples} held-out queries, seed ${spec.seed}, no strength checks`,
+    weightsSha256: manifest.weightsSha256,
+  };
+  try {
+    if (eps === 0)
+      return naturalOnly(model, test, spec, { ...context, note: 'eps 0: not attacked' });
+    let report;
+    try {
+      report = buildRobustnessReport(model, test, {
+        attacks: [...ATTACK_NAMES],
+        eps,
+        alpha,
+        steps,
+        restarts: QUICK_SUITE.restarts,
+        sampleSize: Math.min(spec.robustness.samples, test.labels.length),
+        seed: spec.seed,
+        skipStrengthCheck: true,
+        model: manifest.id,
+        dataset: spec.datasetName,
+      });
+    } catch (error) {
+      // A held-out set the suite cannot attack (no class with two images, say) still gives a version.
+      const note = `not attacked: ${(error as Error).message}`;
+      return naturalOnly(model, test, spec, { ...context, note });
+    }
+    const e = report.estimates;
+    const block = robustnessBlockFromReport(report, { ...context, budget: 'quick suite' });
+    return {
+      result: {
+        attack: 'ES',
+        eps,
+        steps,
+        samples: report.options.sampleSize,
+        naturalRecallAt1: report.natural.recallAt1,
+        recallAt1UnderAttack: report.figures['ES:R'],
+        embeddingShift: report.figures['ES:D'],
+        chanceRecallAt1: report.chance.recallAt1,
+        estimates: {
+          naturalRecallAt1: e.naturalRecallAt1,
+          recallAt1UnderAttack: e.figures['ES:R'],
+          embeddingShift: e.figures['ES:D'],
+        },
+      },
+      block,
+    };
+  } finally {
     model.dispose();
   }
 }
 
 async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJobResult> {
-  const { spec, backend } = raw as TrainingThreadInput;
+  const { spec, backend, jobId } = raw as TrainingThreadInput;
   await initBackend(backend);
   const outDir = path.join(thread.checkpointDir, 'model');
   // A rerun (attempt 2+) or a leftover checkpoint: the trainer resumes and reports from where.
@@ -180,17 +278,14 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
   }
   thread.reportProgress({
     phase: 'robustness',
-    message: 'ES attack on the held-out classes',
+    message: 'quick attack suite on the held-out classes',
     etaSeconds: undefined,
   });
-  const robustness = await quickRobustness(outDir, split.test, spec);
-  const manifestFile = path.join(outDir, MANIFEST_FILE);
-  const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as {
-    metrics: Record<string, unknown> | null;
-  };
-  manifest.metrics = { ...manifest.metrics, robustness };
-  await fs.writeFile(`${manifestFile}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-  await fs.rename(`${manifestFile}.tmp`, manifestFile);
+  const { result: robustness, block } = await quickRobustness(outDir, split.test, spec, jobId);
+  const manifest = await updateManifest(outDir, {
+    metrics: { ...(await readManifest(outDir)).metrics, robustness },
+    ...(block ? { robustness: block } : {}),
+  });
   const metrics = { ...(manifest.metrics ?? {}) };
   delete metrics.history;
   return {

@@ -66,6 +66,32 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     };
     expect(manifest.embeddingDim).toBe(16);
     expect(manifest.metrics.robustness).toEqual(job.robustness);
+    // The manifest's robustness block: the bounded quick suite (all nine attacks), labelled as such.
+    const block = model.body.robustness;
+    expect(model.body.manifest.robustness).toEqual(block);
+    expect(block).toMatchObject({
+      budget: 'quick suite',
+      weightsSha256: model.body.manifest.weightsSha256,
+      chance: { recallAt1: robustness.chanceRecallAt1 },
+      attack: { eps: 0.03, steps: 2, restarts: 1, sampleSize: 10, strengthChecks: false },
+      natural: {
+        recallAt1: {
+          value: robustness.naturalRecallAt1,
+          low: robustness.estimates.naturalRecallAt1.low,
+          high: robustness.estimates.naturalRecallAt1.high,
+          n: 10,
+        },
+      },
+      adversarial: {
+        esR: { value: robustness.recallAt1UnderAttack, n: 10, method: 'wilson' },
+        ltm: { n: 10, method: 'wilson' },
+        gtm: { n: 10, method: 'wilson' },
+        worstRecallAt1: { n: 10 },
+        ers: { n: 10, method: 'bootstrap' },
+      },
+    });
+    expect(block.attack.attacks).toHaveLength(9);
+    expect(block.command).toContain(`training job ${job.id} (POST /v1/training-jobs): quick suite`);
 
     const list = await t.http
       .get('/v1/training-jobs?status=succeeded')

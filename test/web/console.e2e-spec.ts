@@ -1,7 +1,6 @@
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { deployAndWait, writeTinyModel } from '../search/fixtures';
+import { editManifest, robustnessBlock } from '../search/robustness-fixture';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { Browser, describeBrowser, launchBrowser, listen, PageWindow, screenshot } from './browser';
 import { patternImages, TestImage } from './images';
@@ -14,24 +13,30 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    await writeTinyModel(t.config.dataDir, 'tiny-a', 1);
+    const tinyA = await writeTinyModel(t.config.dataDir, 'tiny-a', 1);
     const tinyB = await writeTinyModel(t.config.dataDir, 'tiny-b', 2);
-    // Figures as a finished training job leaves them: natural R@1 (a fraction) and ES R@1 (percent).
-    const manifestFile = path.join(tinyB, 'manifest.json');
-    const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8'));
-    manifest.metrics = {
-      recallAt1: 0.625,
-      robustness: {
-        attack: 'ES',
-        eps: 8 / 255,
-        recallAt1UnderAttack: 31.5,
-        chanceRecallAt1: 20.1,
-        estimates: {
-          recallAt1UnderAttack: { value: 31.5, low: 22.9, high: 41.6, n: 100, method: 'wilson' },
+    // tiny-a: figures as training jobs left them before the robustness block: natural R@1 (a
+    // fraction, no interval) and ES R@1 (percent, with its interval).
+    await editManifest(tinyA, (manifest) => {
+      manifest.metrics = {
+        recallAt1: 0.625,
+        robustness: {
+          attack: 'ES',
+          eps: 8 / 255,
+          recallAt1UnderAttack: 31.5,
+          chanceRecallAt1: 20.1,
+          estimates: {
+            recallAt1UnderAttack: { value: 31.5, low: 22.9, high: 41.6, n: 100, method: 'wilson' },
+          },
         },
-      },
-    };
-    await fs.writeFile(manifestFile, JSON.stringify(manifest));
+      };
+    });
+    // tiny-b: a robustness block (quick suite), as a training job or rir attack --write-manifest writes.
+    await editManifest(tinyB, (manifest) => {
+      manifest.robustness = robustnessBlock(manifest.weightsSha256 as string, {
+        warnings: ['attack too weak: 64 steps x 2 restarts lowered ES:R by 3.0 points'],
+      });
+    });
     await deployAndWait(t, 'tiny-a');
     base = await listen(t.app);
     browser = await launchBrowser();
@@ -349,19 +354,42 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
       'Model',
       'Status',
       'Natural R@1',
-      'Adversarial R@1',
-      'Dim',
+      'Adversarial R@1 (ES:R)',
+      'Worst adversarial R@1',
+      'ERS',
       'Registered',
       'Deploy',
     ]);
-    const tinyBRow = await page
-      .getByRole('row', { name: /^tiny-b/ })
-      .locator('td')
-      .allTextContents();
-    expect(tinyBRow.slice(0, 3)).toEqual([
+    const cells = async (name: RegExp) => {
+      const row = page.getByRole('row', { name });
+      return {
+        model: await row.locator('th').innerText(),
+        figures: await row.locator('td').allTextContents(),
+      };
+    };
+    // Figures from the manifest's robustness block: each with its 95% interval and n.
+    const tinyB = await cells(/^tiny-b/);
+    expect(tinyB.figures.slice(0, 5)).toEqual([
       'registered',
-      '62.5%',
-      '31.5%[22.9, 41.6], n = 100; chance 20.1%ES at eps 8/255',
+      '62.5% [52.7, 71.4], n = 100chance 20.1%',
+      '31.5% [22.9, 41.6], n = 100at eps 8/255',
+      '25.0% [17.5, 34.3], n = 100GTM at eps 8/255',
+      '38.2 [35.1, 41.0], n = 100points, 100 ideal',
+    ]);
+    // Labelled with the suite that measured them, and the report's warnings.
+    expect(tinyB.model).toContain('small-cnn · 16-d');
+    expect(tinyB.model).toContain('quick suite eps 8/255 · mnist · ');
+    expect(tinyB.model).toContain(
+      'warning: attack too weak: 64 steps x 2 restarts lowered ES:R by 3.0 points',
+    );
+    // An older manifest: what its training job measured; the rest is not measured.
+    const tinyA = await cells(/^tiny-a/);
+    expect(tinyA.figures.slice(0, 5)).toEqual([
+      'deployed',
+      '62.5%no interval (older manifest)',
+      '31.5% [22.9, 41.6], n = 100at eps 8/255; chance 20.1%',
+      'not measured',
+      'not measured',
     ]);
     await screenshot(page, 'models');
 
@@ -415,9 +443,12 @@ describeBrowser('web console under a rate limit (e2e)', () => {
         () => !(globalThis as unknown as PageWindow).document.querySelector('.results[aria-busy]'),
       );
     }
-    expect(await alert.textContent()).toMatch(
-      /^Too many requests: the server is rate limiting this client \(.+\)\. Try again in \d+ s\.$/,
+    // The wait is said once (the server's message says it too: "Too many requests, retry in N s").
+    const text = (await alert.textContent()) ?? '';
+    expect(text).toMatch(
+      /^Too many requests: the server is rate limiting this client\. Try again in \d+ s\.$/,
     );
+    expect(text.match(/\d+ s/g)).toHaveLength(1);
     await screenshot(page, 'rate-limited');
     await page.close();
   });

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { EmbeddingModel, type BackboneName, type InputNormalization } from '../models';
 import type { SplitDescription } from '../types';
 import { fileSystemHandler, sha256, WEIGHTS_FILE, writeFileAtomic } from './file-io';
+import { validateRobustnessBlock, type RobustnessBlock } from './robustness-block';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -28,6 +29,8 @@ export interface ModelManifest {
   metrics: Record<string, unknown> | null;
   weightsSha256: string;
   createdAt: string;
+  /** Natural and adversarial figures with their intervals (robustness-block.ts); absent until measured. */
+  robustness?: RobustnessBlock;
 }
 
 export type ManifestInput = Partial<
@@ -77,10 +80,51 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   } catch {
     throw new Error(`no model version at ${dir} (missing ${MANIFEST_FILE})`);
   }
-  const manifest = JSON.parse(text) as ModelManifest;
+  return parseManifest(text, file);
+}
+
+/**
+ * A manifest from its JSON text: the format version is checked, and the robustness block, when
+ * present, is validated (a malformed one is refused with a message naming the field). `file` names it
+ * in errors.
+ */
+export function parseManifest(text: string, file: string): ModelManifest {
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(text) as ModelManifest;
+  } catch (error) {
+    throw new Error(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest))
+    throw new Error(`${file}: not a JSON object`);
   if (manifest.formatVersion !== 1)
     throw new Error(`${file}: unsupported format version ${String(manifest.formatVersion)}`);
+  if (manifest.robustness !== undefined)
+    validateRobustnessBlock(manifest.robustness, manifest.weightsSha256, file);
   return manifest;
+}
+
+/**
+ * Sets fields of a stored version's manifest (its robustness block, its metrics) and replaces the file
+ * atomically. The weights are not touched: they must still match the manifest's hash (a block measured
+ * on other weights is refused), and the hash stays as it is.
+ */
+export async function updateManifest(
+  dir: string,
+  fields: Partial<Pick<ModelManifest, 'robustness' | 'metrics'>>,
+): Promise<ModelManifest> {
+  const manifest = await readManifest(dir);
+  const weights = sha256(await fs.readFile(path.join(dir, WEIGHTS_FILE)));
+  if (weights !== manifest.weightsSha256)
+    throw new Error(
+      `weights of ${dir} do not match the manifest (sha256 ${weights}, expected ${manifest.weightsSha256})`,
+    );
+  const file = path.join(dir, MANIFEST_FILE);
+  if (fields.robustness !== undefined)
+    validateRobustnessBlock(fields.robustness, manifest.weightsSha256, file);
+  const next: ModelManifest = { ...manifest, ...fields };
+  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
+  return next;
 }
 
 /** Loads a model version; checks the weights against the manifest's hash. */

@@ -87,9 +87,16 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.gallery.recover();
+    const stale = await this.dropStaleEmbeddings();
     await this.registry.scan();
     const active = await this.models.findActive();
-    if (active) {
+    if (active && stale.has(active.id)) {
+      // Its index was built with the old weights: searches must not use it. Rebuilt before serving.
+      this.logger.warn(
+        `model ${active.id} serves searches and has new weights: re-deploying it (re-embedding the gallery and rebuilding its index) before serving`,
+      );
+      await this.deployNow(active);
+    } else if (active) {
       await this.serve(active);
     } else {
       const fallback = await this.models.findById(DEFAULT_MODEL_ID);
@@ -108,6 +115,26 @@ export class DeployService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     // A model deployed through another replica is served here too (PGlite has one process).
     if (this.config.database.kind === 'postgres') this.follower.start(REPLICA_SYNC_MS);
+  }
+
+  /**
+   * Registrations brought in line with their directories (registry.refreshRegistrations); for each
+   * model whose weights changed (an upgrade that ships a retrained bundled model, say) the embeddings
+   * and index files built with the old weights are dropped, so no search or later deploy uses them.
+   * Returns the ids of those models.
+   */
+  private async dropStaleEmbeddings(): Promise<Set<string>> {
+    const stale = new Set<string>();
+    for (const change of await this.registry.refreshRegistrations()) {
+      if (!change.weightsChanged) continue;
+      await this.embeddings.deleteForModel(change.id);
+      await this.indexes.removeFiles(change.id);
+      this.logger.warn(
+        `model ${change.id}: dropped the embeddings and index built with its previous weights (sha256 ${change.previousWeightsSha256 ?? 'none'})`,
+      );
+      stale.add(change.id);
+    }
+    return stale;
   }
 
   /**

@@ -9,10 +9,15 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { packageRoot } from '../../common/package-root';
 import { APP_CONFIG, AppConfig } from '../../config';
+import { validateRobustnessBlock, type RobustnessBlock } from '../../ml/model-store';
 import { ModelVersion } from './model.entity';
 import { ModelsRepository } from './models.repository';
 
-/** The model committed with the code, so a fresh install can search at once. */
+/**
+ * The models committed with the code (one directory each, registered under its name): `default`, which
+ * a fresh install deploys so it can search at once, and others an admin may deploy to compare
+ * (`natural`). BUNDLED_MODELS_DIR in the environment points elsewhere.
+ */
 export const BUNDLED_MODELS_DIR = path.join(packageRoot(__dirname), 'models');
 export const DEFAULT_MODEL_ID = 'default';
 
@@ -27,6 +32,8 @@ export interface ModelView {
   embeddingDim: number;
   directory: string;
   manifest: Record<string, unknown>;
+  /** The manifest's robustness block (validated at registration); null: not measured. */
+  robustness: RobustnessBlock | null;
   deployProgress: ModelVersion['deployProgress'];
   deployError: string | null;
   createdAt: string;
@@ -42,6 +49,7 @@ export function toModelView(model: ModelVersion): ModelView {
     embeddingDim: model.embeddingDim,
     directory: model.directory,
     manifest: model.manifest,
+    robustness: (model.manifest.robustness as RobustnessBlock | undefined) ?? null,
     deployProgress: model.deployProgress,
     deployError: model.deployError,
     createdAt: new Date(model.createdAt).toISOString(),
@@ -60,19 +68,79 @@ export function embeddingDimOf(manifest: Record<string, unknown>): number {
 }
 
 /**
+ * A model directory's manifest.json, checked for what registering needs: JSON, an embedding dimension,
+ * and a well-formed robustness block measured on these weights when there is one. Errors name the file.
+ */
+export async function readRegistrableManifest(
+  directory: string,
+): Promise<{ manifest: Record<string, unknown>; embeddingDim: number }> {
+  const file = path.join(directory, 'manifest.json');
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest))
+    throw new Error(`${file} is not a JSON object`);
+  const record = manifest as Record<string, unknown>;
+  if (record.robustness !== undefined)
+    validateRobustnessBlock(
+      record.robustness,
+      typeof record.weightsSha256 === 'string' ? record.weightsSha256 : undefined,
+      file,
+    );
+  try {
+    return { manifest: record, embeddingDim: embeddingDimOf(record) };
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
+}
+
+/** JSON with object keys sorted at every level: equal for equal content whatever the key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/** A registered model whose directory changed on disk since it was registered. */
+export interface RegistrationChange {
+  id: string;
+  directory: string;
+  /** The weights hash the registration had, and the one on disk now. */
+  previousWeightsSha256: string | null;
+  weightsSha256: string | null;
+  /** New weights: embeddings and indexes built with the old ones are stale. */
+  weightsChanged: boolean;
+}
+
+const weightsShaOf = (manifest: Record<string, unknown>): string | null =>
+  typeof manifest.weightsSha256 === 'string' ? manifest.weightsSha256 : null;
+
+/**
  * Model versions are directories (tfjs files + manifest.json) under DATA_DIR/models, plus the bundled
- * default model; each is registered in the models table under its directory name.
+ * ones (BUNDLED_MODELS_DIR/*); each is registered in the models table under its directory name. A
+ * bundled name wins over a DATA_DIR/models directory of the same name.
  */
 @Injectable()
 export class ModelRegistryService {
   private readonly logger = new Logger(ModelRegistryService.name);
   readonly modelsDir: string;
+  readonly bundledDir: string;
+  /** Directories scan() could not register, by id, with the reason (logged once, named in 404s). */
+  private readonly skipped = new Map<string, string>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly models: ModelsRepository,
   ) {
     this.modelsDir = path.join(config.dataDir, 'models');
+    this.bundledDir = config.bundledModelsDir ?? BUNDLED_MODELS_DIR;
   }
 
   /**
@@ -87,14 +155,13 @@ export class ModelRegistryService {
   ): Promise<{ id: string; name: string }> {
     if (!MODEL_ID_PATTERN.test(id))
       throw new Error(`model id '${id}' must match ${MODEL_ID_PATTERN}`);
-    const file = path.join(directory, 'manifest.json');
-    const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    const { manifest, embeddingDim } = await readRegistrableManifest(directory);
     const registered = await this.models.register({
       id,
       name,
       directory: path.resolve(directory),
       manifest,
-      embeddingDim: embeddingDimOf(manifest),
+      embeddingDim,
     });
     return { id, name: registered };
   }
@@ -114,31 +181,98 @@ export class ModelRegistryService {
     return this.get(id);
   }
 
-  /** Registers every model directory not registered yet: the bundled default and DATA_DIR/models/*. */
+  /** The bundled model directories (those with a manifest.json and a usable id), by id. */
+  async bundledModels(): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const entries = await fs.readdir(this.bundledDir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const dir = path.join(this.bundledDir, entry.name);
+      if (entry.isDirectory() && MODEL_ID_PATTERN.test(entry.name) && (await hasManifest(dir)))
+        found.set(entry.name, dir);
+    }
+    return found;
+  }
+
+  /**
+   * Registers every model directory not registered yet: the bundled ones and DATA_DIR/models/*. A
+   * directory that cannot be registered (malformed manifest, say) is skipped with a warning, once.
+   */
   async scan(): Promise<void> {
-    const candidates: { dir: string; id: string }[] = [
-      { dir: path.join(BUNDLED_MODELS_DIR, DEFAULT_MODEL_ID), id: DEFAULT_MODEL_ID },
-    ];
+    const bundled = await this.bundledModels();
+    const candidates = [...bundled].map(([id, dir]) => ({ dir, id }));
     const entries = await fs.readdir(this.modelsDir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
-      if (entry.isDirectory() && entry.name !== DEFAULT_MODEL_ID)
+      if (entry.isDirectory() && !bundled.has(entry.name))
         candidates.push({ dir: path.join(this.modelsDir, entry.name), id: entry.name });
     }
     const known = new Set((await this.models.list()).map((model) => model.id));
     for (const { dir, id } of candidates) {
-      if (known.has(id) || !MODEL_ID_PATTERN.test(id)) continue;
-      const hasManifest = await fs.stat(path.join(dir, 'manifest.json')).then(
-        () => true,
-        () => false,
-      );
-      if (!hasManifest) continue;
+      if (known.has(id) || !MODEL_ID_PATTERN.test(id) || !(await hasManifest(dir))) continue;
       try {
         await this.registerDirectory(dir, id);
+        this.skipped.delete(id);
         this.logger.log(`registered model ${id} from ${dir}`);
       } catch (error) {
-        this.logger.warn(`skipped model directory ${dir}: ${(error as Error).message}`);
+        const reason = (error as Error).message;
+        if (this.skipped.get(id) !== reason)
+          this.logger.warn(`skipped model directory ${dir}: ${reason}`);
+        this.skipped.set(id, reason);
       }
     }
+  }
+
+  /**
+   * At start-up: brings each registration in line with its directory. A bundled model follows the
+   * bundled directory (an upgrade may ship new weights or figures, or live elsewhere); any model whose
+   * manifest.json changed (new weights, a robustness block written by `rir attack --write-manifest`)
+   * gets the new manifest. Returns what changed; `weightsChanged` ones must not keep serving embeddings
+   * of the old weights (the caller drops them and re-deploys). A directory that is gone or whose new
+   * manifest is malformed keeps its registration, with a warning.
+   */
+  async refreshRegistrations(): Promise<RegistrationChange[]> {
+    const bundled = await this.bundledModels();
+    const changes: RegistrationChange[] = [];
+    for (const model of await this.models.list()) {
+      // DATA_DIR/models/<id> registered before a bundled model of that name existed stays itself.
+      const own = path.dirname(path.resolve(model.directory)) === path.resolve(this.modelsDir);
+      const directory = !own && bundled.has(model.id) ? bundled.get(model.id)! : model.directory;
+      if (!(await hasManifest(directory))) continue;
+      let read: { manifest: Record<string, unknown>; embeddingDim: number };
+      try {
+        read = await readRegistrableManifest(directory);
+      } catch (error) {
+        this.logger.warn(
+          `model ${model.id}: keeping its registration, ${(error as Error).message}`,
+        );
+        continue;
+      }
+      const sameManifest = canonicalJson(read.manifest) === canonicalJson(model.manifest);
+      if (sameManifest && directory === model.directory && read.embeddingDim === model.embeddingDim)
+        continue;
+      await this.models.updateRegistration(model.id, {
+        directory: path.resolve(directory),
+        manifest: read.manifest,
+        embeddingDim: read.embeddingDim,
+      });
+      const change: RegistrationChange = {
+        id: model.id,
+        directory: path.resolve(directory),
+        previousWeightsSha256: weightsShaOf(model.manifest),
+        weightsSha256: weightsShaOf(read.manifest),
+        weightsChanged: weightsShaOf(model.manifest) !== weightsShaOf(read.manifest),
+      };
+      changes.push(change);
+      if (change.weightsChanged)
+        this.logger.warn(
+          `model ${model.id}: its weights changed since it was registered (sha256 ` +
+            `${change.previousWeightsSha256 ?? 'none'} -> ${change.weightsSha256 ?? 'none'}, ${directory}): registration updated`,
+        );
+      else
+        this.logger.log(
+          `model ${model.id}: ${sameManifest ? 'moved' : 'manifest.json changed'} (same weights), registration updated from ${directory}`,
+        );
+    }
+    return changes;
   }
 
   async list(): Promise<ModelView[]> {
@@ -152,7 +286,21 @@ export class ModelRegistryService {
       await this.scan();
       model = await this.models.findById(id);
     }
-    if (!model) throw new NotFoundException(`No model with id ${id}`);
+    if (!model) {
+      const reason = this.skipped.get(id);
+      throw new NotFoundException(
+        reason
+          ? `No model with id ${id}: its directory was not registered (${reason})`
+          : `No model with id ${id}`,
+      );
+    }
     return model;
   }
+}
+
+async function hasManifest(dir: string): Promise<boolean> {
+  return fs.stat(path.join(dir, 'manifest.json')).then(
+    () => true,
+    () => false,
+  );
 }

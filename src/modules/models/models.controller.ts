@@ -20,6 +20,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../auth';
 import { DeployAccepted, DeployService } from './deploy.service';
+import { ModelViewDto } from './dto/model-view.dto';
 import { RenameModelDto } from './dto/rename-model.dto';
 import {
   MODEL_ID_PATTERN,
@@ -49,15 +50,16 @@ export class ModelsController {
   @Get()
   @ApiOperation({
     summary:
-      'Model versions side by side: status, manifest (metrics, training config), deploy progress',
+      'Model versions side by side: status, natural and adversarial figures with 95% intervals, manifest, deploy progress',
   })
+  @ApiOkResponse({ type: [ModelViewDto] })
   list(): Promise<ModelView[]> {
     return this.registry.list();
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One model version' })
-  @ApiOkResponse({ description: 'The model' })
+  @ApiOkResponse({ type: ModelViewDto, description: 'The model' })
   @ApiNotFoundResponse({ description: 'No model with this id' })
   async get(@Param('id', new ModelIdPipe()) id: string): Promise<ModelView> {
     return toModelView(await this.registry.get(id));
@@ -65,7 +67,7 @@ export class ModelsController {
 
   @Patch(':id')
   @ApiOperation({ summary: "Rename a model version (its id stays; the name is what lists show)" })
-  @ApiOkResponse({ description: 'The renamed model' })
+  @ApiOkResponse({ type: ModelViewDto, description: 'The renamed model' })
   @ApiBadRequestResponse({ description: 'Malformed name' })
   @ApiNotFoundResponse({ description: 'No model with this id' })
   @ApiConflictResponse({ description: 'Another model has this name' })

@@ -59,6 +59,17 @@ export class ModelsRepository {
     throw new Error(`model ${model.id}: '${model.name}' and ${MAX_NUMBERED - 1} numbered names are taken`);
   }
 
+  /** Points a registration at its directory's current manifest (the id, name and status stay). */
+  async updateRegistration(
+    id: string,
+    registration: Pick<ModelVersion, 'directory' | 'manifest' | 'embeddingDim'>,
+  ): Promise<void> {
+    await this.repo.query(
+      `UPDATE models SET directory = $2, manifest = $3::jsonb, embedding_dim = $4 WHERE id = $1`,
+      [id, registration.directory, JSON.stringify(registration.manifest), registration.embeddingDim],
+    );
+  }
+
   /** Gives a model a new name: 'renamed', 'missing' (no such id) or 'taken' (another model has it). */
   async rename(id: string, name: string): Promise<'renamed' | 'missing' | 'taken'> {
     const holder = await this.findByName(name);

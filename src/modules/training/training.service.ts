@@ -194,7 +194,7 @@ export class TrainingService implements OnModuleInit {
     try {
       result = await runInJobThread<TrainingJobResult>(
         threadEntry(WORKERS_DIR, 'training-job.worker'),
-        { spec, backend: this.config.tfjsBackend },
+        { spec, backend: this.config.tfjsBackend, jobId: job.id },
         { ...ctx, reportProgress },
       );
     } catch (error) {

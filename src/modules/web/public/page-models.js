@@ -1,4 +1,5 @@
-// Models (admin): versions side by side (natural and adversarial R@1), deploy with confirmation.
+// Models (admin): versions side by side (natural and adversarial R@1, ERS, with their intervals),
+// deploy with confirmation.
 import { api } from './api.js';
 import { formatEstimate } from './probe-report.js';
 import {
@@ -19,29 +20,85 @@ const nameOf = (model) => model.name || model.id;
 
 const finite = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
+export const NOT_MEASURED = 'not measured';
+
+/** A budget as it is quoted: 0.30196 -> "77/255", 0.03 -> "0.03". */
+export function formatEps(eps) {
+  const in255 = eps * 255;
+  return Math.abs(in255 - Math.round(in255)) < 1e-6
+    ? `${Math.round(in255)}/255`
+    : String(Number(eps.toPrecision(4)));
+}
+
 /**
- * The R@1 figures a trained model's manifest carries, in percent: natural R@1 on the held-out classes
- * (metrics.recallAt1, a fraction) and R@1 of ES-attacked held-out queries at the training eps
- * (metrics.robustness.recallAt1UnderAttack, already in percent).
+ * What the Models page shows of a model, each figure as "20.7% [19.6, 21.9], n = 1,000" or
+ * "not measured": from the manifest's robustness block (model.robustness: `rir attack --write-manifest`,
+ * `rir model annotate`, training jobs' quick suite), else from what older training jobs left in
+ * manifest.metrics (natural R@1 as a fraction without interval, R@1 under the ES attack).
  */
-export function recallFigures(manifest = {}) {
-  const metrics = manifest.metrics || {};
+export function modelFigures(model) {
+  const block = model.robustness;
+  if (block) {
+    const adversarial = block.adversarial || {};
+    const percent = (estimate) => formatEstimate(estimate, { unit: '%' }) ?? NOT_MEASURED;
+    const eps = finite(block.attack?.eps);
+    const atEps = eps !== undefined ? `at eps ${formatEps(eps)}` : null;
+    const worst = adversarial.worstRecallAt1;
+    return {
+      natural: percent(block.natural?.recallAt1),
+      naturalHint:
+        finite(block.chance?.recallAt1) !== undefined
+          ? `chance ${block.chance.recallAt1.toFixed(1)}%`
+          : null,
+      esR: percent(adversarial.esR),
+      esRHint: adversarial.esR ? atEps : (block.note ?? null),
+      worst: percent(worst),
+      worstHint: worst ? `${worst.figure}${atEps ? ` ${atEps}` : ''}` : null,
+      ers: formatEstimate(adversarial.ers) ?? NOT_MEASURED,
+      ersHint: adversarial.ers ? 'points, 100 ideal' : null,
+      budget: block.budget,
+      source: [
+        eps !== undefined && block.adversarial ? `eps ${formatEps(eps)}` : null,
+        block.data,
+        block.date ? formatDate(block.date) : null,
+      ]
+        .filter(Boolean)
+        .join(' · '),
+      warnings: Array.isArray(block.warnings) ? block.warnings : [],
+    };
+  }
+  // Manifests written before the robustness block: the training job's figures.
+  const metrics = model.manifest?.metrics || {};
   const robustness = metrics.robustness || {};
   const natural = finite(metrics.recallAt1);
+  const es = robustness.estimates?.recallAt1UnderAttack;
+  const eps = finite(robustness.eps);
   return {
-    natural: natural === undefined ? undefined : natural * 100,
-    adversarial: finite(robustness.recallAt1UnderAttack),
-    eps: finite(robustness.eps),
-    /** "31.5% [22.4, 41.9], n = 100" and the chance level, where the job recorded them. */
-    adversarialEstimate: formatEstimate(robustness.estimates?.recallAt1UnderAttack, { unit: '%' }),
-    chance: finite(robustness.chanceRecallAt1),
+    natural: natural === undefined ? NOT_MEASURED : formatPercent(natural * 100),
+    naturalHint: natural === undefined ? null : 'no interval (older manifest)',
+    esR: formatEstimate(es, { unit: '%' }) ?? NOT_MEASURED,
+    esRHint:
+      es && eps !== undefined
+        ? `at eps ${formatEps(eps)}` +
+          (finite(robustness.chanceRecallAt1) !== undefined
+            ? `; chance ${robustness.chanceRecallAt1.toFixed(1)}%`
+            : '')
+        : null,
+    worst: NOT_MEASURED,
+    worstHint: null,
+    ers: NOT_MEASURED,
+    ersHint: null,
+    budget: null,
+    source: es ? "the training job's ES figure (older manifest)" : null,
+    warnings: [],
   };
 }
 
-function describeModel(manifest = {}) {
+function describeModel(manifest = {}, embeddingDim) {
   const spec = manifest.spec || {};
   return [
     manifest.backbone ?? spec.backbone,
+    typeof embeddingDim === 'number' ? `${embeddingDim}-d` : undefined,
     manifest.loss?.name,
     manifest.defense?.name && `defence ${manifest.defense.name}`,
     manifest.dataset?.dataset,
@@ -106,8 +163,22 @@ export function render(main) {
     );
   }
 
+  /**
+   * A figure cell: "20.7% [19.6, 21.9], n = 1,000" with the interval and n on a line of their own
+   * (the text reads the same), and a hint below it.
+   */
+  const figureCell = (text, hint) => {
+    const at = text.indexOf(' [');
+    return h(
+      'td',
+      { class: `num model-figure${text === NOT_MEASURED ? ' muted' : ''}` },
+      at > 0 ? [text.slice(0, at), h('span', { class: 'interval' }, text.slice(at))] : text,
+      hint ? h('div', { class: 'hint' }, hint) : null,
+    );
+  };
+
   function row(model) {
-    const figures = recallFigures(model.manifest);
+    const figures = modelFigures(model);
     return h(
       'tr',
       {},
@@ -116,31 +187,31 @@ export function render(main) {
         { scope: 'row' },
         nameOf(model),
         nameOf(model) !== model.id ? h('div', { class: 'hint' }, `id ${model.id}`) : null,
-        h('div', { class: 'hint' }, describeModel(model.manifest)),
+        h('div', { class: 'hint' }, describeModel(model.manifest, model.embeddingDim)),
+        figures.budget || figures.source
+          ? h(
+              'div',
+              { class: 'hint' },
+              figures.budget
+                ? h(
+                    'span',
+                    { class: `badge suite${figures.budget === 'quick suite' ? ' quick' : ''}` },
+                    figures.budget,
+                  )
+                : null,
+              figures.budget && figures.source ? ' ' : null,
+              figures.source,
+            )
+          : null,
+        ...figures.warnings.map((warning) =>
+          h('div', { class: 'hint warning' }, `warning: ${warning}`),
+        ),
       ),
       h('td', {}, h('span', { class: `badge ${model.status}` }, model.status)),
-      h('td', { class: 'num' }, formatPercent(figures.natural)),
-      h(
-        'td',
-        { class: 'num' },
-        formatPercent(figures.adversarial),
-        figures.adversarialEstimate
-          ? h(
-              'div',
-              { class: 'hint' },
-              figures.adversarialEstimate.slice(figures.adversarialEstimate.indexOf(' [') + 1) +
-                (figures.chance !== undefined ? `; chance ${figures.chance.toFixed(1)}%` : ''),
-            )
-          : null,
-        figures.eps !== undefined
-          ? h(
-              'div',
-              { class: 'hint' },
-              `ES at eps ${Number((figures.eps * 255).toPrecision(4))}/255`,
-            )
-          : null,
-      ),
-      h('td', { class: 'num' }, String(model.embeddingDim)),
+      figureCell(figures.natural, figures.naturalHint),
+      figureCell(figures.esR, figures.esRHint),
+      figureCell(figures.worst, figures.worstHint),
+      figureCell(figures.ers, figures.ersHint),
       h('td', {}, formatDate(model.createdAt)),
       deployCell(model),
     );
@@ -152,7 +223,7 @@ export function render(main) {
       body,
       models.length
         ? models.map(row)
-        : h('tr', {}, h('td', { colspan: '7', class: 'empty' }, 'No models registered.')),
+        : h('tr', {}, h('td', { colspan: '8', class: 'empty' }, 'No models registered.')),
     );
     const deploying = models.find((model) => model.status === 'deploying');
     const serving = models.find((model) => model.active);
@@ -187,7 +258,11 @@ export function render(main) {
     h(
       'p',
       { class: 'lead' },
-      'Model versions side by side. Adversarial R@1 is recall@1 of attacked queries (ES) at the eps shown.',
+      'Model versions side by side. Each figure comes with its 95% interval and number of queries n. ' +
+        'Adversarial R@1 is the recall@1 of attacked queries against the clean gallery at the eps shown: ' +
+        'ES:R under the embedding-shifting attack, and the worst of ES:R, LTM and GTM. ERS folds all nine ' +
+        'attacks into one score (100 ideal). A quick suite (training jobs) attacks fewer queries with fewer ' +
+        'steps than the full suite, so its intervals are wider and its attacks weaker.',
     ),
     errors,
     status,
@@ -196,7 +271,7 @@ export function render(main) {
       { class: 'table-wrap' },
       h(
         'table',
-        {},
+        { class: 'models' },
         h('caption', { class: 'visually-hidden' }, 'Model versions'),
         h(
           'thead',
@@ -207,8 +282,9 @@ export function render(main) {
             h('th', { scope: 'col' }, 'Model'),
             h('th', { scope: 'col' }, 'Status'),
             h('th', { scope: 'col', class: 'num' }, 'Natural R@1'),
-            h('th', { scope: 'col', class: 'num' }, 'Adversarial R@1'),
-            h('th', { scope: 'col', class: 'num' }, 'Dim'),
+            h('th', { scope: 'col', class: 'num' }, 'Adversarial R@1 (ES:R)'),
+            h('th', { scope: 'col', class: 'num' }, 'Worst adversarial R@1'),
+            h('th', { scope: 'col', class: 'num' }, 'ERS'),
             h('th', { scope: 'col' }, 'Registered'),
             h('th', { scope: 'col' }, 'Deploy'),
           ),

@@ -68,10 +68,14 @@ export function describeError(error) {
     case error.status === 415:
       return `Unsupported file: ${message}`;
     case error.status === 429: {
-      const wait = Number(error.retryAfter);
+      // The wait once: from Retry-After, else from the server's "Too many requests, retry in N s",
+      // whose words are then not repeated; another message (a proxy's, say) is kept.
+      const stated = /retry in (\d+) s/i.exec(message);
+      const wait = Number(error.retryAfter ?? stated?.[1]);
       const when =
-        Number.isFinite(wait) && wait > 0 ? ` Try again in ${wait} s.` : ' Try again shortly.';
-      return `Too many requests: the server is rate limiting this client (${message}).${when}`;
+        Number.isFinite(wait) && wait > 0 ? `Try again in ${wait} s.` : 'Try again shortly.';
+      const detail = stated || /^too many requests\.?$/i.test(message) ? '' : ` (${message})`;
+      return `Too many requests: the server is rate limiting this client${detail}. ${when}`;
     }
     case error.status === 503:
       return `Not available right now: ${message}`;

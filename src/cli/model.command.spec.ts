@@ -1,0 +1,131 @@
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildProgram } from '../cli';
+import { initBackend } from '../ml/backend';
+import { readManifest, saveModel, type ModelManifest } from '../ml/model-store';
+import { createEmbeddingModel } from '../ml/models';
+import type { RobustnessReport } from '../ml/robustness/report';
+
+let dir: string;
+let saved: ModelManifest;
+
+beforeAll(async () => {
+  await initBackend(process.env.TFJS_BACKEND);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-annotate-'));
+  const model = await createEmbeddingModel({
+    backbone: 'small-cnn',
+    inputShape: [28, 28, 1],
+    embeddingDim: 8,
+    seed: 1,
+  });
+  saved = await saveModel(path.join(dir, 'mnist'), model);
+  model.dispose();
+  // The same version, kept without a block, for `rir model annotate`.
+  await fs.cp(path.join(dir, 'mnist'), path.join(dir, 'copy'), { recursive: true });
+});
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** Runs the CLI in-process; returns what it printed on stdout. */
+async function rir(...args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await buildProgram()
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined })
+      .parseAsync(['node', 'rir', ...args]);
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return chunks.join('');
+}
+
+describe('robustness figures in the manifest', () => {
+  it('rir attack --write-manifest writes the block; rir model annotate writes the same from the saved report', async () => {
+    const model = path.join(dir, 'mnist');
+    const args = [
+      '--dataset',
+      'mnist',
+      '--attacks',
+      'all',
+      '--eps',
+      '77/255',
+      '--alpha',
+      '3/255',
+      '--steps',
+      '1',
+      '--sample',
+      '5',
+      '--gallery',
+      '40',
+      '--no-strength-check',
+    ];
+    const report = JSON.parse(
+      await rir('attack', '--model', model, ...args, '--json', '--write-manifest'),
+    ) as RobustnessReport;
+    const manifest = await readManifest(model);
+    // The weights and everything else in the manifest stay; the block comes from the report.
+    expect({ ...manifest, robustness: undefined }).toEqual({ ...saved, robustness: undefined });
+    const block = manifest.robustness!;
+    expect(block).toMatchObject({
+      budget: 'quick suite',
+      data: 'mnist',
+      date: report.createdAt,
+      weightsSha256: saved.weightsSha256,
+      chance: { recallAt1: report.chance.recallAt1 },
+      attack: { eps: 77 / 255, alpha: 3 / 255, steps: 1, sampleSize: 5, gallerySize: 40 },
+      natural: { recallAt1: { value: report.estimates.naturalRecallAt1.value, n: 5 } },
+      adversarial: {
+        esR: { value: report.figures['ES:R'], n: 5, method: 'wilson' },
+        ltm: { value: report.figures.LTM, n: 5 },
+        gtm: { value: report.figures.GTM, n: 5 },
+        ers: { value: report.estimates.ers!.value, n: 5, method: 'bootstrap' },
+      },
+    });
+    expect(block.adversarial!.worstRecallAt1!.value).toBe(
+      Math.min(report.figures['ES:R']!, report.figures.LTM!, report.figures.GTM!),
+    );
+    expect(block.command).toBe(
+      `rir attack --model ${model} --dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 ` +
+        '--restarts 1 --sample 5 --gallery 40 --seed 0 --no-strength-check --write-manifest',
+    );
+
+    const reportFile = path.join(dir, 'report.json');
+    await fs.writeFile(reportFile, JSON.stringify(report));
+    // The report names the model it measured: another version is refused.
+    const other = path.join(dir, 'other');
+    const otherModel = await createEmbeddingModel({
+      backbone: 'small-cnn',
+      inputShape: [28, 28, 1],
+      embeddingDim: 8,
+      seed: 2,
+    });
+    const otherManifest = await saveModel(other, otherModel);
+    otherModel.dispose();
+    await expect(
+      rir('model', 'annotate', '--model', other, '--report', reportFile),
+    ).rejects.toThrow(
+      `the report is of model '${report.model}', but ${other} holds model ${otherManifest.id}`,
+    );
+
+    const copy = path.join(dir, 'copy');
+    expect(await rir('model', 'annotate', '--model', copy, '--report', reportFile)).toBe(
+      `wrote the robustness figures (quick suite) of ${reportFile} into ${path.join(copy, 'manifest.json')}\n`,
+    );
+    const annotated = (await readManifest(copy)).robustness!;
+    expect({ ...annotated, command: '' }).toEqual({ ...block, command: '' });
+    expect(annotated.command).toBe(
+      `rir attack --model ${copy} --dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 ` +
+        '--restarts 1 --sample 5 --gallery 40 --seed 0 --no-strength-check --json',
+    );
+  }, 300_000); // a worker starts its own backend and loads MNIST: slow on a loaded machine
+});
