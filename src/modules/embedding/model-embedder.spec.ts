@@ -24,18 +24,21 @@ describe('ModelEmbedder (worker thread)', () => {
   });
 
   const linux = process.platform === 'linux' ? it : it.skip;
-  linux('runs the worker thread at the nice value asked for and leaves this thread alone', async () => {
-    const before = os.getPriority();
-    const niceEmbedder = await ModelEmbedder.start(modelDir, { threadNice: 6 });
-    try {
-      expect(niceEmbedder.threadNice).toBe(Math.max(6, before));
-      expect(os.getPriority()).toBe(before);
-      // The default keeps the caller's priority.
-      expect(embedder.threadNice).toBe(before);
-    } finally {
-      await niceEmbedder.close();
-    }
-  });
+  linux(
+    'runs the worker thread at the nice value asked for and leaves this thread alone',
+    async () => {
+      const before = os.getPriority();
+      const niceEmbedder = await ModelEmbedder.start(modelDir, { threadNice: 6 });
+      try {
+        expect(niceEmbedder.threadNice).toBe(Math.max(6, before));
+        expect(os.getPriority()).toBe(before);
+        // The default keeps the caller's priority.
+        expect(embedder.threadNice).toBe(before);
+      } finally {
+        await niceEmbedder.close();
+      }
+    },
+  );
 
   const image = (seed: number) =>
     Float32Array.from({ length: 64 }, (_, i) => ((i * 31 + seed * 17) % 97) / 97);
