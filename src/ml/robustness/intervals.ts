@@ -33,6 +33,17 @@ export interface Estimate extends Interval {
   method: 'wilson' | 'bootstrap';
 }
 
+/** An estimate's own fields only (value, interval, n, method), without what a figure adds to it (chance, verdict). */
+export function plainEstimate(estimate: Estimate): Estimate {
+  return {
+    value: estimate.value,
+    low: estimate.low,
+    high: estimate.high,
+    n: estimate.n,
+    method: estimate.method,
+  };
+}
+
 /**
  * Wilson score interval of k successes in n trials, as fractions. n = 0 says nothing: value NaN,
  * interval [0, 1].

@@ -12,7 +12,7 @@ import {
   type RobustnessBlock,
   type RobustnessBudget,
 } from '../model-store/robustness-block';
-import { rateFromAggregate, type Estimate } from './intervals';
+import { plainEstimate, rateFromAggregate } from './intervals';
 import { figureEstimate } from './render';
 import type { RobustnessReport } from './report';
 
@@ -46,20 +46,9 @@ export function budgetOf(report: RobustnessReport): RobustnessBudget {
   return full ? 'full suite' : 'quick suite';
 }
 
-/** value, low, high, n, method only (no chance or verdict). */
-function plain(estimate: Estimate): ManifestEstimate {
-  return {
-    value: estimate.value,
-    low: estimate.low,
-    high: estimate.high,
-    n: estimate.n,
-    method: estimate.method,
-  };
-}
-
 function recall(report: RobustnessReport, metric: MetricName): ManifestEstimate | null {
   const estimate = figureEstimate(report, metric);
-  return estimate ? plain(estimate) : null;
+  return estimate ? plainEstimate(estimate) : null;
 }
 
 export function robustnessBlockFromReport(
@@ -72,7 +61,7 @@ export function robustnessBlockFromReport(
     );
   const n = report.options.sampleSize;
   const natural = report.estimates?.naturalRecallAt1
-    ? plain(report.estimates.naturalRecallAt1)
+    ? plainEstimate(report.estimates.naturalRecallAt1)
     : rateFromAggregate(report.natural.recallAt1, n);
   const attacks = attacksOf(report);
   const esR = recall(report, 'ES:R');
@@ -81,7 +70,7 @@ export function robustnessBlockFromReport(
   const block: RobustnessBlock = {
     natural: {
       recallAt1: natural,
-      ...(report.estimates?.mapAtR ? { mapAtR: plain(report.estimates.mapAtR) } : {}),
+      ...(report.estimates?.mapAtR ? { mapAtR: plainEstimate(report.estimates.mapAtR) } : {}),
     },
     adversarial:
       attacks.length === 0
@@ -91,7 +80,7 @@ export function robustnessBlockFromReport(
             ltm,
             gtm,
             worstRecallAt1: worstRecallAt1({ 'ES:R': esR, LTM: ltm, GTM: gtm }),
-            ers: report.estimates?.ers ? plain(report.estimates.ers) : null,
+            ers: report.estimates?.ers ? plainEstimate(report.estimates.ers) : null,
           },
     chance: { recallAt1: report.chance.recallAt1 },
     attack: {

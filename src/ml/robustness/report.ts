@@ -25,7 +25,7 @@ import {
   type ChanceLevels,
   type FigureEstimate,
 } from './estimates';
-import { BOOTSTRAP_DEFAULTS, meanEstimate, type Estimate } from './intervals';
+import { BOOTSTRAP_DEFAULTS, meanEstimate, plainEstimate, type Estimate } from './intervals';
 
 export interface StrengthCheck {
   attack: AttackName;
@@ -137,17 +137,6 @@ export function beatsByMoreThanInterval(configured: Estimate, other: Estimate): 
   return other.value < configured.low;
 }
 
-/** An estimate without the figure-only fields (chance, verdict). */
-function plain(estimate: FigureEstimate): Estimate {
-  return {
-    value: estimate.value,
-    low: estimate.low,
-    high: estimate.high,
-    n: estimate.n,
-    method: estimate.method,
-  };
-}
-
 /** Float32 pixels cannot hit eps exactly: allow one part in a million. */
 const EPS_TOLERANCE = 1e-6;
 
@@ -225,8 +214,8 @@ export function buildRobustnessReport(
         steps: stronger.steps,
         restarts: stronger.restarts,
         warning: base - strongR1 > 2,
-        baseEstimate: plain(baseEstimate),
-        strongerEstimate: plain(strongEstimate),
+        baseEstimate: plainEstimate(baseEstimate),
+        strongerEstimate: plainEstimate(strongEstimate),
       };
       runs.push({ ...strongRun, attack: 'ES' });
       // A different attack on the same objective at the same budget: momentum PGD.
@@ -242,8 +231,8 @@ export function buildRobustnessReport(
         momentum: ALTERNATIVE_MOMENTUM,
         steps: options.steps,
         restarts: options.restarts ?? 1,
-        base: plain(baseEstimate),
-        alternative: plain(alternativeEstimate),
+        base: plainEstimate(baseEstimate),
+        alternative: plainEstimate(alternativeEstimate),
         warning: beatsByMoreThanInterval(baseEstimate, alternativeEstimate),
       };
       runs.push(momentumRun);
