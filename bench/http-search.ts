@@ -196,6 +196,19 @@ function run(options: AutocannonOptions): Promise<AutocannonResult> {
   });
 }
 
+/**
+ * Search-by-upload embedding batches so far (the server's search_upload_embedding_batch_size
+ * histogram): how many batches, and how many queries they held.
+ */
+async function uploadBatches(base: string): Promise<{ batches: number; queries: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    batches: read('search_upload_embedding_batch_size_count'),
+    queries: read('search_upload_embedding_batch_size_sum'),
+  };
+}
+
 /** `K=V,K=V` as an environment object. */
 function envArg(text: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -398,6 +411,7 @@ async function main(): Promise<void> {
         errors: number;
         load: number;
         ingested?: number;
+        meanUploadBatch?: number;
       };
       const load = arg('versus-load', 'id');
       if (!['id', 'upload', 'ingest-id', 'ingest-upload'].includes(load))
@@ -428,6 +442,7 @@ async function main(): Promise<void> {
         for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
           const loadAverage = loadavg()[0];
           const before = processCpuSeconds(server.pid);
+          const batchesBefore = await uploadBatches(server.url);
           let ingesting = inverted.length > 0;
           let ingested = 0;
           const ingestLoop = (async () => {
@@ -463,6 +478,8 @@ async function main(): Promise<void> {
           ingesting = false;
           await ingestLoop;
           const cpu = processCpuSeconds(server.pid) - before;
+          const batchesAfter = await uploadBatches(server.url);
+          const batches = batchesAfter.batches - batchesBefore.batches;
           server.slices.push({
             cpuUs: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
             rps: Math.round(result.requests.average),
@@ -471,6 +488,14 @@ async function main(): Promise<void> {
             errors: result.errors + result.timeouts + result.non2xx,
             load: loadAverage,
             ...(inverted.length > 0 ? { ingested } : {}),
+            // Queries per embedding call of the server's micro-batcher (1 with batching off).
+            ...(batches > 0
+              ? {
+                  meanUploadBatch: Number(
+                    ((batchesAfter.queries - batchesBefore.queries) / batches).toFixed(2),
+                  ),
+                }
+              : {}),
           });
           if (inverted.length > 0) await removeLabel(server.url, adminKey, 'inverted');
         }
