@@ -40,23 +40,17 @@ export interface TrainingThreadInput {
 function toJobProgress(event: ProgressEvent): JobProgress {
   // A checkpoint changes nothing else of the progress: only where a resume would start.
   if (event.phase === 'checkpoint') return { checkpoint: event.checkpoint };
-  if (event.phase === 'resume') {
-    return {
-      phase: event.phase,
-      epoch: event.epoch,
-      epochs: event.epochs,
-      step: event.step,
-      total: event.totalSteps,
-      message: event.message,
-      resumedFrom: event.resumedFrom ?? null,
-    };
-  }
-  return {
+  const where = {
     phase: event.phase,
     epoch: event.epoch,
     epochs: event.epochs,
     step: event.step,
     total: event.totalSteps,
+  };
+  if (event.phase === 'resume')
+    return { ...where, message: event.message, resumedFrom: event.resumedFrom ?? null };
+  return {
+    ...where,
     loss: event.loss,
     imagesPerSecond: event.imagesPerSecond,
     etaSeconds: event.etaSeconds,
