@@ -46,7 +46,9 @@ describe('rir train --inner', () => {
       /inner fast trains in one thread/,
     ],
   ])('rejects %j before a worker starts', async (args, message) => {
-    await expect(parseTrain([...args, '--out', 'unused'])).rejects.toThrow(message);
+    await expect(
+      parseTrain([...args, '--out', path.join(os.tmpdir(), 'rir-train-spec-unused')]),
+    ).rejects.toThrow(message);
   });
 
   describe('tiny runs', () => {
