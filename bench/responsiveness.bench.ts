@@ -13,11 +13,12 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
-import { Worker } from 'worker_threads';
 import { createApp } from '../src/main';
 import { mnistPngs } from '../src/modules/gallery/demo-gallery';
+import { runThread, workerEntry } from '../src/workers/thread';
 import { numberArg, runMain } from './lib/args';
 import { percentile } from './lib/stats';
+import type { LoadInput, LoadResult } from './responsiveness-load.worker';
 
 const SECONDS = numberArg('seconds', 20);
 const CONCURRENCY = numberArg('concurrency', 2);
@@ -27,27 +28,6 @@ const ADMIN_KEY = 'rir_bench_admin_key_responsiveness';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The load generator: `concurrency` loops of POST /v1/search for `seconds`; returns latencies in ms. */
-const LOAD_GENERATOR = `
-const { parentPort, workerData } = require('worker_threads');
-const { url, key, pngs, seconds, concurrency } = workerData;
-const latencies = [];
-let errors = 0;
-const until = Date.now() + seconds * 1000;
-async function loop(offset) {
-  for (let i = offset; Date.now() < until; i += concurrency) {
-    const form = new FormData();
-    form.append('file', new Blob([pngs[i % pngs.length]], { type: 'image/png' }), 'q.png');
-    form.append('k', '10');
-    const start = performance.now();
-    const res = await fetch(url + '/v1/search', { method: 'POST', body: form, headers: { 'x-api-key': key } });
-    await res.arrayBuffer();
-    if (res.status === 200) latencies.push(performance.now() - start); else errors++;
-  }
-}
-Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i))).then(() => parentPort.postMessage({ latencies, errors }));
-`;
 
 interface Phase {
   requests: number;
@@ -61,19 +41,18 @@ interface Phase {
 
 async function measure(url: string, pngs: Buffer[]): Promise<Phase> {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  const worker = new Worker(LOAD_GENERATOR, {
-    eval: true,
-    workerData: { url, key: ADMIN_KEY, pngs, seconds: SECONDS, concurrency: CONCURRENCY },
-  });
-  const { latencies, errors } = await new Promise<{ latencies: number[]; errors: number }>(
-    (resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    },
+  const { latencies, errors } = await runThread<LoadResult, 'started'>(
+    workerEntry(__dirname, 'responsiveness-load.worker'),
+    {
+      url,
+      key: ADMIN_KEY,
+      pngs,
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+    } satisfies LoadInput,
+    { onProgress: () => histogram.enable() },
   );
   histogram.disable();
-  await worker.terminate();
   const sorted = latencies.sort((a, b) => a - b);
   const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
   return {

@@ -8,7 +8,8 @@
  * only the images of its own shard.
  */
 import * as os from 'os';
-import { siblingEntry, WorkerPool } from '../../src/workers/pool';
+import { WorkerPool } from '../../src/workers/pool';
+import { workerEntry } from '../../src/workers/thread';
 import { concatFloat32 } from '../../src/ml/data/arrays';
 import type { ReplicaConfig, ReplicaRequest, ReplicaResult } from './replica.protocol';
 
@@ -66,7 +67,7 @@ export class DataParallelTrainer {
       learningRate: options.learningRate ?? 1e-3,
     };
     const pool = WorkerPool.start<ReplicaRequest, ReplicaResult>(
-      siblingEntry(__dirname, 'replica.worker', __filename),
+      workerEntry(__dirname, 'replica.worker'),
       workers,
     );
     try {

@@ -1,21 +1,10 @@
 /**
- * A small request/response pool over worker_threads: one promise per request, errors carried back with
- * their message, workers started from TypeScript sources (checkout, Jest) or compiled JS (dist/).
+ * A small request/response pool over worker threads started by `startThread` (thread.ts): one promise per
+ * request, errors carried back with their message. The data-parallel replicas run on it.
  */
 import * as path from 'path';
 import { parentPort, Worker, type TransferListItem } from 'worker_threads';
-
-interface Envelope<T> {
-  id: number;
-  payload: T;
-}
-
-type Reply<R> = { id: number; ok: true; result: R } | { id: number; ok: false; error: string };
-
-interface Pending<R> {
-  resolve: (value: R) => void;
-  reject: (error: Error) => void;
-}
+import { startThread, threadData } from './thread';
 
 /** Spawns `entry` (a .ts or .js file path); .ts entries are compiled on load by @swc-node/register. */
 export function spawnWorker(entry: string, workerData?: unknown): Worker {
@@ -29,6 +18,18 @@ export function spawnWorker(entry: string, workerData?: unknown): Worker {
 /** The same file name beside `dir` with the running extension (.ts under swc/Jest, .js in dist/). */
 export function siblingEntry(dir: string, baseName: string, currentFile: string): string {
   return path.join(dir, `${baseName}${path.extname(currentFile)}`);
+}
+
+interface Envelope<T> {
+  id: number;
+  payload: T;
+}
+
+type Reply<R> = { id: number; ok: true; result: R } | { id: number; ok: false; error: string };
+
+interface Pending<R> {
+  resolve: (value: R) => void;
+  reject: (error: Error) => void;
 }
 
 export class WorkerPool<Request, Result> {
@@ -54,7 +55,7 @@ export class WorkerPool<Request, Result> {
     if (!Number.isInteger(size) || size < 1)
       throw new Error(`worker pool size must be a positive integer (got ${size})`);
     return new WorkerPool<Request, Result>(
-      Array.from({ length: size }, () => spawnWorker(entry, workerData)),
+      Array.from({ length: size }, () => startThread(entry, workerData)),
     );
   }
 
@@ -108,8 +109,8 @@ export function serveRequests<Request, Result>(
   handle: (request: Request) => Promise<Result> | Result,
   transferOf: (result: Result) => TransferListItem[] = () => [],
 ): void {
-  if (!parentPort) throw new Error('serveRequests must run inside a worker thread');
-  const port = parentPort;
+  threadData();
+  const port = parentPort!;
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (envelope: Envelope<Request>) => {
     queue = queue.then(async () => {

@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EmbeddingModel } from '../models';
 import type { StepGradients } from '../training/step';
-import { siblingEntry, WorkerPool } from '../../workers/pool';
+import { WorkerPool } from '../../workers/pool';
+import { workerEntry } from '../../workers/thread';
 import {
   flatValues,
   type GradientRequest,
@@ -67,7 +68,7 @@ export class GradientWorkers {
     if (!Number.isInteger(shards) || shards < 1)
       throw new Error(`shards must be a positive integer (got ${shards})`);
     const pool = WorkerPool.start<GradientRequest, GradientResult>(
-      siblingEntry(__dirname, 'gradient.worker', __filename),
+      workerEntry(__dirname, 'gradient.worker'),
       workers,
     );
     try {

@@ -2,8 +2,6 @@
 export interface EmbeddingWorkerData {
   modelDir: string;
   backend?: string;
-  /** Nice value the worker thread runs at (EMBED_THREAD_NICE); 0 keeps the caller's priority. */
-  nice?: number;
 }
 
 export interface EmbedRequest {

@@ -2,9 +2,9 @@
  * Worker-thread entry: loads one model version with its own tfjs backend and embeds batches of
  * decoded images, so embedding never runs on the HTTP event loop. Framework-free.
  */
-import { parentPort, workerData } from 'worker_threads';
-import { lowerThreadPriority } from '../../common/thread-priority';
+import { parentPort } from 'worker_threads';
 import { initBackend } from '../../ml/backend';
+import { threadData } from '../../workers/thread';
 import { embedBatch } from './embed-batch';
 import { loadEmbedder } from './load-embedder';
 import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
@@ -12,9 +12,11 @@ import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('embedding.worker must run in a worker thread');
-  const { modelDir, backend, nice: wantedNice } = workerData as EmbeddingWorkerData;
   // Before the backend starts any threads of its own: they inherit this thread's nice value.
-  const nice = lowerThreadPriority(wantedNice ?? 0);
+  const {
+    data: { modelDir, backend },
+    nice,
+  } = threadData<EmbeddingWorkerData>();
   let embedder: Awaited<ReturnType<typeof loadEmbedder>>;
   try {
     await initBackend(backend);

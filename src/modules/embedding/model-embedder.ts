@@ -1,21 +1,11 @@
-import * as path from 'path';
-import { Worker } from 'worker_threads';
+import type { Worker } from 'worker_threads';
+import { startThread, workerEntry } from '../../workers/thread';
 import type { EmbedRequest, EmbeddingWorkerData, WorkerReply } from './embedding.protocol';
 
 interface Pending {
   images: Float32Array[];
   resolve: (vectors: Float32Array[]) => void;
   reject: (error: Error) => void;
-}
-
-/** Starts a worker from TypeScript sources in a checkout (and under Jest) or from compiled JS in dist/. */
-function spawnWorker(data: EmbeddingWorkerData): Worker {
-  const entry = path.join(__dirname, `embedding.worker${path.extname(__filename)}`);
-  if (entry.endsWith('.ts')) {
-    const code = `require('@swc-node/register'); require(${JSON.stringify(entry)});`;
-    return new Worker(code, { eval: true, workerData: data });
-  }
-  return new Worker(entry, { workerData: data });
 }
 
 /**
@@ -48,7 +38,11 @@ export class ModelEmbedder {
     modelDir: string,
     options: { backend?: string; maxBatch?: number; threadNice?: number } = {},
   ): Promise<ModelEmbedder> {
-    const worker = spawnWorker({ modelDir, backend: options.backend, nice: options.threadNice });
+    const worker = startThread(
+      workerEntry(__dirname, 'embedding.worker'),
+      { modelDir, backend: options.backend } satisfies EmbeddingWorkerData,
+      { nice: options.threadNice },
+    );
     const ready = await new Promise<Extract<WorkerReply, { type: 'ready' }>>((resolve, reject) => {
       const onExit = (code: number) =>
         reject(new Error(`embedding worker for ${modelDir} exited with code ${code}`));

@@ -10,7 +10,7 @@
  * `signal` aborts; a thread that has not answered within `graceMs` (3.5 s) is terminated.
  */
 import * as path from 'path';
-import { lowerThreadPriority } from '../../common/thread-priority';
+import { lowerThreadPriority } from '../../workers/thread';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import type { JobProgress } from './job.entity';
 import type { JobContext } from './job-handler';
