@@ -6,6 +6,7 @@ import { initBackend } from '../ml/backend';
 import { saveModel } from '../ml/model-store';
 import { createEmbeddingModel } from '../ml/models';
 import { METRIC_NAMES } from '../ml/attacks/definitions';
+import type { AttackProgress } from '../ml/attacks/suite';
 import { evaluateRobustness, parseBudget } from '../ml/robustness/evaluate';
 import type { RobustnessReport } from '../ml/robustness/report';
 import { runInWorker } from './attack.command';
@@ -85,7 +86,7 @@ describe('rir attack', () => {
   });
 
   it('runs the suite in a worker thread and returns a JSON report', async () => {
-    const progress: string[] = [];
+    const progress: AttackProgress[] = [];
     const report = await runInWorker(
       {
         modelDir: path.join(dir, 'mnist'),
@@ -98,7 +99,7 @@ describe('rir attack', () => {
         gallerySize: 60,
         skipStrengthCheck: true,
       },
-      (message) => progress.push(message),
+      (event) => progress.push(event),
     );
     expect(report.options).toMatchObject({ sampleSize: 6, gallerySize: 60, steps: 2 });
     expect(report.figures['ES:R']).toBeGreaterThanOrEqual(0);
@@ -106,7 +107,10 @@ describe('rir attack', () => {
     expect(report.sanity.maxPerturbation).toBeLessThanOrEqual(77 / 255 + 1e-6);
     expect(report.ers).toBeNull(); // a partial suite has no ERS
     expect(report.estimates.ers).toBeNull();
-    expect(progress.some((line) => line.startsWith('ES:'))).toBe(true);
+    // Progress arrives as data, batch by batch, each attack counting up to its sample of 6 queries.
+    const es = progress.filter((event) => event.attack === 'ES');
+    expect(es.length).toBeGreaterThan(0);
+    expect(es.at(-1)).toEqual({ attack: 'ES', done: 6, total: 6 });
   }, 300_000); // a worker starts its own backend and loads MNIST: slow on a loaded machine
 
   it('--json: every figure, natural R@1, MAP@R and ERS carry n and a 95% interval, R@1 figures their chance level', async () => {

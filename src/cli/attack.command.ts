@@ -5,13 +5,14 @@
  */
 import * as path from 'path';
 import type { Command } from 'commander';
+import { formatAttackProgress, type AttackProgress } from '../ml/attacks/suite';
 import { readManifest, updateManifest, type RobustnessBlock } from '../ml/model-store';
 import { parseBudget, validateRequest, type RobustnessRequest } from '../ml/robustness/evaluate';
 import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
-import { siblingEntry, spawnWorker } from '../workers/pool';
-import type { AttackWorkerData, AttackWorkerMessage } from '../workers/attack.worker';
+import type { AttackThreadInput } from '../workers/attack.worker';
+import { runThread, workerEntry } from '../workers/thread';
 
 function integer(name: string): (text: string) => number {
   return (text) => {
@@ -21,34 +22,16 @@ function integer(name: string): (text: string) => number {
   };
 }
 
-/** Runs the evaluation in a worker thread; progress lines go to stderr. */
+/** Runs the evaluation in a worker thread (the attack work entry, which probes use too). */
 export function runInWorker(
   request: RobustnessRequest,
-  onProgress: (message: string) => void,
+  onProgress: (progress: AttackProgress) => void,
 ): Promise<RobustnessReport> {
-  const entry = siblingEntry(path.join(__dirname, '..', 'workers'), 'attack.worker', __filename);
-  const data: AttackWorkerData = { request, backend: process.env.TFJS_BACKEND };
-  const worker = spawnWorker(entry, data);
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    worker.on('message', (message: AttackWorkerMessage) => {
-      if (message.type === 'progress') onProgress(message.message);
-      else if (message.type === 'done') {
-        settled = true;
-        resolve(message.report);
-      } else {
-        settled = true;
-        reject(new Error(message.message));
-      }
-    });
-    worker.on('error', (error) => {
-      settled = true;
-      reject(error);
-    });
-    worker.on('exit', (code) => {
-      if (!settled) reject(new Error(`attack worker exited with code ${code} before reporting`));
-    });
-  });
+  return runThread<RobustnessReport, AttackProgress>(
+    workerEntry(path.join(__dirname, '..', 'workers'), 'attack.worker'),
+    { kind: 'evaluate', request, backend: process.env.TFJS_BACKEND } satisfies AttackThreadInput,
+    { onProgress },
+  );
 }
 
 /** The attack options `rir attack` and `rir eval --attacks` share (their seeds differ, so no --seed). */
@@ -121,8 +104,8 @@ export async function runAttackReport(
   request: RobustnessRequest,
   json: boolean,
 ): Promise<RobustnessReport> {
-  const report = await runInWorker(request, (message) => {
-    if (!json) process.stderr.write(`\r${message}          `);
+  const report = await runInWorker(request, (progress) => {
+    if (!json) process.stderr.write(`\r${formatAttackProgress(progress)}          `);
   });
   if (!json) process.stderr.write('\n');
   return report;

@@ -1,38 +1,36 @@
 /**
- * Worker-thread entry of a robustness evaluation (`rir attack`): its own tfjs backend, progress posted
- * back as it goes, then the report (plain JSON) or the error message.
+ * Worker-thread entry of attack work, for the CLI and the HTTP API alike: its own tfjs backend, then
+ * either a robustness evaluation (`rir attack`, `rir eval --attacks`: the report) or a security probe
+ * (a `probe` job: the report plus the example pixels). Progress is posted as data.
  */
-import { parentPort, workerData } from 'worker_threads';
 import { initBackend } from '../ml/backend';
+import type { AttackProgress } from '../ml/attacks/suite';
 import { evaluateRobustness, type RobustnessRequest } from '../ml/robustness/evaluate';
 import type { RobustnessReport } from '../ml/robustness/report';
+import {
+  runProbe,
+  type ProbeInput,
+  type ProbeOutcome,
+  type ProbeProgress,
+} from '../modules/probes/runner/run-probe';
+import { serveThread } from './thread';
 
-export interface AttackWorkerData {
-  request: RobustnessRequest;
-  backend?: string;
-}
+export type AttackThreadInput =
+  | { kind: 'evaluate'; request: RobustnessRequest; backend?: string }
+  | { kind: 'probe'; input: ProbeInput; backend?: string };
 
-export type AttackWorkerMessage =
-  | { type: 'progress'; message: string }
-  | { type: 'done'; report: RobustnessReport }
-  | { type: 'failed'; message: string };
+/** `evaluate` reports each attack batch; `probe` its phase and share done. */
+export type AttackThreadProgress = AttackProgress | ProbeProgress;
 
-async function main(): Promise<void> {
-  const port = parentPort;
-  if (!port) throw new Error('attack.worker must run in a worker thread');
-  const { request, backend } = workerData as AttackWorkerData;
-  const post = (message: AttackWorkerMessage): void => port.postMessage(message);
-  try {
-    await initBackend(backend);
-    const report = await evaluateRobustness(request, (message) =>
-      post({ type: 'progress', message }),
-    );
-    post({ type: 'done', report });
-  } catch (error) {
-    post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
-  } finally {
-    port.close();
-  }
-}
+export type AttackThreadResult = RobustnessReport | ProbeOutcome;
 
-void main();
+serveThread<AttackThreadInput, AttackThreadResult, AttackThreadProgress>(async (work, thread) => {
+  await initBackend(work.backend);
+  if (work.kind === 'evaluate')
+    return evaluateRobustness(work.request, (progress) => thread.reportProgress(progress));
+  return runProbe(work.input, {
+    signal: thread.signal,
+    cancelled: () => thread.cancelled(),
+    reportProgress: (progress) => thread.reportProgress(progress),
+  });
+});

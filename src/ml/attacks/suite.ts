@@ -16,6 +16,18 @@ import { EmbeddingTable, ranking } from '../distances';
 import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
 import { SeededRandom, sampleDistinct } from './random';
 
+/** One batch of an attack done: `done` of its `total` queries attacked. */
+export interface AttackProgress {
+  attack: AttackName;
+  done: number;
+  total: number;
+}
+
+/** The progress line the CLI and logs print ("ES: 40/200"). */
+export function formatAttackProgress(progress: AttackProgress): string {
+  return `${progress.attack}: ${progress.done}/${progress.total}`;
+}
+
 export interface AttackSuiteOptions {
   eps: number;
   alpha: number;
@@ -35,7 +47,7 @@ export interface AttackSuiteOptions {
   targetedSchedule?: StepSchedule;
   /** Momentum PGD (MI-FGSM) with this decay instead of plain PGD (the second strength check). */
   momentum?: number;
-  onProgress?: (message: string) => void;
+  onProgress?: (progress: AttackProgress) => void;
 }
 
 /** The exact PGD configuration one attack ran with. */
@@ -278,7 +290,11 @@ export function runAttack(
       adversarial?.dispose();
       objective.constants.forEach((t) => t.dispose());
     }
-    options.onProgress?.(`${attack}: ${Math.min(rows.length, start + batchSize)}/${rows.length}`);
+    options.onProgress?.({
+      attack,
+      done: Math.min(rows.length, start + batchSize),
+      total: rows.length,
+    });
   }
   const figures: Partial<Record<MetricName, number>> = {};
   for (const [metric, values] of perSample) figures[metric] = mean(values);

@@ -5,7 +5,7 @@
 import { parseAttackList, type AttackName } from '../attacks/definitions';
 
 export { parseBudget } from '../attacks/definitions';
-import { validateSuiteOptions } from '../attacks/suite';
+import { validateSuiteOptions, type AttackProgress } from '../attacks/suite';
 import { loadDataset } from '../data';
 import { loadModelVersion } from '../model-store';
 import { buildRobustnessReport, type RobustnessReport } from './report';
@@ -50,7 +50,7 @@ export function validateRequest(request: RobustnessRequest): AttackName[] {
 
 export async function evaluateRobustness(
   request: RobustnessRequest,
-  onProgress?: (message: string) => void,
+  onProgress?: (progress: AttackProgress) => void,
 ): Promise<RobustnessReport> {
   const attacks = validateRequest(request);
   const { model, manifest } = await loadModelVersion(request.modelDir);

@@ -8,6 +8,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ATTACK_NAMES } from '../attacks/definitions';
+import { formatAttackProgress } from '../attacks/suite';
 import { DEFENSE_NAMES, createDefense } from '../defenses';
 import { loadDataset } from '../data';
 import { loadModelVersion, readManifest } from '../model-store';
@@ -279,10 +280,10 @@ export async function reproduceRun(
         seed,
         model: `${dataset}/${defense} ${manifest.id}`,
         dataset,
-        onProgress: (message) => {
+        onProgress: (progress) => {
           if (Date.now() - last > 30_000) {
             last = Date.now();
-            log(`${label} ${message}`);
+            log(`${label} ${formatAttackProgress(progress)}`);
           }
         },
       });

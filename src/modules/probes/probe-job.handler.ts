@@ -2,15 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import * as path from 'path';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { sampleDistinct, SeededRandom } from '../../ml/attacks/random';
+import { formatAttackProgress } from '../../ml/attacks/suite';
+import type { AttackThreadInput } from '../../workers/attack.worker';
+import { runThread, workerEntry } from '../../workers/thread';
 import { GalleryService } from '../gallery/gallery.service';
-import { runInJobThread, threadEntry, type Job, type JobContext } from '../jobs';
+import type { Job, JobContext, JobProgress } from '../jobs';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { composeExamplePng } from './example-image';
 import { ProbesRepository } from './probes.repository';
 import type { ProbeConfig } from './runner/probe-config';
-import type { ProbeReport } from './runner/probe-report';
 import type { ProbeSetSource } from './runner/probe-set';
-import type { ExampleImages, ProbeInput } from './runner/run-probe';
+import type { ProbeInput, ProbeOutcome, ProbeProgress } from './runner/run-probe';
 
 const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
 
@@ -36,10 +38,14 @@ export class ProbeJobHandler {
       config,
       source: await this.source(config),
     };
-    const result = await runInJobThread<{ report: ProbeReport; images: ExampleImages[] }>(
-      threadEntry(WORKERS_DIR, 'probe.worker'),
-      { input, backend: this.config.tfjsBackend },
-      ctx,
+    const result = await runThread<ProbeOutcome, ProbeProgress>(
+      workerEntry(WORKERS_DIR, 'attack.worker'),
+      { kind: 'probe', input, backend: this.config.tfjsBackend } satisfies AttackThreadInput,
+      {
+        signal: ctx.signal,
+        nice: ctx.threadNice,
+        onProgress: (progress) => ctx.reportProgress(toJobProgress(progress)),
+      },
     );
     const rows = [];
     for (const images of result.images)
@@ -65,4 +71,15 @@ export class ProbeJobHandler {
       })),
     };
   }
+}
+
+/** A probe's progress as the job shows it: phase, share done and the attack's "ES: 40/200". */
+function toJobProgress({ phase, fraction, attack, done, total }: ProbeProgress): JobProgress {
+  return {
+    phase,
+    fraction,
+    ...(attack !== undefined && done !== undefined && total !== undefined
+      ? { message: formatAttackProgress({ attack, done, total }) }
+      : {}),
+  };
 }

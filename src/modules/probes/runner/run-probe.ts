@@ -1,10 +1,15 @@
 /**
  * A probe from configuration to report, as a pure function of its inputs: load the model and the
  * probe set, run the attack suite (src/ml/robustness) at every eps, then craft the worst examples and
- * the CA+ rank distribution. Runs in a worker thread (src/workers/probe.worker.ts); framework-free.
+ * the CA+ rank distribution. Runs in a worker thread (src/workers/attack.worker.ts); framework-free.
  */
 import type { AttackName } from '../../../ml/attacks/definitions';
-import { prepareGallery, sampleQueries, type AttackSuiteOptions } from '../../../ml/attacks/suite';
+import {
+  prepareGallery,
+  sampleQueries,
+  type AttackProgress,
+  type AttackSuiteOptions,
+} from '../../../ml/attacks/suite';
 import { buildRobustnessReport, type RobustnessReport } from '../../../ml/robustness/report';
 import { loadModelVersion } from '../../../ml/model-store';
 import { rawCurveMonotone, recallCurve, worstRecall } from './curve';
@@ -22,11 +27,15 @@ export interface ProbeInput {
   source: ProbeSetSource;
 }
 
+/** Where a probe is: its phase, the share done, and within an attack how many queries it has done. */
 export interface ProbeProgress {
+  phase: string;
   /** 0..1 */
   fraction: number;
-  phase: string;
-  message?: string;
+  /** The attack running, with `done` of its `total` queries attacked. */
+  attack?: AttackName;
+  done?: number;
+  total?: number;
 }
 
 export interface ProbeHooks {
@@ -68,7 +77,7 @@ export function suiteOptions(config: ProbeConfig, eps: number): AttackSuiteOptio
   };
 }
 
-/** Counts finished units of work from the suite's "ATTACK: done/total" progress messages. */
+/** Counts finished units of work (an attack run at one eps, examples, CA+ ranks) from the suite's progress. */
 class ProgressMeter {
   private done = 0;
   constructor(
@@ -80,20 +89,16 @@ class ProgressMeter {
     this.hooks.reportProgress?.({ fraction: this.done / this.total, phase });
   }
 
-  listener(phase: string): (message: string) => void {
-    return (message) => {
+  listener(phase: string): (progress: AttackProgress) => void {
+    return ({ attack, done, total }) => {
       throwIfCancelled(this.hooks);
-      const match = /^(\S+): (\d+)\/(\d+)$/.exec(message);
-      let partial = 0;
-      if (match) {
-        partial = Number(match[2]) / Number(match[3]);
-        if (partial >= 1) {
-          this.done++;
-          partial = 0;
-        }
+      let partial = total > 0 ? done / total : 1;
+      if (partial >= 1) {
+        this.done++;
+        partial = 0;
       }
       const fraction = Math.min(0.99, (this.done + partial) / this.total);
-      this.hooks.reportProgress?.({ fraction, phase, message });
+      this.hooks.reportProgress?.({ phase, fraction, attack, done, total });
     };
   }
 }
