@@ -2,23 +2,8 @@
  * A small request/response pool over worker threads started by `startThread` (thread.ts): one promise per
  * request, errors carried back with their message. The data-parallel replicas run on it.
  */
-import * as path from 'path';
-import { parentPort, Worker, type TransferListItem } from 'worker_threads';
+import { parentPort, type TransferListItem, type Worker } from 'worker_threads';
 import { startThread, threadData } from './thread';
-
-/** Spawns `entry` (a .ts or .js file path); .ts entries are compiled on load by @swc-node/register. */
-export function spawnWorker(entry: string, workerData?: unknown): Worker {
-  if (path.extname(entry) === '.ts') {
-    const code = `require('@swc-node/register'); require(${JSON.stringify(entry)});`;
-    return new Worker(code, { eval: true, workerData });
-  }
-  return new Worker(entry, { workerData });
-}
-
-/** The same file name beside `dir` with the running extension (.ts under swc/Jest, .js in dist/). */
-export function siblingEntry(dir: string, baseName: string, currentFile: string): string {
-  return path.join(dir, `${baseName}${path.extname(currentFile)}`);
-}
 
 interface Envelope<T> {
   id: number;

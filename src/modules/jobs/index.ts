@@ -9,10 +9,3 @@ export {
   type JobProgress,
 } from './job.entity';
 export type { JobContext, JobHandler, JobHandlerOptions } from './job-handler';
-export {
-  runInJobThread,
-  serveJobThread,
-  threadEntry,
-  JobThreadCancelledError,
-  type JobThreadContext,
-} from './job-thread';

@@ -19,7 +19,8 @@ export interface JobContext {
 
 /**
  * Runs one job and resolves with its result (stored as jsonb). Heavy work must not run on the
- * caller's event loop: use `runInJobThread` (job-thread.ts) to run it in a worker thread.
+ * caller's event loop: run it in a worker thread with `runThread` (src/workers/thread.ts), passing
+ * the context's `signal`, `threadNice` and progress.
  */
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<Record<string, unknown>>;
 

@@ -16,16 +16,9 @@ import {
   checkTrainingConfig,
   checkTrainingData,
 } from '../../ml/training/config';
-import {
-  Job,
-  JobContext,
-  JobProgress,
-  JobRunner,
-  JobsService,
-  JobThreadCancelledError,
-  runInJobThread,
-  threadEntry,
-} from '../jobs';
+import type { TrainingJobInput } from '../../workers/training.worker';
+import { runThread, ThreadCancelledError, workerEntry } from '../../workers/thread';
+import { Job, JobContext, JobProgress, JobRunner, JobsService } from '../jobs';
 import { defaultModelName } from '../models/model-name';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { resolveDatasetSpec } from './dataset-location';
@@ -192,13 +185,20 @@ export class TrainingService implements OnModuleInit {
       ctx.reportProgress(progress);
     };
     try {
-      result = await runInJobThread<TrainingJobResult>(
-        threadEntry(WORKERS_DIR, 'training-job.worker'),
-        { spec, backend: this.config.tfjsBackend, jobId: job.id },
-        { ...ctx, reportProgress },
+      result = await runThread<TrainingJobResult, JobProgress>(
+        workerEntry(WORKERS_DIR, 'training.worker'),
+        {
+          kind: 'job',
+          spec,
+          backend: this.config.tfjsBackend,
+          jobId: job.id,
+          checkpointDir: ctx.checkpointDir,
+          attempt: ctx.attempt,
+        } satisfies TrainingJobInput,
+        { signal: ctx.signal, nice: ctx.threadNice, onProgress: reportProgress },
       );
     } catch (error) {
-      if (!(error instanceof JobThreadCancelledError)) throw error;
+      if (!(error instanceof ThreadCancelledError)) throw error;
       // The thread was stopped mid-step (maybe mid-write): what it kept is its last checkpoint.
       const kept = await openCheckpoint(path.join(ctx.checkpointDir, 'model'));
       return {

@@ -1,7 +1,11 @@
 /**
- * Worker-thread entry of a training job: trains (resuming from the job's checkpoint if a previous run
- * left one, and saying where it resumed), then runs the quick attack suite, writes its figures into the
- * manifest (metrics.robustness and the robustness block), and answers with the model directory.
+ * Worker-thread entry of training, for the CLI and the HTTP API alike (its own tfjs backend; cancel
+ * stops at the next step, which writes a checkpoint first):
+ * - `run` (`rir train`): trains the configuration as given; progress is the trainer's events.
+ * - `job` (a training job): trains (resuming from the job's checkpoint if a previous run left one, and
+ *   saying where it resumed), then runs the quick attack suite, writes its figures into the manifest
+ *   (metrics.robustness and the robustness block), and answers with the model directory; progress is
+ *   the job's.
  */
 import * as path from 'path';
 import { ATTACK_NAMES } from '../ml/attacks/definitions';
@@ -24,18 +28,36 @@ import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates'
 import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
 import { buildRobustnessReport } from '../ml/robustness/report';
 import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../ml/training/checkpoint';
-import { trainEmbeddingModel } from '../ml/training/trainer';
+import type { TrainingConfig } from '../ml/training/config';
+import { trainEmbeddingModel, type TrainingResult } from '../ml/training/trainer';
 import type { Embedder, ImageSet, ProgressEvent, TrainingPosition } from '../ml/types';
-import { serveJobThread, type JobThreadContext } from '../modules/jobs/job-thread';
 import type { JobProgress } from '../modules/jobs/job.entity';
 import type { TrainingJobResult, TrainingJobSpec } from '../modules/training/training-spec';
+import { serveThread, type ThreadContext } from './thread';
 
-export interface TrainingThreadInput {
+/** A training run as `rir train` gives it. */
+export interface TrainingRunInput {
+  kind: 'run';
+  config: Partial<TrainingConfig> & { dataset: string; outDir: string };
+  backend?: string;
+}
+
+/** A training job's spec and where its attempts keep their checkpoints. */
+export interface TrainingJobInput {
+  kind: 'job';
   spec: TrainingJobSpec;
   backend?: string;
   /** Named in the manifest's robustness block (the command that measured it). */
   jobId?: string;
+  /** DATA_DIR/jobs/<id>: kept across attempts. */
+  checkpointDir: string;
+  /** 1 on the first run. */
+  attempt: number;
 }
+
+export type TrainingThreadInput = TrainingRunInput | TrainingJobInput;
+export type TrainingThreadProgress = ProgressEvent | JobProgress;
+export type TrainingThreadResult = TrainingResult | TrainingJobResult;
 
 function toJobProgress(event: ProgressEvent): JobProgress {
   // A checkpoint changes nothing else of the progress: only where a resume would start.
@@ -210,12 +232,14 @@ async function quickRobustness(
   }
 }
 
-async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJobResult> {
-  const { spec, backend, jobId } = raw as TrainingThreadInput;
-  await initBackend(backend);
-  const outDir = path.join(thread.checkpointDir, 'model');
+async function trainJob(
+  input: TrainingJobInput,
+  thread: ThreadContext<JobProgress>,
+): Promise<TrainingJobResult> {
+  const { spec, jobId } = input;
+  const outDir = path.join(input.checkpointDir, 'model');
   // A rerun (attempt 2+) or a leftover checkpoint: the trainer resumes and reports from where.
-  const resume = thread.attempt > 1 || (await openCheckpoint(outDir)) !== null;
+  const resume = input.attempt > 1 || (await openCheckpoint(outDir)) !== null;
   thread.reportProgress({ phase: 'load-data', message: `loading ${spec.datasetName}` });
   const size = spec.imageSize ?? 64;
   const split = await loadDataset(spec.dataset, {
@@ -291,4 +315,14 @@ async function train(raw: unknown, thread: JobThreadContext): Promise<TrainingJo
   };
 }
 
-serveJobThread(train);
+serveThread<TrainingThreadInput, TrainingThreadResult, TrainingThreadProgress>(
+  async (input, thread) => {
+    await initBackend(input.backend);
+    if (input.kind === 'job') return trainJob(input, thread);
+    // Cancelled: the trainer writes a checkpoint and throws its AbortError, which the caller gets.
+    return trainEmbeddingModel(input.config, {
+      signal: thread.signal,
+      onProgress: (event) => thread.reportProgress(event),
+    });
+  },
+);
