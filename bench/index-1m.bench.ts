@@ -45,7 +45,6 @@ import * as path from 'path';
 import Module from 'module';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { initBackend } from '../src/ml/backend';
-import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import {
   classStructure,
   clusterModel,
@@ -59,17 +58,8 @@ import {
   type Sampled,
 } from './index-data';
 import { arg, runMain } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
-function rss(): number {
-  global.gc?.();
-  return process.memoryUsage().rss;
-}
-
-/** The C heap in use (hnswlib and ArrayBuffers), after a full GC; null without the native addon. */
-function cHeap(): number | null {
-  global.gc?.();
-  return nativeHeapInUse();
-}
 /** Redirects require('hnswlib-node') to another build of it (see --hnswlib). */
 function useHnswlibFrom(dir: string): void {
   const loader = Module as unknown as {
@@ -280,8 +270,7 @@ async function main(): Promise<void> {
   // Item ids as the gallery makes them (UUIDs), or the row number as a string (--ids numeric).
   const ids = Array.from({ length: n }, (_, i) => (idKind === 'uuid' ? randomUUID() : String(i)));
   // Build through the service's wrapper (what the service holds per model), capacity known up front.
-  const rssBefore = rss();
-  const cHeapBefore = cHeap();
+  const { rss: rssBefore, cHeap: cHeapBefore } = memoryAfterGc();
   const buildStart = process.hrtime.bigint();
   const index = HnswIndex.create('bench', dim, { m, efConstruction }, n);
   const progressEvery = Math.max(1, Math.floor(n / 10));
@@ -292,8 +281,7 @@ async function main(): Promise<void> {
     }
   }
   const buildSeconds = nowSeconds(buildStart);
-  const rssAfter = rss();
-  const cHeapAfter = cHeap();
+  const { rss: rssAfter, cHeap: cHeapAfter } = memoryAfterGc();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rir-index-1m-'));
   const file = path.join(dir, 'index.hnsw');
   index.native.writeIndexSync(file);

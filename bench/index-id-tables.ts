@@ -5,12 +5,9 @@
  *   node --expose-gc -r @swc-node/register bench/index-id-tables.ts [--n 1000000] [--mode maps|array]
  */
 import { arg } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
-function rss(): number {
-  global.gc?.();
-  global.gc?.();
-  return process.memoryUsage().rss;
-}
+const rss = () => memoryAfterGc().rss;
 
 function main(): void {
   if (!global.gc) throw new Error('run with --expose-gc');

@@ -11,17 +11,14 @@
  */
 import { randomUUID } from 'crypto';
 import { writeFileSync } from 'fs';
-import * as v8 from 'v8';
 import { HnswIndex } from '../src/vector-index/hnsw-index';
-import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import { arg } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
 function snapshot(): { rss: number; malloc: number; jsHeap: number } {
-  global.gc?.();
-  global.gc?.();
-  const malloc = nativeHeapInUse();
-  if (malloc === null) throw new Error('needs the native addon (npm run build:native) on glibc');
-  return { rss: process.memoryUsage().rss, malloc, jsHeap: v8.getHeapStatistics().used_heap_size };
+  const { rss, cHeap, jsHeap } = memoryAfterGc();
+  if (cHeap === null) throw new Error('needs the native addon (npm run build:native) on glibc');
+  return { rss, malloc: cHeap, jsHeap };
 }
 
 const n = Number(arg('n', '1000000'));

@@ -12,6 +12,7 @@ import {
   referenceLabels,
 } from '../reference-net/reference-net';
 import { median } from '../lib/stats';
+import { runMain } from '../lib/args';
 
 async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -79,7 +80,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: Error) => {
-  console.error(error.stack ?? error.message);
-  process.exit(1);
-});
+runMain('webgpu-profile', main);
