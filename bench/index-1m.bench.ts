@@ -14,7 +14,7 @@
  * galleries are unbalanced). --generator fitted (default): each point = centreNorm * centre + noise,
  * normalised, with the within-class spectrum, residual-length distribution, centre cosines and shared
  * principal directions fitted to a real model's embeddings (--profile, written and checked against the
- * real data by bench/index-embedding-stats.ts; --rotation per-cluster|shared overrides the fitted
+ * real data by bench/index-embedding-stats.bench.ts; --rotation per-cluster|shared overrides the fitted
  * sharing of directions).
  * --generator isotropic: centre + sigma * N(0, I/dim), normalised: full intrinsic dimension inside a
  * cluster, the stress test. Queries are drawn the same way but never inserted. Exact neighbours come
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const generateSeconds = (Date.now() - genStart) / 1000;
 
   const truth = groundTruth(data, dim, truthK, cacheDir);
-  // Structure of this data, comparable with bench/index-embedding-stats.ts: neighbours from the cached
+  // Structure of this data, comparable with bench/index-embedding-stats.bench.ts: neighbours from the cached
   // exact search; class statistics on the first 40 clusters (all 2,000 would take minutes).
   const neighbours = neighbourStructureOfScores(truth.scores, queryCount, truthK);
   const firstClusters = data.base.labels.map((l) => (l < 40 ? 1 : 0));
@@ -398,7 +398,7 @@ async function main(): Promise<void> {
       rssGrowthBytesPerVector: Math.round((rssAfter - rssBefore) / n),
       rssGrowthVsRaw: Math.round(((rssAfter - rssBefore) / n / raw) * 100) / 100,
       rssAfterBuildMiB: Math.round(rssAfter / 2 ** 20),
-      // The index's own allocations (bench/index-memory.ts measures them alone): RSS also holds the
+      // The index's own allocations (bench/index-memory.bench.ts measures them alone): RSS also holds the
       // V8 pages left by the number[] copy of every added vector.
       cHeapGrowthBytesPerVector:
         cHeapBefore === null || cHeapAfter === null

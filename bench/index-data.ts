@@ -1,6 +1,6 @@
 /**
  * Synthetic embedding galleries for the vector-index benchmarks, and the statistics used to check them
- * against real embeddings (bench/index-embedding-stats.ts).
+ * against real embeddings (bench/index-embedding-stats.bench.ts).
  *
  * Two generators share the cluster centres (uniform on the unit sphere) and log-normal cluster sizes:
  * - isotropic: point = centre + sigma * N(0, I/dim), L2-normalised. Full intrinsic dimension inside a
@@ -112,7 +112,7 @@ export function sampleIsotropic(
   return { vectors: out, labels };
 }
 
-/** Within-class structure of a model's embeddings, as measured by bench/index-embedding-stats.ts. */
+/** Within-class structure of a model's embeddings, as measured by bench/index-embedding-stats.bench.ts. */
 export interface EmbeddingProfile {
   source: string;
   dim: number;

@@ -3,7 +3,7 @@
  * model), fills the gallery with MNIST images over HTTP, then runs autocannon against search by id
  * and search by upload (28x28 PNG), idle and while images are being ingested. Prints one JSON object.
  *
- *   node -r @swc-node/register bench/http-search.ts [--gallery 70000] [--duration 30] [--connections 32]
+ *   node -r @swc-node/register bench/http-search.bench.ts [--gallery 70000] [--duration 30] [--connections 32]
  *        [--data-dir DIR]   (reuse a data directory: a gallery already filled is not filled again)
  *        [--fill-only]      (fill the gallery, print its size and stop)
  *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default these four;

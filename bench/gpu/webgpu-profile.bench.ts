@@ -1,7 +1,7 @@
 /**
  * Where a reference-net training step spends its time on tfjs's WebGPU backend: per-kernel GPU times
  * (timestamp queries, where Dawn grants them) of one step after warm-up, and the step's wall time with
- * and without the fused conv kernels. Bundled like webgpu-bench.ts (bench/gpu/README.md).
+ * and without the fused conv kernels. Bundled like webgpu.bench.ts (bench/gpu/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/ml/backend';

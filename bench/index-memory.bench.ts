@@ -6,7 +6,7 @@
  * plus the live JS heap's, next to an accounting of hnswlib's allocations; RSS growth too, though it
  * also holds the V8 pages that the number[] copy of every added vector leaves behind as garbage.
  *
- *   node --expose-gc -r @swc-node/register bench/index-memory.ts [--n 1000000] [--dim 128] [--m 16]
+ *   node --expose-gc -r @swc-node/register bench/index-memory.bench.ts [--n 1000000] [--dim 128] [--m 16]
  *     [--ef-construction 16] [--out bench/results/index-memory-m16.json]
  */
 import { randomUUID } from 'crypto';
@@ -64,7 +64,7 @@ const hnswBytes = Object.values(accounting).reduce((s, v) => s + v, 0);
 const idTableBytes = index.idTableBytes / n;
 const result = {
   date: new Date().toISOString(),
-  command: `node --expose-gc -r @swc-node/register bench/index-memory.ts ${process.argv.slice(2).join(' ')}`,
+  command: `node --expose-gc -r @swc-node/register bench/index-memory.bench.ts ${process.argv.slice(2).join(' ')}`,
   n,
   dim,
   params: { m, efConstruction },

@@ -9,7 +9,7 @@
  * server's CPU time per request (user and system, from /proc) is the machine-load-independent
  * figure. Prints JSON.
  *
- *   node -r @swc-node/register bench/http-overhead.ts [--duration 5] [--variants fastify,express]
+ *   node -r @swc-node/register bench/http-overhead.bench.ts [--duration 5] [--variants fastify,express]
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { ChildProcess, fork } from 'child_process';
