@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { captureStdout, runCli, saveTinyModel } from '../../test/support/cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
 import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
 import { METRIC_NAMES } from '../ml/attacks/definitions';
@@ -77,19 +77,7 @@ describe('rir attack', () => {
 
   it('--json: every figure, natural R@1, MAP@R and ERS carry n and a 95% interval, R@1 figures their chance level', async () => {
     const printed = await captureStdout(() =>
-      attack(
-        '--attacks',
-        'all',
-        '--eps',
-        '77/255',
-        '--steps',
-        '1',
-        '--sample',
-        '5',
-        '--gallery',
-        '40',
-        '--json',
-      ),
+      attack(...words('--attacks all --eps 77/255 --steps 1 --sample 5 --gallery 40 --json')),
     );
     const report = JSON.parse(printed) as RobustnessReport;
     const n = 5;

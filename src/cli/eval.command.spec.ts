@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { captureStdout, runCli, saveTinyModel } from '../../test/support/cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
 import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
 import type { EvalResult } from './eval.command';
@@ -39,20 +39,9 @@ describe('rir eval --attacks', () => {
     const text = await captureStdout(() =>
       evalCli(
         'mnist',
-        '--max-test',
-        '60',
-        '--attacks',
-        'ES,GTM',
-        '--eps',
-        '77/255',
-        '--steps',
-        '2',
-        '--sample',
-        '6',
-        '--gallery',
-        '60',
-        '--no-strength-check',
-        '--json',
+        ...words(
+          '--max-test 60 --attacks ES,GTM --eps 77/255 --steps 2 --sample 6 --gallery 60 --no-strength-check --json',
+        ),
       ),
     );
     const result = JSON.parse(text) as EvalResult;
@@ -81,17 +70,9 @@ describe('rir eval --attacks', () => {
     const text = await captureStdout(() =>
       evalCli(
         'mnist',
-        '--max-test',
-        '60',
-        '--attacks',
-        'ES',
-        '--steps',
-        '1',
-        '--sample',
-        '4',
-        '--gallery',
-        '40',
-        '--no-strength-check',
+        ...words(
+          '--max-test 60 --attacks ES --steps 1 --sample 4 --gallery 40 --no-strength-check',
+        ),
       ),
     );
     expect(text).toMatch(/^model .* on mnist test classes \(60 images/);

@@ -1,6 +1,6 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { captureStdout, runCli, saveTinyModel } from '../../test/support/cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
 import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
 import { readManifest, type ModelManifest } from '../ml/model-store';
@@ -22,23 +22,9 @@ const rir = (...args: string[]) => captureStdout(() => runCli(...args));
 describe('robustness figures in the manifest', () => {
   it('rir attack --write-manifest writes the block; rir model annotate writes the same from the saved report', async () => {
     const model = path.join(tmp.path, 'mnist');
-    const args = [
-      '--dataset',
-      'mnist',
-      '--attacks',
-      'all',
-      '--eps',
-      '77/255',
-      '--alpha',
-      '3/255',
-      '--steps',
-      '1',
-      '--sample',
-      '5',
-      '--gallery',
-      '40',
-      '--no-strength-check',
-    ];
+    const args = words(
+      '--dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 --sample 5 --gallery 40 --no-strength-check',
+    );
     const report = JSON.parse(
       await rir('attack', '--model', model, ...args, '--json', '--write-manifest'),
     ) as RobustnessReport;

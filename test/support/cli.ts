@@ -14,6 +14,11 @@ export function cliProgram(): Command {
     .configureOutput({ writeErr: () => undefined });
 }
 
+/** A command line's words, written as one string in a spec (split on spaces: no quoting). */
+export function words(line: string): string[] {
+  return line.trim().split(/\s+/);
+}
+
 /** Runs `rir ...args` in-process. */
 export function runCli(...args: string[]): Promise<Command> {
   return cliProgram().parseAsync(['node', 'rir', ...args]);
