@@ -1,7 +1,7 @@
 /**
  * Preload for profiling a running server under load: `node -r ./bench/cpu-profile-hook.js ...`.
  * The first SIGWINCH starts V8's sampling profiler, the second writes the profile (Chrome DevTools
- * .cpuprofile format) to RIR_CPU_PROFILE-<n>.cpuprofile (n = 1, 2, ...) and stops. Used by bench/http-search.ts --cpu-prof, so the
+ * .cpuprofile format) to RIR_CPU_PROFILE-<n>.cpuprofile (n = 1, 2, ...) and stops. Used by bench/http-search.bench.ts --cpu-prof, so the
  * profile covers only the load run (`--cpu-prof` itself writes only on a clean exit, and Nest's
  * shutdown re-raises the signal). SIGWINCH because Nest's shutdown hooks listen to SIGUSR2 and Node
  * keeps SIGUSR1 for its debugger; its default action is to do nothing.

@@ -14,7 +14,7 @@
  * galleries are unbalanced). --generator fitted (default): each point = centreNorm * centre + noise,
  * normalised, with the within-class spectrum, residual-length distribution, centre cosines and shared
  * principal directions fitted to a real model's embeddings (--profile, written and checked against the
- * real data by bench/index-embedding-stats.ts; --rotation per-cluster|shared overrides the fitted
+ * real data by bench/index-embedding-stats.bench.ts; --rotation per-cluster|shared overrides the fitted
  * sharing of directions).
  * --generator isotropic: centre + sigma * N(0, I/dim), normalised: full intrinsic dimension inside a
  * cluster, the stress test. Queries are drawn the same way but never inserted. Exact neighbours come
@@ -45,7 +45,6 @@ import * as path from 'path';
 import Module from 'module';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { initBackend } from '../src/ml/backend';
-import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import {
   classStructure,
   clusterModel,
@@ -59,17 +58,8 @@ import {
   type Sampled,
 } from './index-data';
 import { arg, runMain } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
-function rss(): number {
-  global.gc?.();
-  return process.memoryUsage().rss;
-}
-
-/** The C heap in use (hnswlib and ArrayBuffers), after a full GC; null without the native addon. */
-function cHeap(): number | null {
-  global.gc?.();
-  return nativeHeapInUse();
-}
 /** Redirects require('hnswlib-node') to another build of it (see --hnswlib). */
 function useHnswlibFrom(dir: string): void {
   const loader = Module as unknown as {
@@ -262,7 +252,7 @@ async function main(): Promise<void> {
   const generateSeconds = (Date.now() - genStart) / 1000;
 
   const truth = groundTruth(data, dim, truthK, cacheDir);
-  // Structure of this data, comparable with bench/index-embedding-stats.ts: neighbours from the cached
+  // Structure of this data, comparable with bench/index-embedding-stats.bench.ts: neighbours from the cached
   // exact search; class statistics on the first 40 clusters (all 2,000 would take minutes).
   const neighbours = neighbourStructureOfScores(truth.scores, queryCount, truthK);
   const firstClusters = data.base.labels.map((l) => (l < 40 ? 1 : 0));
@@ -280,8 +270,7 @@ async function main(): Promise<void> {
   // Item ids as the gallery makes them (UUIDs), or the row number as a string (--ids numeric).
   const ids = Array.from({ length: n }, (_, i) => (idKind === 'uuid' ? randomUUID() : String(i)));
   // Build through the service's wrapper (what the service holds per model), capacity known up front.
-  const rssBefore = rss();
-  const cHeapBefore = cHeap();
+  const { rss: rssBefore, cHeap: cHeapBefore } = memoryAfterGc();
   const buildStart = process.hrtime.bigint();
   const index = HnswIndex.create('bench', dim, { m, efConstruction }, n);
   const progressEvery = Math.max(1, Math.floor(n / 10));
@@ -292,8 +281,7 @@ async function main(): Promise<void> {
     }
   }
   const buildSeconds = nowSeconds(buildStart);
-  const rssAfter = rss();
-  const cHeapAfter = cHeap();
+  const { rss: rssAfter, cHeap: cHeapAfter } = memoryAfterGc();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rir-index-1m-'));
   const file = path.join(dir, 'index.hnsw');
   index.native.writeIndexSync(file);
@@ -410,7 +398,7 @@ async function main(): Promise<void> {
       rssGrowthBytesPerVector: Math.round((rssAfter - rssBefore) / n),
       rssGrowthVsRaw: Math.round(((rssAfter - rssBefore) / n / raw) * 100) / 100,
       rssAfterBuildMiB: Math.round(rssAfter / 2 ** 20),
-      // The index's own allocations (bench/index-memory.ts measures them alone): RSS also holds the
+      // The index's own allocations (bench/index-memory.bench.ts measures them alone): RSS also holds the
       // V8 pages left by the number[] copy of every added vector.
       cHeapGrowthBytesPerVector:
         cHeapBefore === null || cHeapAfter === null

@@ -1,6 +1,6 @@
 /**
  * Synthetic embedding galleries for the vector-index benchmarks, and the statistics used to check them
- * against real embeddings (bench/index-embedding-stats.ts).
+ * against real embeddings (bench/index-embedding-stats.bench.ts).
  *
  * Two generators share the cluster centres (uniform on the unit sphere) and log-normal cluster sizes:
  * - isotropic: point = centre + sigma * N(0, I/dim), L2-normalised. Full intrinsic dimension inside a
@@ -11,6 +11,7 @@
  *   directions between classes measured on a model's real embeddings (an EmbeddingProfile).
  */
 import * as tf from '@tensorflow/tfjs';
+import { mean, quantile, round } from './lib/stats';
 
 /** mulberry32: small, seeded, fast. */
 export function rng(seed: number): () => number {
@@ -111,7 +112,7 @@ export function sampleIsotropic(
   return { vectors: out, labels };
 }
 
-/** Within-class structure of a model's embeddings, as measured by bench/index-embedding-stats.ts. */
+/** Within-class structure of a model's embeddings, as measured by bench/index-embedding-stats.bench.ts. */
 export interface EmbeddingProfile {
   source: string;
   dim: number;
@@ -380,13 +381,6 @@ export function symmetricEigen(
   return { values, vectors };
 }
 
-function quantile(sorted: Float64Array, p: number): number {
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))));
-  return sorted[at];
-}
-
-const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
 /** Evenly spaced quantiles 0, 1/steps, ..., 1. */
 export function quantiles(values: Float64Array, steps = 100): number[] {
   const sorted = Float64Array.from(values).sort();
@@ -395,17 +389,15 @@ export function quantiles(values: Float64Array, steps = 100): number[] {
 
 export function summary(values: Float64Array): Record<string, number> {
   const sorted = Float64Array.from(values).sort();
-  let sum = 0;
-  for (const x of sorted) sum += x;
-  const mean = sum / sorted.length;
+  const average = mean(sorted);
   let sq = 0;
-  for (const x of sorted) sq += (x - mean) ** 2;
+  for (const x of sorted) sq += (x - average) ** 2;
   return {
-    mean: round(mean),
-    sd: round(Math.sqrt(sq / sorted.length)),
-    p5: round(quantile(sorted, 0.05)),
-    p50: round(quantile(sorted, 0.5)),
-    p95: round(quantile(sorted, 0.95)),
+    mean: round(average, 4),
+    sd: round(Math.sqrt(sq / sorted.length), 4),
+    p5: round(quantile(sorted, 0.05), 4),
+    p50: round(quantile(sorted, 0.5), 4),
+    p95: round(quantile(sorted, 0.95), 4),
   };
 }
 
@@ -516,8 +508,8 @@ export function classStructure(
     perClass.push({
       label,
       count,
-      centreNorm: round(norm),
-      trace: round(trace),
+      centreNorm: round(norm, 4),
+      trace: round(trace, 4),
       participationRatio: round(participationRatio(values), 1),
       dimsFor90: k90,
       dimsFor99: dimsFor(values, 0.99),
@@ -525,7 +517,7 @@ export function classStructure(
   }
   for (let d = 0; d < dim; d++) spectrum[d] /= points;
   centreNorm /= points;
-  const meanLog = logTraces.reduce((s, x) => s + x, 0) / logTraces.length;
+  const meanLog = mean(logTraces);
   const logTraceSd = Math.sqrt(
     logTraces.reduce((s, x) => s + (x - meanLog) ** 2, 0) / logTraces.length,
   );
@@ -554,8 +546,6 @@ export function classStructure(
     }
   }
   const total = spectrum.reduce((s, x) => s + x, 0);
-  const mean = (xs: number[]): number =>
-    xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0;
   return {
     classes: classes.length,
     points,
@@ -563,27 +553,28 @@ export function classStructure(
     centreNorm,
     logTraceSd,
     residualNorms: Float64Array.from(residualNorms),
-    meanCentreCosine: mean(centreCos),
-    meanSubspaceOverlap: mean(overlap),
+    // 0 where there is nothing to average (one class; classes without a subspace).
+    meanCentreCosine: centreCos.length ? mean(centreCos) : 0,
+    meanSubspaceOverlap: overlap.length ? mean(overlap) : 0,
     report: {
       classes: classes.length,
       points,
-      withinClassVariance: round(total),
-      centreNorm: round(centreNorm),
-      logTraceSd: round(logTraceSd),
+      withinClassVariance: round(total, 4),
+      centreNorm: round(centreNorm, 4),
+      logTraceSd: round(logTraceSd, 4),
       pooledSpectrum: {
         participationRatio: round(participationRatio(spectrum), 1),
         dimsFor50: dimsFor(spectrum, 0.5),
         dimsFor90: dimsFor(spectrum, 0.9),
         dimsFor95: dimsFor(spectrum, 0.95),
         dimsFor99: dimsFor(spectrum, 0.99),
-        top10Fraction: Array.from(spectrum.slice(0, 10), (x) => round(x / total)),
+        top10Fraction: Array.from(spectrum.slice(0, 10), (x) => round(x / total, 4)),
       },
       cosToClassCentre: summary(Float64Array.from(cosToCentre)),
       relativeResidualNorm: summary(Float64Array.from(residualNorms)),
       centreCosine: centreCos.length ? summary(Float64Array.from(centreCos)) : null,
       subspaceOverlap90: overlap.length
-        ? { mean: round(mean(overlap)), chance: round(mean(chance)) }
+        ? { mean: round(mean(overlap), 4), chance: round(mean(chance), 4) }
         : null,
       perClass,
     },

@@ -28,7 +28,7 @@ import { loadProbeSet } from '../src/modules/probes/runner/probe-set';
 import { suiteOptions } from '../src/modules/probes/runner/run-probe';
 import { SearchService } from '../src/modules/search/search.service';
 import { arg, runMain } from './lib/args';
-import { percentile, round } from './lib/stats';
+import { mean, percentile, round } from './lib/stats';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function main(): Promise<void> {
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
         galleryVectors: serving.index.size,
         p50Ms: round(percentile(latencies, 50), 2),
         p99Ms: round(percentile(latencies, 99), 2),
-        meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length, 2),
+        meanMs: round(mean(latencies), 2),
         serviceTookP50Ms: round(percentile(serviceTook, 50), 2),
         path: 'SearchService.searchByImage: validate + sharp decode + embed (model worker) + HNSW k=10',
       },

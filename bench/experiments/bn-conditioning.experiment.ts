@@ -11,6 +11,7 @@ import { initBackend } from '../../src/ml/backend';
 import { relativeError } from '../../test/support/small-cnn-f64';
 import { createLoss } from '../../src/ml/losses';
 import { createEmbeddingModel, l2Normalize } from '../../src/ml/models';
+import { runMain } from '../lib/args';
 
 const SEEDS = (process.env.SEEDS ?? '1,2,3,5').split(',').map(Number);
 
@@ -125,7 +126,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain('bn-conditioning', main);

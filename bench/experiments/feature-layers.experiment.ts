@@ -11,6 +11,7 @@ import { concatFloat32 } from '../../src/ml/data/arrays';
 import { loadDataset } from '../../src/ml/data';
 import { evaluateRetrieval } from '../../src/ml/metrics/retrieval';
 import { loadMobileNetV2Features } from '../../src/ml/models/mobilenet-v2';
+import { runMain } from '../lib/args';
 
 const SIZE = 64;
 const LAYERS = ['block_6_expand_relu', 'block_13_expand_relu', 'block_16_project_BN', 'out_relu'];
@@ -72,4 +73,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ dataset, part, images: count, rows }));
 }
 
-void main();
+runMain('feature-layers', main);

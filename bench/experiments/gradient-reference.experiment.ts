@@ -15,6 +15,7 @@ import { createLoss } from '../../src/ml/losses';
 import { createEmbeddingModel } from '../../src/ml/models';
 import { createDefense } from '../../src/ml/defenses';
 import { computeGradients } from '../../src/ml/training/step';
+import { runMain } from '../lib/args';
 
 async function main() {
   await initBackend('wasm');
@@ -76,7 +77,4 @@ async function main() {
     model.dispose();
   }
 }
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain('gradient-reference', main);

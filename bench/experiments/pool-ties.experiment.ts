@@ -12,6 +12,7 @@ import {
   smallCnnGradients,
 } from '../../test/support/small-cnn-f64';
 import { createEmbeddingModel } from '../../src/ml/models';
+import { runMain } from '../lib/args';
 
 async function main() {
   await initBackend('wasm');
@@ -89,7 +90,4 @@ async function main() {
     model.dispose();
   }
 }
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain('pool-ties', main);

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
-import { stopChild } from './processes';
+import { cpuSeconds, stopChild } from './processes';
 
 /** A node child that prints 'ready' once it runs (and, if asked, once it ignores SIGTERM). */
 async function startChild(ignoreSigterm: boolean): Promise<ChildProcess> {
@@ -37,5 +37,26 @@ describe('stopChild (every bench stops what it starts)', () => {
     const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
     await expect(stopChild(child)).resolves.toBe('already-exited');
+  });
+});
+
+describe('cpuSeconds', () => {
+  const linux = process.platform === 'linux' ? it : it.skip;
+
+  linux('reads a running process: user and system seconds, which only grow', () => {
+    let spin = 0;
+    const first = cpuSeconds(process.pid);
+    for (let i = 0; i < 2e7; i++) spin += i % 7;
+    const second = cpuSeconds(process.pid);
+    expect(spin).toBeGreaterThan(0);
+    expect(first.user).toBeGreaterThanOrEqual(0);
+    expect(first.system).toBeGreaterThanOrEqual(0);
+    expect(second.user + second.system).toBeGreaterThanOrEqual(first.user + first.system);
+  });
+
+  it('gives NaN for a process that is not there', () => {
+    const { user, system } = cpuSeconds(undefined);
+    expect(user).toBeNaN();
+    expect(system).toBeNaN();
   });
 });

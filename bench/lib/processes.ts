@@ -4,6 +4,7 @@
  * killed, so that no bench leaves a process behind holding a port or a data directory.
  */
 import type { ChildProcess } from 'child_process';
+import { readFileSync } from 'fs';
 
 export type StopOutcome = 'already-exited' | 'exited' | 'killed';
 
@@ -60,5 +61,20 @@ export function stopOnSignals(
     process.once(signal, () => {
       void stopChildren(children, options).finally(() => process.exit(128 + number));
     });
+  }
+}
+
+/**
+ * CPU time a process has used so far, user and system, in seconds (Linux /proc, 10 ms ticks); NaN for
+ * both when it cannot be read (no such process, not Linux).
+ */
+export function cpuSeconds(pid: number | undefined): { user: number; system: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are the 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return { user: NaN, system: NaN };
   }
 }

@@ -17,6 +17,23 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * The q-quantile (0-1) of values sorted ascending: the value at the index nearest q * (n - 1), so the
+ * 0- and 1-quantiles are the smallest and the largest. For distributions (evenly spaced quantiles);
+ * latency tails use `percentile`. NaN for none.
+ */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
+}
+
+/** The arithmetic mean; NaN for no values. */
+export function mean(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return sum / values.length;
+}
+
 /** `value` rounded to `digits` decimals. */
 export function round(value: number, digits: number): number {
   const scale = 10 ** digits;

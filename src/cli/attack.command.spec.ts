@@ -1,57 +1,23 @@
-import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { buildProgram } from '../cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
+import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
-import { saveModel } from '../ml/model-store';
-import { createEmbeddingModel } from '../ml/models';
 import { METRIC_NAMES } from '../ml/attacks/definitions';
 import type { AttackProgress } from '../ml/attacks/suite';
 import { evaluateRobustness, parseBudget } from '../ml/robustness/evaluate';
 import type { RobustnessReport } from '../ml/robustness/report';
 import { runInWorker } from './attack.command';
 
-let dir: string;
+const tmp = temporaryFolder('rir-attack-');
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND);
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-attack-'));
-  const mnistModel = await createEmbeddingModel({
-    backbone: 'small-cnn',
-    inputShape: [28, 28, 1],
-    embeddingDim: 8,
-    seed: 1,
-  });
-  await saveModel(path.join(dir, 'mnist'), mnistModel);
-  mnistModel.dispose();
-  const smallModel = await createEmbeddingModel({
-    backbone: 'small-cnn',
-    inputShape: [8, 8, 1],
-    embeddingDim: 8,
-    seed: 1,
-  });
-  await saveModel(path.join(dir, 'small'), smallModel);
-  smallModel.dispose();
-});
-
-afterAll(async () => {
-  await fs.rm(dir, { recursive: true, force: true });
+  await saveTinyModel(path.join(tmp.path, 'mnist'));
+  await saveTinyModel(path.join(tmp.path, 'small'), { size: 8 });
 });
 
 const attack = (...args: string[]) =>
-  buildProgram()
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined })
-    .parseAsync([
-      'node',
-      'rir',
-      'attack',
-      '--model',
-      path.join(dir, 'mnist'),
-      '--dataset',
-      'mnist',
-      ...args,
-    ]);
+  runCli('attack', '--model', path.join(tmp.path, 'mnist'), '--dataset', 'mnist', ...args);
 
 describe('rir attack', () => {
   it('reads budgets as numbers or fractions', () => {
@@ -75,7 +41,7 @@ describe('rir attack', () => {
   it('rejects a model whose input shape does not match the data set', async () => {
     await expect(
       evaluateRobustness({
-        modelDir: path.join(dir, 'small'),
+        modelDir: path.join(tmp.path, 'small'),
         dataset: 'mnist',
         attacks: 'ES',
         eps: 0.1,
@@ -89,7 +55,7 @@ describe('rir attack', () => {
     const progress: AttackProgress[] = [];
     const report = await runInWorker(
       {
-        modelDir: path.join(dir, 'mnist'),
+        modelDir: path.join(tmp.path, 'mnist'),
         dataset: 'mnist',
         attacks: 'ES,GTM',
         eps: 77 / 255,
@@ -114,29 +80,10 @@ describe('rir attack', () => {
   }, 300_000); // a worker starts its own backend and loads MNIST: slow on a loaded machine
 
   it('--json: every figure, natural R@1, MAP@R and ERS carry n and a 95% interval, R@1 figures their chance level', async () => {
-    const chunks: string[] = [];
-    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      chunks.push(String(chunk));
-      return true;
-    });
-    try {
-      await attack(
-        '--attacks',
-        'all',
-        '--eps',
-        '77/255',
-        '--steps',
-        '1',
-        '--sample',
-        '5',
-        '--gallery',
-        '40',
-        '--json',
-      );
-    } finally {
-      out.mockRestore();
-    }
-    const report = JSON.parse(chunks.join('')) as RobustnessReport;
+    const printed = await captureStdout(() =>
+      attack(...words('--attacks all --eps 77/255 --steps 1 --sample 5 --gallery 40 --json')),
+    );
+    const report = JSON.parse(printed) as RobustnessReport;
     const n = 5;
     expect(report.queries).toHaveLength(n);
     // The gallery's chance R@1: per query the share of its class among the other 39 items.

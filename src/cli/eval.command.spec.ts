@@ -1,67 +1,19 @@
-import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { buildProgram } from '../cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
+import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
-import { saveModel } from '../ml/model-store';
-import { createEmbeddingModel } from '../ml/models';
 import type { EvalResult } from './eval.command';
 
-let dir: string;
+const tmp = temporaryFolder('rir-eval-');
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND);
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-eval-'));
-  for (const [name, size] of [
-    ['mnist', 28],
-    ['small', 8],
-  ] as const) {
-    const model = await createEmbeddingModel({
-      backbone: 'small-cnn',
-      inputShape: [size, size, 1],
-      embeddingDim: 8,
-      seed: 1,
-    });
-    await saveModel(path.join(dir, name), model);
-    model.dispose();
-  }
-});
-
-afterAll(async () => {
-  await fs.rm(dir, { recursive: true, force: true });
+  await saveTinyModel(path.join(tmp.path, 'mnist'));
+  await saveTinyModel(path.join(tmp.path, 'small'), { size: 8 });
 });
 
 const evalCli = (model: string, ...args: string[]) =>
-  buildProgram()
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined })
-    .parseAsync([
-      'node',
-      'rir',
-      'eval',
-      '--model',
-      path.join(dir, model),
-      '--dataset',
-      'mnist',
-      ...args,
-    ]);
-
-/** Runs the command with stdout captured (stderr silenced); returns what it printed. */
-async function captured(run: () => Promise<unknown>): Promise<string> {
-  const chunks: string[] = [];
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await run();
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return chunks.join('');
-}
+  runCli('eval', '--model', path.join(tmp.path, model), '--dataset', 'mnist', ...args);
 
 describe('rir eval --attacks', () => {
   it.each([
@@ -84,23 +36,12 @@ describe('rir eval --attacks', () => {
   });
 
   it('prints the retrieval metrics and the attack report as JSON', async () => {
-    const text = await captured(() =>
+    const text = await captureStdout(() =>
       evalCli(
         'mnist',
-        '--max-test',
-        '60',
-        '--attacks',
-        'ES,GTM',
-        '--eps',
-        '77/255',
-        '--steps',
-        '2',
-        '--sample',
-        '6',
-        '--gallery',
-        '60',
-        '--no-strength-check',
-        '--json',
+        ...words(
+          '--max-test 60 --attacks ES,GTM --eps 77/255 --steps 2 --sample 6 --gallery 60 --no-strength-check --json',
+        ),
       ),
     );
     const result = JSON.parse(text) as EvalResult;
@@ -126,20 +67,12 @@ describe('rir eval --attacks', () => {
   }, 300_000); // the attack worker starts its own backend and loads MNIST: slow on a loaded machine
 
   it('prints the attack table after the retrieval table on a terminal', async () => {
-    const text = await captured(() =>
+    const text = await captureStdout(() =>
       evalCli(
         'mnist',
-        '--max-test',
-        '60',
-        '--attacks',
-        'ES',
-        '--steps',
-        '1',
-        '--sample',
-        '4',
-        '--gallery',
-        '40',
-        '--no-strength-check',
+        ...words(
+          '--max-test 60 --attacks ES --steps 1 --sample 4 --gallery 40 --no-strength-check',
+        ),
       ),
     );
     expect(text).toMatch(/^model .* on mnist test classes \(60 images/);

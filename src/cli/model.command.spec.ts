@@ -1,74 +1,30 @@
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { buildProgram } from '../cli';
+import { captureStdout, runCli, saveTinyModel, words } from '../../test/support/cli';
+import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
-import { readManifest, saveModel, type ModelManifest } from '../ml/model-store';
-import { createEmbeddingModel } from '../ml/models';
+import { readManifest, type ModelManifest } from '../ml/model-store';
 import type { RobustnessReport } from '../ml/robustness/report';
 
-let dir: string;
+const tmp = temporaryFolder('rir-annotate-');
 let saved: ModelManifest;
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND);
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-annotate-'));
-  const model = await createEmbeddingModel({
-    backbone: 'small-cnn',
-    inputShape: [28, 28, 1],
-    embeddingDim: 8,
-    seed: 1,
-  });
-  saved = await saveModel(path.join(dir, 'mnist'), model);
-  model.dispose();
+  saved = await saveTinyModel(path.join(tmp.path, 'mnist'));
   // The same version, kept without a block, for `rir model annotate`.
-  await fs.cp(path.join(dir, 'mnist'), path.join(dir, 'copy'), { recursive: true });
-});
-
-afterAll(async () => {
-  await fs.rm(dir, { recursive: true, force: true });
+  await fs.cp(path.join(tmp.path, 'mnist'), path.join(tmp.path, 'copy'), { recursive: true });
 });
 
 /** Runs the CLI in-process; returns what it printed on stdout. */
-async function rir(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await buildProgram()
-      .exitOverride()
-      .configureOutput({ writeErr: () => undefined })
-      .parseAsync(['node', 'rir', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return chunks.join('');
-}
+const rir = (...args: string[]) => captureStdout(() => runCli(...args));
 
 describe('robustness figures in the manifest', () => {
   it('rir attack --write-manifest writes the block; rir model annotate writes the same from the saved report', async () => {
-    const model = path.join(dir, 'mnist');
-    const args = [
-      '--dataset',
-      'mnist',
-      '--attacks',
-      'all',
-      '--eps',
-      '77/255',
-      '--alpha',
-      '3/255',
-      '--steps',
-      '1',
-      '--sample',
-      '5',
-      '--gallery',
-      '40',
-      '--no-strength-check',
-    ];
+    const model = path.join(tmp.path, 'mnist');
+    const args = words(
+      '--dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 --sample 5 --gallery 40 --no-strength-check',
+    );
     const report = JSON.parse(
       await rir('attack', '--model', model, ...args, '--json', '--write-manifest'),
     ) as RobustnessReport;
@@ -99,25 +55,18 @@ describe('robustness figures in the manifest', () => {
         '--restarts 1 --sample 5 --gallery 40 --seed 0 --no-strength-check --write-manifest',
     );
 
-    const reportFile = path.join(dir, 'report.json');
+    const reportFile = path.join(tmp.path, 'report.json');
     await fs.writeFile(reportFile, JSON.stringify(report));
     // The report names the model it measured: another version is refused.
-    const other = path.join(dir, 'other');
-    const otherModel = await createEmbeddingModel({
-      backbone: 'small-cnn',
-      inputShape: [28, 28, 1],
-      embeddingDim: 8,
-      seed: 2,
-    });
-    const otherManifest = await saveModel(other, otherModel);
-    otherModel.dispose();
+    const other = path.join(tmp.path, 'other');
+    const otherManifest = await saveTinyModel(other, { seed: 2 });
     await expect(
       rir('model', 'annotate', '--model', other, '--report', reportFile),
     ).rejects.toThrow(
       `the report is of model '${report.model}', but ${other} holds model ${otherManifest.id}`,
     );
 
-    const copy = path.join(dir, 'copy');
+    const copy = path.join(tmp.path, 'copy');
     expect(await rir('model', 'annotate', '--model', copy, '--report', reportFile)).toBe(
       `wrote the robustness figures (quick suite) of ${reportFile} into ${path.join(copy, 'manifest.json')}\n`,
     );

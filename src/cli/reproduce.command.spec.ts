@@ -1,35 +1,26 @@
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { buildProgram } from '../cli';
+import { runCli } from '../../test/support/cli';
+import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
 import type { RobustnessReport } from '../ml/robustness/report';
 
 // `rir reproduce --seeds` on the tiny `smoke` budget (2 training steps, 4 attacked queries): the numbers
 // mean nothing, the layout and the page are what is checked.
-let dir: string;
+const tmp = temporaryFolder('rir-reproduce-seeds-');
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rir-reproduce-seeds-'));
 });
 
-afterAll(async () => {
-  await fs.rm(dir, { recursive: true, force: true });
-});
-
-const reproduce = (...args: string[]) =>
-  buildProgram()
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined })
-    .parseAsync(['node', 'rir', 'reproduce', ...args]);
+const reproduce = (...args: string[]) => runCli('reproduce', ...args);
 
 describe('rir reproduce --seeds', () => {
   it('rejects repeated seeds before anything trains', async () => {
     await expect(
-      reproduce('--budget', 'smoke', '--seeds', '1,1', '--out', path.join(dir, 'never')),
+      reproduce('--budget', 'smoke', '--seeds', '1,1', '--out', path.join(tmp.path, 'never')),
     ).rejects.toThrow(/seeds must be distinct/);
-    await expect(fs.access(path.join(dir, 'never'))).rejects.toThrow();
+    await expect(fs.access(path.join(tmp.path, 'never'))).rejects.toThrow();
   });
 
   it('trains and attacks every configuration once per seed and reports mean and spread over seeds', async () => {
@@ -37,7 +28,7 @@ describe('rir reproduce --seeds', () => {
     const log = jest.spyOn(console, 'log').mockImplementation((line: string) => {
       lines.push(String(line));
     });
-    const results = path.join(dir, 'RESULTS.md');
+    const results = path.join(tmp.path, 'RESULTS.md');
     try {
       await reproduce(
         '--datasets',
@@ -49,7 +40,7 @@ describe('rir reproduce --seeds', () => {
         '--seeds',
         '0,1',
         '--out',
-        dir,
+        tmp.path,
         '--results',
         results,
       );
@@ -58,10 +49,10 @@ describe('rir reproduce --seeds', () => {
     }
     // The first seed where a single-seed run puts it, the second beside it.
     const first = JSON.parse(
-      await fs.readFile(path.join(dir, 'mnist', 'none', 'report.json'), 'utf8'),
+      await fs.readFile(path.join(tmp.path, 'mnist', 'none', 'report.json'), 'utf8'),
     ) as RobustnessReport;
     const second = JSON.parse(
-      await fs.readFile(path.join(dir, 'seed-1', 'mnist', 'none', 'report.json'), 'utf8'),
+      await fs.readFile(path.join(tmp.path, 'seed-1', 'mnist', 'none', 'report.json'), 'utf8'),
     ) as RobustnessReport;
     expect([first.options.seed, second.options.seed]).toEqual([0, 1]);
     expect(second.estimates.figures['ES:R']).toMatchObject({ n: 4, method: 'wilson' });

@@ -1,16 +1,13 @@
 import * as os from 'os';
 import * as path from 'path';
-import { buildProgram } from '../cli';
+import { runCli } from '../../test/support/cli';
 import { toTrainingConfig } from './train.command';
 
 // Outside the checkout: a case whose options are accepted after all would train into --out.
 const unusedOut = path.join(os.tmpdir(), 'rir-train-spec-unused');
 
 const train = (...args: string[]) =>
-  buildProgram()
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined })
-    .parseAsync(['node', 'rir', 'train', '--dataset', 'mnist', '--out', unusedOut, ...args]);
+  runCli('train', '--dataset', 'mnist', '--out', unusedOut, ...args);
 
 describe('rir train option checks', () => {
   it.each([

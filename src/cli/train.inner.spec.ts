@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Command } from 'commander';
-import { buildProgram } from '../cli';
+import { cliProgram } from '../../test/support/cli';
 import { initBackend, tf } from '../ml/backend';
 import { loadDataset } from '../ml/data';
 import { readManifest } from '../ml/model-store';
@@ -17,9 +17,7 @@ async function parseTrain(
   args: string[],
   action?: (options: Parameters<typeof toTrainingConfig>[0]) => Promise<void>,
 ): Promise<void> {
-  const program = buildProgram()
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined });
+  const program = cliProgram();
   if (action) {
     const train = program.commands.find((c: Command) => c.name() === 'train') as Command;
     train.action(action);

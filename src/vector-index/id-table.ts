@@ -4,7 +4,7 @@
  * Labels are dense integers handed out in insertion order. Gallery ids are UUIDs: each is kept as its 16
  * bytes in a table indexed by label, and found again through an open-addressing hash table of labels
  * (linear probing, at most 70% full): about 25 bytes per item, against ~100 for two Maps of strings
- * (bench/index-id-tables.ts), which at a million items is a sixth of the raw vectors' size. Ids that are
+ * (bench/index-id-tables.bench.ts), which at a million items is a sixth of the raw vectors' size. Ids that are
  * not lowercase canonical UUIDs (tests, imports) go to a pair of Maps instead. Labels are never reused
  * (hnswlib's replace-deleted bookkeeping assumes so), so the by-label table grows with every insert.
  */

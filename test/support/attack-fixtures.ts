@@ -3,7 +3,8 @@
  * map of a few pixels followed by L2 normalisation, so that expected values can be computed by hand.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Embedder, ImageSet } from '../../src/ml/types';
+import { applyGradients, computeGradients } from '../../src/ml/training/step';
+import type { Defense, DefenseContext, Embedder, ImageSet } from '../../src/ml/types';
 import { SeededRandom } from '../../src/ml/data/random';
 
 /** phi(x) = normalise(flatten(x) W + bias); W is [H*W*C, D]. The caller frees the weights with `dispose`. */
@@ -137,3 +138,37 @@ export const batchHardTripletLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1
     const hardestNegative = tf.min(tf.add(d, tf.mul(4, same)), 1);
     return tf.mean(tf.relu(tf.add(tf.sub(hardestPositive, hardestNegative), 0.2))) as tf.Scalar;
   });
+
+export type TrainableEmbedder = ReturnType<typeof trainableEmbedder>;
+
+/** The image shape of the defence specs' batch: 4x4 grey. */
+export const PROTOTYPE_SHAPE: [number, number, number] = [4, 4, 1];
+
+/** The defence specs' batch: 4 classes x 4 noisy copies of a prototype (an m-per-class batch of 16). */
+export function prototypeBatch(): { images: tf.Tensor4D; labels: tf.Tensor1D } {
+  const set = prototypeImages(PROTOTYPE_SHAPE, 4, 4, 21, 0.15);
+  return {
+    images: tf.tensor4d(set.images, [16, ...PROTOTYPE_SHAPE]),
+    labels: tf.tensor1d(set.labels, 'int32'),
+  };
+}
+
+/** One optimizer step of `defense` on `batch` the way the trainer runs it (training/step.ts); returns the loss. */
+export function defenseTrainStep(
+  embedder: TrainableEmbedder,
+  defense: Defense,
+  optimizer: tf.Optimizer,
+  batch: DefenseContext['batch'],
+  step: number,
+): number {
+  const result = computeGradients(
+    embedder,
+    embedder.variables,
+    defense,
+    batchHardTripletLoss,
+    batch,
+    step,
+  );
+  applyGradients(optimizer, result.grads);
+  return result.loss;
+}

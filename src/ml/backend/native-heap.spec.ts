@@ -1,3 +1,4 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './index';
 import { heapAlloc, loadNativeGemm } from './native-kernels';
@@ -48,5 +49,33 @@ describeNative('native conv with the wasm heap past 2 GiB', () => {
     } finally {
       tf.dispose([filler, x, f]);
     }
+  });
+});
+
+describeNative('native addon arguments', () => {
+  // The addon itself, as native-kernels loads it: its checks are all that stands between a bad offset
+  // and a write outside the heap.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon = require(path.join(__dirname, 'native', 'build', 'rir_native.node')) as Record<
+    string,
+    (...args: unknown[]) => void
+  >;
+  const heap = () => new ArrayBuffer(64);
+
+  it('takes arrays that lie inside the heap', () => {
+    const memory = heap();
+    new Float32Array(memory).set([1, -2, 3, -4, 1, 1, 1, 1], 0);
+    addon.reluGrad(memory, 16, 0, 32, 4);
+    expect(Array.from(new Float32Array(memory, 32, 4))).toEqual([1, 0, 1, 0]);
+  });
+
+  it('refuses an array past the heap, a misaligned one and a missing argument, naming the function', () => {
+    expect(() => addon.reluGrad(heap(), 0, 16, 56, 4)).toThrow('reluGrad: bad arguments');
+    expect(() => addon.sumRows(heap(), 2, 1, 1, 1, 0, 1)).toThrow('sumRows: bad arguments');
+    expect(() => addon.biasActivation(heap(), 0, 2, 2, 60, 0)).toThrow(
+      'biasActivation: bad arguments',
+    );
+    expect(() => addon.im2col(heap(), 0, 1)).toThrow('im2col: bad arguments');
+    expect(() => addon.maxPoolGrad(heap(), -4)).toThrow('maxPoolGrad: bad arguments');
   });
 });

@@ -8,7 +8,7 @@
 import { promises as fs, readFileSync } from 'fs';
 import * as path from 'path';
 import type { DatasetSplit } from '../types';
-import { decodeImage, type DecodeOptions } from './decode-image';
+import { decodeImage } from './decode-image';
 import { readIconSet, renderIcon, type IconSetJson } from './iconify';
 import {
   loadRenderedDataset,
@@ -154,7 +154,7 @@ export function indexEmoji(minDesigns: number): EmojiIndex {
  */
 export async function loadEmoji(
   spec: string,
-  options: Omit<RenderedLoadOptions, 'imageSize'> & { imageSize?: DecodeOptions },
+  options: RenderedLoadOptions,
 ): Promise<DatasetSplit> {
   const parsed = parseSpecOptions(spec, 'emoji', EMOJI_OPTIONS);
   const minDesigns = parsed['min-designs'] ?? EMOJI_DEFAULT_MIN_DESIGNS;
@@ -211,6 +211,6 @@ export async function loadEmoji(
       designsPerVendor: index.perVendor,
       excluded: 'skin-tone variants, Flags and Component categories; Apple and Facebook designs',
     },
-    { ...options, imageSize: options.imageSize ?? { height: 64, width: 64, channels: 3 } },
+    options,
   );
 }

@@ -6,7 +6,7 @@
 import { promises as fs, readFileSync, readdirSync } from 'fs';
 import * as path from 'path';
 import type { DatasetSplit } from '../types';
-import { decodeImage, type DecodeOptions } from './decode-image';
+import { decodeImage } from './decode-image';
 import {
   defaultCacheDir,
   loadRenderedDataset,
@@ -306,7 +306,7 @@ export const ICONIFY_OPTIONS = ['min-sets', 'classes'];
  */
 export async function loadIconify(
   spec: string,
-  options: Omit<RenderedLoadOptions, 'imageSize'> & { imageSize?: DecodeOptions },
+  options: RenderedLoadOptions,
 ): Promise<DatasetSplit> {
   const parsed = parseSpecOptions(spec, 'iconify', ICONIFY_OPTIONS);
   const minSets = parsed['min-sets'] ?? ICONIFY_DEFAULT_MIN_SETS;
@@ -337,6 +337,6 @@ export async function loadIconify(
       mirrorConceptsDropped: index.mirrorConceptsDropped,
       duplicatesDropped: index.duplicatesDropped,
     },
-    { ...options, imageSize: options.imageSize ?? { height: 64, width: 64, channels: 3 } },
+    options,
   );
 }

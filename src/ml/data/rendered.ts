@@ -26,7 +26,8 @@ export interface RenderedClass {
 
 export interface RenderedLoadOptions extends SubsetLimits {
   seed: number;
-  imageSize: DecodeOptions;
+  /** Default 64x64 RGB. */
+  imageSize?: DecodeOptions;
   validationFraction?: number;
   /** Root of the render cache (default: RIR_DATA_CACHE or .cache/datasets under the working directory). */
   cacheDir?: string;
@@ -51,6 +52,8 @@ interface CacheManifest {
   sources: Record<string, string>;
   classes: Record<string, { file: string; items: string[] }>;
 }
+
+const DEFAULT_RENDER_SIZE: DecodeOptions = { height: 64, width: 64, channels: 3 };
 
 /** Bump when the rendering changes, so that old caches are not reused. */
 const CACHE_VERSION = 2;
@@ -138,7 +141,7 @@ export async function loadRenderedDataset(
   options: RenderedLoadOptions,
 ): Promise<DatasetSplit> {
   const { seed } = options;
-  const size = options.imageSize;
+  const size = options.imageSize ?? DEFAULT_RENDER_SIZE;
   if (classes.length < 2) throw new Error(`${spec}: needs at least 2 classes for a class-disjoint split (found ${classes.length})`);
   const labels: number[] = [];
   const owner: { cls: number; item: number }[] = [];

@@ -1,35 +1,12 @@
 import { initBackend, tf } from '../backend';
 import {
   batchHardTripletLoss,
-  prototypeImages,
+  defenseTrainStep,
+  prototypeBatch,
+  PROTOTYPE_SHAPE as shape,
   trainableEmbedder,
 } from '../../../test/support/attack-fixtures';
-import type { Defense, DefenseContext } from '../types';
 import { DEFENSE_NAMES, createDefense } from './index';
-
-type Trainable = ReturnType<typeof trainableEmbedder>;
-const shape: [number, number, number] = [4, 4, 1];
-
-/** One optimizer step the way the trainer runs it: craft outside the tape, objective inside. */
-function trainStep(
-  embedder: Trainable,
-  defense: Defense,
-  optimizer: tf.Optimizer,
-  batch: DefenseContext['batch'],
-  step: number,
-): number {
-  const ctx: DefenseContext = { embedder, loss: batchHardTripletLoss, batch, step };
-  const crafted = defense.craft(ctx);
-  const cost = optimizer.minimize(
-    () => defense.objective(ctx, crafted),
-    true,
-    embedder.variables,
-  ) as tf.Scalar;
-  tf.dispose(crafted);
-  const value = cost.dataSync()[0];
-  cost.dispose();
-  return value;
-}
 
 describe('defences', () => {
   let images: tf.Tensor4D;
@@ -38,9 +15,7 @@ describe('defences', () => {
   beforeAll(async () => {
     await initBackend(process.env.TFJS_BACKEND);
     // 4 classes x 4 images: an m-per-class batch.
-    const set = prototypeImages(shape, 4, 4, 21, 0.15);
-    images = tf.tensor4d(set.images, [16, ...shape]);
-    labels = tf.tensor1d(set.labels, 'int32');
+    ({ images, labels } = prototypeBatch());
   });
   afterAll(() => tf.dispose([images, labels]));
 
@@ -101,7 +76,7 @@ describe('defences', () => {
     (name) => {
       const embedder = trainableEmbedder(shape, 6, 3);
       const optimizer = tf.train.adam(0.01);
-      trainStep(
+      defenseTrainStep(
         embedder,
         createDefense(name, { eps: 0.1, steps: 2 }),
         optimizer,
@@ -109,7 +84,7 @@ describe('defences', () => {
         0,
       ); // creates the optimizer slots
       const before = tf.memory().numTensors;
-      const loss = trainStep(
+      const loss = defenseTrainStep(
         embedder,
         createDefense(name, { eps: 0.1, steps: 2 }),
         optimizer,
@@ -129,7 +104,7 @@ describe('defences', () => {
     const defense = createDefense('panum', { eps: 0.05, steps: 3 });
     const losses: number[] = [];
     for (let step = 0; step < 30; step++)
-      losses.push(trainStep(embedder, defense, optimizer, { images, labels }, step));
+      losses.push(defenseTrainStep(embedder, defense, optimizer, { images, labels }, step));
     const first = (losses[0] + losses[1] + losses[2]) / 3;
     const last = (losses[27] + losses[28] + losses[29]) / 3;
     expect(last).toBeLessThan(0.8 * first);

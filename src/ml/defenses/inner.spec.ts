@@ -1,17 +1,15 @@
 import { initBackend, tf } from '../backend';
 import {
   batchHardTripletLoss,
-  prototypeImages,
+  defenseTrainStep,
+  prototypeBatch,
+  PROTOTYPE_SHAPE as shape,
   trainableEmbedder,
 } from '../../../test/support/attack-fixtures';
-import { applyGradients, computeGradients } from '../training/step';
 import type { Defense, DefenseContext } from '../types';
 import { createDefense } from './index';
 import { InnerMaximiser, fastPerturbation } from './inner';
 import { resolveDefenseOptions, type DefenseOptions } from './options';
-
-type Trainable = ReturnType<typeof trainableEmbedder>;
-const shape: [number, number, number] = [4, 4, 1];
 
 /** Largest |a - b|, smallest and largest value of a. */
 function bounds(a: tf.Tensor, b: tf.Tensor): { perturbation: number; low: number; high: number } {
@@ -28,26 +26,6 @@ function countBackwardPasses(): { count: () => number; restore: () => void } {
   return { count: () => spy.mock.calls.length, restore: () => spy.mockRestore() };
 }
 
-/** One optimizer step the way the trainer runs it (step.ts). */
-function trainStep(
-  embedder: Trainable,
-  defense: Defense,
-  optimizer: tf.Optimizer,
-  batch: DefenseContext['batch'],
-  step: number,
-): number {
-  const result = computeGradients(
-    embedder,
-    embedder.variables,
-    defense,
-    batchHardTripletLoss,
-    batch,
-    step,
-  );
-  applyGradients(optimizer, result.grads);
-  return result.loss;
-}
-
 describe('inner maximisation methods', () => {
   let images: tf.Tensor4D;
   /** The same images pushed against the pixel box: many pixels are exactly 0 or 1. */
@@ -56,12 +34,10 @@ describe('inner maximisation methods', () => {
 
   beforeAll(async () => {
     await initBackend(process.env.TFJS_BACKEND);
-    const set = prototypeImages(shape, 4, 4, 21, 0.15);
-    images = tf.tensor4d(set.images, [16, ...shape]);
+    ({ images, labels } = prototypeBatch());
     edgeImages = tf.tidy(
       () => tf.clipByValue(tf.add(tf.mul(tf.sub(images, 0.5), 4), 0.5), 0, 1) as tf.Tensor4D,
     );
-    labels = tf.tensor1d(set.labels, 'int32');
   });
   afterAll(() => tf.dispose([images, edgeImages, labels]));
 
@@ -188,7 +164,7 @@ describe('inner maximisation methods', () => {
     const backward = countBackwardPasses();
     try {
       for (let replay = 0; replay < 4; replay++)
-        trainStep(embedder, recording, optimizer, { images: edgeImages, labels }, replay);
+        defenseTrainStep(embedder, recording, optimizer, { images: edgeImages, labels }, replay);
       expect(backward.count()).toBe(4);
     } finally {
       backward.restore();
@@ -216,7 +192,13 @@ describe('inner maximisation methods', () => {
     for (const [options, expected] of cases) {
       const backward = countBackwardPasses();
       try {
-        trainStep(embedder, createDefense('panum', options), optimizer, { images, labels }, 0);
+        defenseTrainStep(
+          embedder,
+          createDefense('panum', options),
+          optimizer,
+          { images, labels },
+          0,
+        );
         expect(backward.count()).toBe(expected);
       } finally {
         backward.restore();
@@ -241,9 +223,11 @@ describe('inner maximisation methods', () => {
       const optimizer = tf.train.adam(0.01);
       const defense = createDefense(name, { eps: 0.1, ...options });
       const batch = { images, labels };
-      trainStep(embedder, defense, optimizer, batch, 0); // creates the optimizer slots (and free's delta)
+      defenseTrainStep(embedder, defense, optimizer, batch, 0); // creates the optimizer slots (and free's delta)
       const before = tf.memory().numTensors;
-      const losses = [1, 2, 3].map((step) => trainStep(embedder, defense, optimizer, batch, step));
+      const losses = [1, 2, 3].map((step) =>
+        defenseTrainStep(embedder, defense, optimizer, batch, step),
+      );
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(tf.memory().numTensors).toBe(before);
       defense.inner?.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initializerSeed } from './small-cnn';
+import { scratchEmbeddingNetwork } from './layers';
 
 /** Width of C2F2's hidden dense layer (RobRank's and AdvRank's MNIST networks). */
 export const C2F2_HIDDEN_UNITS = 1024;
@@ -21,39 +21,26 @@ export function buildC2f2(
   embeddingDim: number,
   seed: number,
 ): tf.LayersModel {
-  const he = (offset: number) => tf.initializers.heNormal({ seed: initializerSeed(seed, offset) });
-  const input = tf.input({ shape: inputShape, name: 'images' });
-  let x: tf.SymbolicTensor = input;
-  [32, 64].forEach((filters, i) => {
-    x = tf.layers
-      .conv2d({
-        filters,
-        kernelSize: 5,
-        padding: 'same',
-        activation: 'relu',
-        kernelInitializer: he(i),
-        name: `conv${i + 1}`,
-      })
-      .apply(x) as tf.SymbolicTensor;
-    x = tf.layers
-      .maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i + 1}` })
+  return scratchEmbeddingNetwork('c2f2', inputShape, embeddingDim, seed, (input, he) => {
+    let x = input;
+    [32, 64].forEach((filters, i) => {
+      x = tf.layers
+        .conv2d({
+          filters,
+          kernelSize: 5,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: he(i),
+          name: `conv${i + 1}`,
+        })
+        .apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i + 1}` })
+        .apply(x) as tf.SymbolicTensor;
+    });
+    x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+    return tf.layers
+      .dense({ units: C2F2_HIDDEN_UNITS, activation: 'relu', kernelInitializer: he(2), name: 'fc1' })
       .apply(x) as tf.SymbolicTensor;
   });
-  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers
-    .dense({
-      units: C2F2_HIDDEN_UNITS,
-      activation: 'relu',
-      kernelInitializer: he(2),
-      name: 'fc1',
-    })
-    .apply(x) as tf.SymbolicTensor;
-  const output = tf.layers
-    .dense({
-      units: embeddingDim,
-      kernelInitializer: tf.initializers.glorotNormal({ seed: initializerSeed(seed, 99) }),
-      name: 'embedding',
-    })
-    .apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: output, name: 'c2f2' });
 }

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initializerSeed } from './small-cnn';
+import { embeddingHead } from './layers';
 
 /** The last feature layer of the nsfwjs MobileNetV2 (ReLU6 after Conv_1, 1280 channels). */
 const FEATURE_LAYER = 'out_relu';
@@ -143,13 +143,7 @@ export async function buildMobileNetV2(
   ).apply(features.outputs[0]) as tf.SymbolicTensor;
   if (head) {
     x = tf.layers.batchNormalization({ name: 'head_bn' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers
-      .dense({
-        units: embeddingDim,
-        kernelInitializer: tf.initializers.glorotNormal({ seed: initializerSeed(seed, 0) }),
-        name: 'embedding',
-      })
-      .apply(x) as tf.SymbolicTensor;
+    x = embeddingHead(x, embeddingDim, seed, 0);
   }
   const name = variant === 'pooled' ? 'mobilenetv2' : `mobilenetv2_${variant}`;
   return tf.model({

@@ -17,8 +17,19 @@ const MNIST_EVALUATION = {
   targetedStepFactor: 2,
 };
 
+/** Training attacks at MNIST's eps 0.3: a quick one (2 steps of 0.3) and the published one (7 of 0.1, docs/METHOD.md §8). */
+const MNIST_TRAINING_QUICK = { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 };
+const MNIST_TRAINING_PUBLISHED = { eps: 0.3, steps: 7, alpha: 0.1, weight: 1 };
+
+/** What every MNIST budget shares: the learning rate from scratch and, unless it says otherwise, the quick attack. */
+const MNIST_BASE = { learningRate: 1e-3, training: MNIST_TRAINING_QUICK };
+
+/** Adversarial fine-tuning of MNIST's robust defences: `steps` at a constant 5e-4. */
+const mnistFineTune = (steps: number) => ({ steps, learningRate: 5e-4 });
+
 // Sized for two CPU cores shared with other work (about 90 minutes for four defences).
 const MNIST_SMALL: ReproductionBudget = {
+  ...MNIST_BASE,
   maxTrain: 6000,
   maxValidation: 300,
   maxTest: 1000,
@@ -26,9 +37,7 @@ const MNIST_SMALL: ReproductionBudget = {
   perClass: 8,
   epochs: 2,
   stepsPerEpoch: 50,
-  learningRate: 1e-3,
-  fineTune: { steps: 30, learningRate: 5e-4 },
-  training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
+  fineTune: mnistFineTune(30),
   evaluation: { ...MNIST_EVALUATION, sampleSize: 30 },
 };
 
@@ -36,6 +45,7 @@ const MNIST_SMALL: ReproductionBudget = {
 // iterations of 100 images, then 100 robust iterations each, and 1,000 attacked queries (a rate's 95%
 // interval is then at most about +-3 points; 100 queries gave +-10).
 const MNIST_MEDIUM: ReproductionBudget = {
+  ...MNIST_BASE,
   maxTrain: 30000,
   maxValidation: 500,
   maxTest: 2000,
@@ -43,9 +53,7 @@ const MNIST_MEDIUM: ReproductionBudget = {
   perClass: 20,
   epochs: 3,
   stepsPerEpoch: 100,
-  learningRate: 1e-3,
-  fineTune: { steps: 100, learningRate: 5e-4 },
-  training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
+  fineTune: mnistFineTune(100),
   evaluation: { ...MNIST_EVALUATION, sampleSize: MIN_QUERIES_MEDIUM },
 };
 
@@ -101,6 +109,7 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
   mnist: {
     // Checks the pipeline end to end in a few minutes; its numbers mean nothing.
     smoke: {
+      ...MNIST_BASE,
       maxTrain: 400,
       maxValidation: 50,
       maxTest: 200,
@@ -108,24 +117,18 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
       perClass: 4,
       epochs: 1,
       stepsPerEpoch: 2,
-      learningRate: 1e-3,
-      fineTune: { steps: 2, learningRate: 5e-4 },
-      training: { eps: 0.3, steps: 2, alpha: 0.3, weight: 1 },
+      fineTune: mnistFineTune(2),
       evaluation: { ...MNIST_EVALUATION, steps: 2, sampleSize: 4 },
     },
     small: MNIST_SMALL,
     // `small` with three times the adversarial fine-tuning (the undefended model is the same).
-    extended: { ...MNIST_SMALL, fineTune: { steps: 90, learningRate: 5e-4 } },
+    extended: { ...MNIST_SMALL, fineTune: mnistFineTune(90) },
     medium: MNIST_MEDIUM,
-    // `medium`'s natural model, then three times the robust fine-tuning with the published inner attack
-    // strength (7 PGD steps of 0.1 at eps 0.3, docs/METHOD.md §8): does the fold grow with
-    // the robust budget? About 35 minutes per robust defence on one idle core.
-    long: {
-      ...MNIST_MEDIUM,
-      fineTune: { steps: 300, learningRate: 5e-4 },
-      training: { eps: 0.3, steps: 7, alpha: 0.1, weight: 1 },
-    },
+    // `medium`'s natural model, then three times the robust fine-tuning with the published inner attack:
+    // does the fold grow with the robust budget? About 35 minutes per robust defence on one idle core.
+    long: { ...MNIST_MEDIUM, fineTune: mnistFineTune(300), training: MNIST_TRAINING_PUBLISHED },
     full: {
+      ...MNIST_BASE,
       maxTrain: 30000,
       maxValidation: 1000,
       maxTest: 4861,
@@ -133,8 +136,7 @@ export const BUDGETS: Record<string, Partial<Record<BudgetName, ReproductionBudg
       perClass: 25,
       epochs: 12,
       stepsPerEpoch: 61,
-      learningRate: 1e-3,
-      training: { eps: 0.3, steps: 7, alpha: 0.1, weight: 1 },
+      training: MNIST_TRAINING_PUBLISHED,
       evaluation: { ...MNIST_EVALUATION, sampleSize: MIN_QUERIES_MEDIUM, targetedStepFactor: 3 },
     },
   },

@@ -1,9 +1,8 @@
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { loadDataset } from '../data';
+import { temporaryFolders } from '../../../test/support/folders';
+import { smallMnistSplit } from '../../../test/support/training';
 import type { DatasetSplit, ProgressEvent, TrainingPosition } from '../types';
 import {
   CHECKPOINT_DIR,
@@ -38,14 +37,11 @@ const tiny = {
   checkpointEverySteps: 2,
 };
 
-beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
-  split = await loadDataset('mnist', { seed: 1, maxTrain: 100, maxValidation: 20, maxTest: 40 });
-});
+const tempDir = temporaryFolders('checkpoint-');
 
-async function tempDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-'));
-}
+beforeAll(async () => {
+  split = await smallMnistSplit();
+});
 
 class Killed extends Error {}
 

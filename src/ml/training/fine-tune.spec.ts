@@ -1,9 +1,6 @@
-import { promises as fs } from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { loadDataset } from '../data';
+import { temporaryFolders } from '../../../test/support/folders';
+import { smallMnistSplit, TINY_MNIST_RUN } from '../../../test/support/training';
 import { PanumDefense } from '../defenses/panum';
 import { resolveDefenseOptions } from '../defenses/options';
 import { loadModel } from '../model-store';
@@ -11,24 +8,14 @@ import type { DatasetSplit, DefenseContext } from '../types';
 import { resolveTrainingConfig, trainEmbeddingModel } from '.';
 
 let split: DatasetSplit;
-const tiny = {
-  dataset: 'mnist',
-  embeddingDim: 8,
-  batchSize: 20,
-  stepsPerEpoch: 1,
-  epochs: 1,
-  seed: 1,
-};
+const tiny = { ...TINY_MNIST_RUN, stepsPerEpoch: 1 };
 const augmentation = { maxShift: 2, horizontalFlip: false };
 
-beforeAll(async () => {
-  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
-  split = await loadDataset('mnist', { seed: 1, maxTrain: 100, maxValidation: 20, maxTest: 40 });
-});
+const tempDir = temporaryFolders('fine-tune-');
 
-async function tempDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'fine-tune-'));
-}
+beforeAll(async () => {
+  split = await smallMnistSplit();
+});
 
 /** The trainable weights only (batch-norm moving statistics change in any training step). */
 async function trainableWeightsOf(dir: string): Promise<Float32Array> {

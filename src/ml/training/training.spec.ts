@@ -1,9 +1,6 @@
-import { promises as fs } from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
-import { loadDataset } from '../data';
+import { temporaryFolders } from '../../../test/support/folders';
+import { smallMnistSplit, TINY_MNIST_RUN } from '../../../test/support/training';
 import { selectImages } from '../data/split';
 import { readManifest } from '../model-store';
 import type { DatasetSplit, Defense, DefenseContext, ProgressEvent } from '../types';
@@ -11,24 +8,12 @@ import { defaultPerClass, learningRateAt, readCheckpointState, trainEmbeddingMod
 import { checkTrainingConfig, type TrainingConfig } from './config';
 
 let split: DatasetSplit;
-const tiny = {
-  dataset: 'mnist',
-  embeddingDim: 8,
-  batchSize: 20,
-  stepsPerEpoch: 2,
-  epochs: 1,
-  seed: 1,
-};
+const tiny = TINY_MNIST_RUN;
+const tempDir = temporaryFolders('train-');
 
 beforeAll(async () => {
-  // wasm (with the added gradient kernels) trains 20-30x faster than the reference cpu backend.
-  await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
-  split = await loadDataset('mnist', { seed: 1, maxTrain: 100, maxValidation: 20, maxTest: 40 });
+  split = await smallMnistSplit();
 });
-
-async function tempDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'train-'));
-}
 
 describe('trainEmbeddingModel', () => {
   it('trains, reports progress, checkpoints, writes a model version and leaks no tensors', async () => {

@@ -18,15 +18,8 @@ import { GalleryPage, GalleryRepository, NewGalleryItem } from './gallery.reposi
 import { ImageStore } from './image-store';
 import { ImageRejectedError, inspectImage, UploadedImage } from '../../common/image-validation';
 
-export interface GalleryItemView {
-  id: string;
-  label: string | null;
-  metadata: Record<string, unknown>;
-  contentSha256: string;
-  mime: string;
-  width: number;
-  height: number;
-  bytes: number;
+/** An item as the API returns it: what was stored, and when (ISO 8601). */
+export interface GalleryItemView extends NewGalleryItem {
   createdAt: string;
 }
 

@@ -49,7 +49,7 @@ export class ItemCatalog {
    * ids a search returns are then the very string objects the Map holds, and each lookup ends at a
    * pointer comparison instead of reading the stored key's characters, a memory access that misses
    * the cache after the graph walk. With 70,000 items that took a lookup from ~3.1 to ~1.8 µs, and
-   * a search by id does ten (docs/BENCHMARKS.md, HTTP section). Entries not named keep their keys.
+   * a search by id does ten (docs/benchmarks-archive.md, "Less CPU per search by id"). Entries not named keep their keys.
    */
   shareKeys(ids: Iterable<string>): void {
     const next = new Map<string, CatalogEntry>();

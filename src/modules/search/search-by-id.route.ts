@@ -49,7 +49,7 @@ const FORBIDDEN_MESSAGE = 'Forbidden resource';
  * ParseUUIDPipe on the id, the validation pipe on the query, the controller method, and the global
  * exception filter for any error. What it leaves out is Nest's generic per-request machinery
  * (argument factories, interceptor and observable plumbing, several promise hops per step): about a
- * fifth of the server's CPU per search (docs/BENCHMARKS.md, HTTP section).
+ * fifth of the server's CPU per search (docs/benchmarks-archive.md, "Less CPU per search by id").
  *
  * It takes over the route that Nest registers (fastify's onRoute hook), so the route, its OpenAPI
  * entry and its place in the app stay the controller's. It refuses to start when the controller

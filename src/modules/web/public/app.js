@@ -1,6 +1,6 @@
 // The console shell: sign-in, role-aware navigation and a hash router (#/search, #/probes/<id>, ...).
 import { api, ApiError, forgetImages, roleAllows, session } from './api.js';
-import { field, fill, h, messageBox } from './ui.js';
+import { field, fill, h, messageBox, submitHandler } from './ui.js';
 import * as searchPage from './page-search.js';
 import * as galleryPage from './page-gallery.js';
 import * as trainingPage from './page-training.js';
@@ -89,23 +89,18 @@ function renderSignIn(note) {
     'form',
     {
       class: 'card narrow',
-      onsubmit: async (event) => {
-        event.preventDefault();
-        errors.clear();
-        button.disabled = true;
-        try {
+      onsubmit: submitHandler(
+        button,
+        errors,
+        async () => {
           const identity = await api('/v1/auth/me', { key: input.value.trim() });
           session.key = input.value.trim();
           session.identity = identity;
           const first = pagesFor(identity.role)[0];
           navigate(`#/${first ? first.id : 'signin'}`);
-        } catch (error) {
-          errors.show(error);
-          input.focus();
-        } finally {
-          button.disabled = false;
-        }
-      },
+        },
+        () => input.focus(),
+      ),
     },
     field(
       'API key',

@@ -1,6 +1,6 @@
 // Shared by the job pages (training, probes): the job table, its polling, progress and cancel cells.
 import { api } from './api.js';
-import { fill, formatDuration, h, poll } from './ui.js';
+import { fill, formatDate, formatDuration, h, poll } from './ui.js';
 
 /** Job statuses that can still change. */
 export const ACTIVE = ['queued', 'running'];
@@ -31,6 +31,27 @@ export function pollShowingErrors(refresh, errors, ms) {
       return false;
     }
   }, ms);
+}
+
+/** A job row's first cell: the short id (a link when `link` gives its attributes) over when it was created. */
+export function jobIdCell(job, link) {
+  const id = h('code', {}, job.id.slice(0, 8));
+  return h(
+    'td',
+    {},
+    link ? h('a', link, id) : id,
+    h('div', { class: 'hint' }, formatDate(job.createdAt)),
+  );
+}
+
+/** A job's status badge, its error if it failed, and any `notes` (hints; null ones are skipped). */
+export function jobStatusCell(job, ...notes) {
+  return h(
+    'td',
+    {},
+    h('span', { class: `badge ${job.status}` }, job.status),
+    [job.error, ...notes].map((note) => (note ? h('div', { class: 'hint' }, note) : null)),
+  );
 }
 
 /** The last cell of a job's row: a Cancel button while the job is queued or running. */

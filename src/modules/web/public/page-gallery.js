@@ -8,6 +8,7 @@ import {
   field,
   fill,
   h,
+  labelInput,
   messageBox,
   statusLine,
 } from './ui.js';
@@ -46,12 +47,7 @@ export function render(main, { identity }) {
   const status = statusLine();
   const grid = h('ul', { class: 'grid gallery', 'aria-label': 'Gallery images' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Gallery pages' });
-  const labelFilter = h('input', {
-    type: 'text',
-    name: 'label-filter',
-    maxlength: '200',
-    placeholder: 'all labels',
-  });
+  const labelFilter = labelInput('label-filter', 'all labels');
   let page = 1;
 
   async function load() {
@@ -173,7 +169,7 @@ function uploadForm(onUploaded) {
     hidden: true,
     'aria-label': 'Upload progress',
   });
-  const label = h('input', { type: 'text', name: 'upload-label', maxlength: '200' });
+  const label = labelInput('upload-label');
   const metadata = h('input', {
     type: 'text',
     name: 'upload-metadata',

@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { formatEstimate } from './probe-report.js';
 import {
   confirmDialog,
+  dataTable,
   fill,
   formatDate,
   formatPercent,
@@ -266,31 +267,20 @@ export function render(main) {
     ),
     errors,
     status,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'models' },
-        h('caption', { class: 'visually-hidden' }, 'Model versions'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'col' }, 'Model'),
-            h('th', { scope: 'col' }, 'Status'),
-            h('th', { scope: 'col', class: 'num' }, 'Natural R@1'),
-            h('th', { scope: 'col', class: 'num' }, 'Adversarial R@1 (ES:R)'),
-            h('th', { scope: 'col', class: 'num' }, 'Worst adversarial R@1'),
-            h('th', { scope: 'col', class: 'num' }, 'ERS'),
-            h('th', { scope: 'col' }, 'Registered'),
-            h('th', { scope: 'col' }, 'Deploy'),
-          ),
-        ),
-        body,
-      ),
+    dataTable(
+      'Model versions',
+      [
+        'Model',
+        'Status',
+        ['Natural R@1', 'num'],
+        ['Adversarial R@1 (ES:R)', 'num'],
+        ['Worst adversarial R@1', 'num'],
+        ['ERS', 'num'],
+        'Registered',
+        'Deploy',
+      ],
+      body,
+      { class: 'models' },
     ),
   );
   watch();

@@ -1,8 +1,25 @@
 // Probes (security): start an attack probe against a model; read its report (#/probes/<id>).
 import { api } from './api.js';
-import { cancelCell, pollShowingErrors, progressCell, refreshJobTable } from './jobs.js';
+import {
+  cancelCell,
+  jobIdCell,
+  jobStatusCell,
+  pollShowingErrors,
+  progressCell,
+  refreshJobTable,
+} from './jobs.js';
 import { eps255, renderReport } from './probe-report.js';
-import { field, fill, formatDate, formatPercent, h, messageBox, statusLine } from './ui.js';
+import {
+  dataTable,
+  field,
+  fill,
+  formatPercent,
+  h,
+  messageBox,
+  pageHeading,
+  statusLine,
+  submitHandler,
+} from './ui.js';
 
 export const API_PATH = '/v1/probes';
 
@@ -84,9 +101,7 @@ function renderList(main, { meta, navigate }) {
   const randomStart = h('input', { type: 'checkbox', name: 'randomStart' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start probe');
 
-  async function start(event) {
-    event.preventDefault();
-    errors.clear();
+  const start = submitHandler(submit, errors, async () => {
     const attacks = attackBoxes.filter((box) => box.checked).map((box) => box.value);
     if (!attacks.length) return errors.show('Choose at least one attack.');
     // Budgets as typed ("8/255", "0.03"): the API reads and checks them.
@@ -105,16 +120,9 @@ function renderList(main, { meta, navigate }) {
       examples: Number(examples.value),
     };
     if (model.value.trim()) body.model = model.value.trim();
-    submit.disabled = true;
-    try {
-      const probe = await api('/v1/probes', { method: 'POST', json: body });
-      navigate(`#/probes/${probe.id}`);
-    } catch (error) {
-      errors.show(error);
-    } finally {
-      submit.disabled = false;
-    }
-  }
+    const probe = await api('/v1/probes', { method: 'POST', json: body });
+    navigate(`#/probes/${probe.id}`);
+  });
 
   function row(probe) {
     const c = probe.config || {};
@@ -135,28 +143,15 @@ function renderList(main, { meta, navigate }) {
     return h(
       'tr',
       {},
-      h(
-        'td',
-        {},
-        h(
-          'a',
-          { href: `#/probes/${probe.id}`, 'aria-label': `Report of probe ${probe.id}` },
-          h('code', {}, probe.id.slice(0, 8)),
-        ),
-        h('div', { class: 'hint' }, formatDate(probe.createdAt)),
-      ),
+      jobIdCell(probe, {
+        href: `#/probes/${probe.id}`,
+        'aria-label': `Report of probe ${probe.id}`,
+      }),
       h('td', {}, description || '–'),
-      h(
-        'td',
-        {},
-        h('span', { class: `badge ${probe.status}` }, probe.status),
-        probe.error ? h('div', { class: 'hint' }, probe.error) : null,
+      jobStatusCell(
+        probe,
         summary?.warnings
-          ? h(
-              'div',
-              { class: 'hint' },
-              `${summary.warnings} sanity warning${summary.warnings === 1 ? '' : 's'}`,
-            )
+          ? `${summary.warnings} sanity warning${summary.warnings === 1 ? '' : 's'}`
           : null,
       ),
       progressCell(probe),
@@ -181,10 +176,8 @@ function renderList(main, { meta, navigate }) {
 
   fill(
     main,
-    h('h1', {}, 'Probes'),
-    h(
-      'p',
-      { class: 'lead' },
+    pageHeading(
+      'Probes',
       'Attack a model with the retrieval attack suite and read how well it holds up. Probes never change the gallery or the deployed model.',
     ),
     h(
@@ -240,26 +233,10 @@ function renderList(main, { meta, navigate }) {
     errors,
     status,
     h('h2', {}, 'Probes'),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        {},
-        h('caption', { class: 'visually-hidden' }, 'Probes, newest first'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Probe', 'Configuration', 'Status', 'Progress', 'Adv. R@1', 'ERS', ''].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        body,
-      ),
+    dataTable(
+      'Probes, newest first',
+      ['Probe', 'Configuration', 'Status', 'Progress', 'Adv. R@1', 'ERS', ''],
+      body,
     ),
   );
   stopPolling = pollShowingErrors(refresh, errors, 1500);

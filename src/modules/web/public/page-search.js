@@ -1,6 +1,17 @@
 // Search by example: drop or pick an image, or click a result to search by that gallery item.
 import { api } from './api.js';
-import { apiImage, dropZone, field, fill, formatScore, h, messageBox, statusLine } from './ui.js';
+import {
+  apiImage,
+  dropZone,
+  field,
+  fill,
+  formatScore,
+  h,
+  labelInput,
+  messageBox,
+  pageHeading,
+  statusLine,
+} from './ui.js';
 
 export function render(main) {
   const errors = messageBox();
@@ -16,12 +27,7 @@ export function render(main) {
     value: '10',
     required: true,
   });
-  const label = h('input', {
-    type: 'text',
-    name: 'label',
-    maxlength: '200',
-    placeholder: 'any label',
-  });
+  const label = labelInput('label', 'any label');
   let query = null; // { file } or { id, label }
 
   async function run() {
@@ -125,10 +131,8 @@ export function render(main) {
 
   fill(
     main,
-    h('h1', {}, 'Search'),
-    h(
-      'p',
-      { class: 'lead' },
+    pageHeading(
+      'Search',
       'Find the gallery images most similar to an example. Click a result to search by it.',
     ),
     h(

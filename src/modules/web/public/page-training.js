@@ -1,7 +1,24 @@
 // Training (admin): start a robust retraining job, watch its progress live, cancel it.
 import { api } from './api.js';
-import { cancelCell, pollShowingErrors, progressCell, refreshJobTable } from './jobs.js';
-import { confirmDialog, field, fill, formatDate, h, messageBox, statusLine } from './ui.js';
+import {
+  cancelCell,
+  jobIdCell,
+  jobStatusCell,
+  pollShowingErrors,
+  progressCell,
+  refreshJobTable,
+} from './jobs.js';
+import {
+  confirmDialog,
+  dataTable,
+  field,
+  fill,
+  h,
+  messageBox,
+  pageHeading,
+  statusLine,
+  submitHandler,
+} from './ui.js';
 
 export const API_PATH = '/v1/training-jobs';
 
@@ -75,32 +92,23 @@ export function render(main, { meta }) {
   });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start training');
 
-  async function start(event) {
-    event.preventDefault();
-    errors.clear();
-    submit.disabled = true;
-    try {
-      const body = {
-        dataset: dataset.value.trim(),
-        backbone: backbone.value,
-        loss: loss.value,
-        defense: defense.value,
-        epochs: Number(epochs.value),
-        batchSize: Number(batchSize.value),
-        // As typed ("8/255", "0.03"): the API reads and checks budgets.
-        defenseParams: { eps: eps.value.trim() },
-      };
-      if (perClass.value) body.perClass = Number(perClass.value);
-      if (maxTrain.value) body.maxTrainImages = Number(maxTrain.value);
-      const job = await api('/v1/training-jobs', { method: 'POST', json: body });
-      status.textContent = `Started training job ${job.id}.`;
-      watch();
-    } catch (error) {
-      errors.show(error);
-    } finally {
-      submit.disabled = false;
-    }
-  }
+  const start = submitHandler(submit, errors, async () => {
+    const body = {
+      dataset: dataset.value.trim(),
+      backbone: backbone.value,
+      loss: loss.value,
+      defense: defense.value,
+      epochs: Number(epochs.value),
+      batchSize: Number(batchSize.value),
+      // As typed ("8/255", "0.03"): the API reads and checks budgets.
+      defenseParams: { eps: eps.value.trim() },
+    };
+    if (perClass.value) body.perClass = Number(perClass.value);
+    if (maxTrain.value) body.maxTrainImages = Number(maxTrain.value);
+    const job = await api('/v1/training-jobs', { method: 'POST', json: body });
+    status.textContent = `Started training job ${job.id}.`;
+    watch();
+  });
 
   function row(job) {
     const spec = job.spec || {};
@@ -121,19 +129,9 @@ export function render(main, { meta }) {
     return h(
       'tr',
       {},
-      h(
-        'td',
-        {},
-        h('code', {}, job.id.slice(0, 8)),
-        h('div', { class: 'hint' }, formatDate(job.createdAt)),
-      ),
+      jobIdCell(job),
       h('td', {}, config || '–'),
-      h(
-        'td',
-        {},
-        h('span', { class: `badge ${job.status}` }, job.status),
-        job.error ? h('div', { class: 'hint' }, job.error) : null,
-      ),
+      jobStatusCell(job),
       progressCell(job),
       h('td', {}, modelId ? h('a', { href: '#/models' }, modelId) : '–'),
       cancelCell(job, {
@@ -174,10 +172,8 @@ export function render(main, { meta }) {
 
   fill(
     main,
-    h('h1', {}, 'Training'),
-    h(
-      'p',
-      { class: 'lead' },
+    pageHeading(
+      'Training',
       'Retrain the embedding model, optionally with an adversarial defence. A finished job registers a model version on the Models page.',
     ),
     h(
@@ -222,26 +218,10 @@ export function render(main, { meta }) {
     errors,
     status,
     h('h2', {}, 'Jobs'),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        {},
-        h('caption', { class: 'visually-hidden' }, 'Training jobs, newest first'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Job', 'Configuration', 'Status', 'Progress', 'Model', ''].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        jobsBody,
-      ),
+    dataTable(
+      'Training jobs, newest first',
+      ['Job', 'Configuration', 'Status', 'Progress', 'Model', ''],
+      jobsBody,
     ),
   );
   watch();

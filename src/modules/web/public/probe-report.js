@@ -5,6 +5,7 @@ import { lineChart, SERIES_COLOURS } from './chart.js';
 import { ACTIVE, progressCell } from './jobs.js';
 import {
   apiImage,
+  dataTable,
   fill,
   formatDate,
   formatDuration,
@@ -127,28 +128,6 @@ function figureCard(name, value, hint) {
   );
 }
 
-function table(caption, headers, rows) {
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      {},
-      h('caption', { class: 'visually-hidden' }, caption),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          headers.map(([name, cls]) => h('th', { scope: 'col', class: cls }, name)),
-        ),
-      ),
-      h('tbody', {}, rows),
-    ),
-  );
-}
-
 const chanceHint = (chance) => (isNumber(chance) ? `chance ${chance.toFixed(1)}%` : null);
 
 export function reportView(id, report) {
@@ -228,7 +207,7 @@ export function reportView(id, report) {
         )
       : null,
     h('h2', {}, 'Per attack'),
-    table(
+    dataTable(
       'Figures per attack, attacked and clean',
       [
         ['Attack'],
@@ -341,7 +320,7 @@ function sanityTable(sanity) {
         ]
       : null,
   ].filter(Boolean);
-  return table(
+  return dataTable(
     'Sanity figures',
     [['Check'], ['Value'], ['Verdict']],
     rows.map(([name, value, verdict]) =>
@@ -408,7 +387,7 @@ function curveSection(report) {
       'details',
       {},
       h('summary', {}, 'Curve as a table'),
-      table(
+      dataTable(
         'R@1 per eps',
         [['eps'], ['R@1 (strongest)', 'num'], ...names.map((n) => [n, 'num']), ['ERS', 'num']],
         curve.map((p) =>
@@ -449,7 +428,7 @@ function ranksSection(ranks) {
         `mean percentile rank ${ranks.ranks.mean?.toFixed(1)} after the attack (${ranks.cleanMean?.toFixed(1)} before; 0 is first). ` +
         `Reached the top 1%: ${formatPercent(ranks.ranks.top1PercentShare)}; top 10%: ${formatPercent(ranks.ranks.top10PercentShare)}.`,
     ),
-    table(
+    dataTable(
       'Percentile rank quantiles',
       ['p0', 'p10', 'p25', 'p50', 'p75', 'p90', 'p100'].map((name) => [name, 'num']),
       h(

@@ -34,6 +34,58 @@ export function fill(element, ...children) {
   return element;
 }
 
+/**
+ * A scrollable table: a caption for screen readers, a header row (a name, or [name, class] for a
+ * column such as 'num'), then `body`, a tbody the caller fills (or the rows to put in a new one).
+ */
+export function dataTable(caption, headers, body, attributes = {}) {
+  const headerCell = (header) => {
+    const [name, cls] = Array.isArray(header) ? header : [header];
+    return h('th', { scope: 'col', class: cls }, name);
+  };
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      attributes,
+      h('caption', { class: 'visually-hidden' }, caption),
+      h('thead', {}, h('tr', {}, headers.map(headerCell))),
+      body instanceof HTMLTableSectionElement ? body : h('tbody', {}, body),
+    ),
+  );
+}
+
+/**
+ * A form's submit handler: clears `errors`, disables `button` while `task` runs (so a double click does
+ * not submit twice), and shows what it throws (then calls `onError`, e.g. to focus the field at fault).
+ */
+export function submitHandler(button, errors, task, onError) {
+  return async (event) => {
+    event.preventDefault();
+    errors.clear();
+    button.disabled = true;
+    try {
+      await task();
+    } catch (error) {
+      errors.show(error);
+      onError?.(error);
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+/** A page's title and the lead paragraph that says what the page is for. */
+export function pageHeading(title, lead) {
+  return [h('h1', {}, title), h('p', { class: 'lead' }, lead)];
+}
+
+/** A gallery label's text field, as long as the API allows a label (200 characters). */
+export function labelInput(name, placeholder) {
+  return h('input', { type: 'text', name, maxlength: '200', placeholder });
+}
+
 let fieldCounter = 0;
 /** A labelled form field: label + control (+ hint), the control gets an id so the label points at it. */
 export function field(labelText, control, hint) {

@@ -1,7 +1,7 @@
 /**
  * The structure of real embeddings, to fit and check the synthetic data of bench/index-1m.bench.ts.
  *
- *   node --expose-gc -r @swc-node/register bench/index-embedding-stats.ts --model DIR
+ *   node --expose-gc -r @swc-node/register bench/index-embedding-stats.bench.ts --model DIR
  *     [--queries 1000] [--hnsw] [--profile bench/results/index-embedding-profile.json]
  *     [--out bench/results/index-embedding-stats.json]
  *

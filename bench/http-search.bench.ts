@@ -3,7 +3,7 @@
  * model), fills the gallery with MNIST images over HTTP, then runs autocannon against search by id
  * and search by upload (28x28 PNG), idle and while images are being ingested. Prints one JSON object.
  *
- *   node -r @swc-node/register bench/http-search.ts [--gallery 70000] [--duration 30] [--connections 32]
+ *   node -r @swc-node/register bench/http-search.bench.ts [--gallery 70000] [--duration 30] [--connections 32]
  *        [--data-dir DIR]   (reuse a data directory: a gallery already filled is not filled again)
  *        [--fill-only]      (fill the gallery, print its size and stop)
  *        [--runs idle-id,idle-upload,ingest-id,ingest-upload]   (which load runs; default these four;
@@ -31,13 +31,13 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import * as path from 'path';
 import { mnistPngs } from '../src/modules/gallery/demo-gallery';
 import { arg, flag, runMain } from './lib/args';
-import { stopChildren, stopOnSignals } from './lib/processes';
+import { cpuSeconds, stopChildren, stopOnSignals } from './lib/processes';
 import { median } from './lib/stats';
 
 const ROOT = path.join(__dirname, '..');
@@ -148,14 +148,8 @@ async function ingest(
 
 /** CPU seconds (user + system, all threads) a process has used so far; NaN where /proc is missing. */
 function processCpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
+  const { user, system } = cpuSeconds(pid);
+  return user + system;
 }
 
 /** Deletes every gallery item with this label; returns how many. */

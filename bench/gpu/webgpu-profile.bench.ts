@@ -1,7 +1,7 @@
 /**
  * Where a reference-net training step spends its time on tfjs's WebGPU backend: per-kernel GPU times
  * (timestamp queries, where Dawn grants them) of one step after warm-up, and the step's wall time with
- * and without the fused conv kernels. Bundled like webgpu-bench.ts (bench/gpu/README.md).
+ * and without the fused conv kernels. Bundled like webgpu.bench.ts (bench/gpu/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/ml/backend';
@@ -12,6 +12,7 @@ import {
   referenceLabels,
 } from '../reference-net/reference-net';
 import { median } from '../lib/stats';
+import { runMain } from '../lib/args';
 
 async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -79,7 +80,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: Error) => {
-  console.error(error.stack ?? error.message);
-  process.exit(1);
-});
+runMain('webgpu-profile', main);

@@ -5,13 +5,13 @@
  * round by round so that machine load hits them alike. Prints CPU µs per query (this process's user +
  * system time, so time the process spends waiting for a core on a busy machine is not counted).
  *
- *   node -r @swc-node/register bench/http-ef-search.ts FILE.hnsw [--dim 64] [--ef 64,48,32]
+ *   node -r @swc-node/register bench/http-ef-search.bench.ts FILE.hnsw [--dim 64] [--ef 64,48,32]
  */
 import { HierarchicalNSW } from 'hnswlib-node';
 import { arg } from './lib/args';
 
 const file = process.argv[2];
-if (!file || file.startsWith('--')) throw new Error('usage: http-ef-search.ts FILE.hnsw');
+if (!file || file.startsWith('--')) throw new Error('usage: http-ef-search.bench.ts FILE.hnsw');
 const efs = arg('ef', '64,48,32').split(',').map(Number);
 const index = new HierarchicalNSW('cosine', Number(arg('dim', '64')));
 index.readIndexSync(file, true);

@@ -6,22 +6,19 @@
  * plus the live JS heap's, next to an accounting of hnswlib's allocations; RSS growth too, though it
  * also holds the V8 pages that the number[] copy of every added vector leaves behind as garbage.
  *
- *   node --expose-gc -r @swc-node/register bench/index-memory.ts [--n 1000000] [--dim 128] [--m 16]
+ *   node --expose-gc -r @swc-node/register bench/index-memory.bench.ts [--n 1000000] [--dim 128] [--m 16]
  *     [--ef-construction 16] [--out bench/results/index-memory-m16.json]
  */
 import { randomUUID } from 'crypto';
 import { writeFileSync } from 'fs';
-import * as v8 from 'v8';
 import { HnswIndex } from '../src/vector-index/hnsw-index';
-import { nativeHeapInUse } from '../src/ml/backend/native-kernels';
 import { arg } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
 function snapshot(): { rss: number; malloc: number; jsHeap: number } {
-  global.gc?.();
-  global.gc?.();
-  const malloc = nativeHeapInUse();
-  if (malloc === null) throw new Error('needs the native addon (npm run build:native) on glibc');
-  return { rss: process.memoryUsage().rss, malloc, jsHeap: v8.getHeapStatistics().used_heap_size };
+  const { rss, cHeap, jsHeap } = memoryAfterGc();
+  if (cHeap === null) throw new Error('needs the native addon (npm run build:native) on glibc');
+  return { rss, malloc: cHeap, jsHeap };
 }
 
 const n = Number(arg('n', '1000000'));
@@ -67,7 +64,7 @@ const hnswBytes = Object.values(accounting).reduce((s, v) => s + v, 0);
 const idTableBytes = index.idTableBytes / n;
 const result = {
   date: new Date().toISOString(),
-  command: `node --expose-gc -r @swc-node/register bench/index-memory.ts ${process.argv.slice(2).join(' ')}`,
+  command: `node --expose-gc -r @swc-node/register bench/index-memory.bench.ts ${process.argv.slice(2).join(' ')}`,
   n,
   dim,
   params: { m, efConstruction },

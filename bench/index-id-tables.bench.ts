@@ -2,15 +2,12 @@
  * Resident memory of HnswIndex's id tables for n items: the shipped two Maps (id -> label, label -> id)
  * against a Map plus a string[] indexed by label. The id strings themselves are measured separately.
  *
- *   node --expose-gc -r @swc-node/register bench/index-id-tables.ts [--n 1000000] [--mode maps|array]
+ *   node --expose-gc -r @swc-node/register bench/index-id-tables.bench.ts [--n 1000000] [--mode maps|array]
  */
 import { arg } from './lib/args';
+import { memoryAfterGc } from './lib/memory';
 
-function rss(): number {
-  global.gc?.();
-  global.gc?.();
-  return process.memoryUsage().rss;
-}
+const rss = () => memoryAfterGc().rss;
 
 function main(): void {
   if (!global.gc) throw new Error('run with --expose-gc');

@@ -9,11 +9,10 @@
  * server's CPU time per request (user and system, from /proc) is the machine-load-independent
  * figure. Prints JSON.
  *
- *   node -r @swc-node/register bench/http-overhead.ts [--duration 5] [--variants fastify,express]
+ *   node -r @swc-node/register bench/http-overhead.bench.ts [--duration 5] [--variants fastify,express]
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { ChildProcess, fork } from 'child_process';
-import { readFileSync } from 'fs';
 import * as http from 'http';
 import { cpus, loadavg } from 'os';
 import 'reflect-metadata';
@@ -32,7 +31,7 @@ import { AllExceptionsFilter, createValidationPipe } from '../src/common';
 import { registerRequestLogging, requestId } from '../src/common/request-logging';
 import { registerSecurityHeaders } from '../src/common/security-headers';
 import { arg, numberArg, runMain } from './lib/args';
-import { stopChild, stopOnSignals } from './lib/processes';
+import { cpuSeconds, stopChild, stopOnSignals } from './lib/processes';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: object) => Promise<{
@@ -173,12 +172,6 @@ function serve(variant: Variant): void {
 }
 
 /** User and system CPU seconds of a process so far. */
-function cpuSeconds(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
-
 /** The server processes started so far (one at a time), stopped on an interrupt too. */
 const children: ChildProcess[] = [];
 
