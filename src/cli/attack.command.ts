@@ -10,6 +10,7 @@ import { parseBudget, validateRequest, type RobustnessRequest } from '../ml/robu
 import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
+import { reportInFractions } from '../ml/robustness/units';
 import { siblingEntry, spawnWorker } from '../workers/pool';
 import type { AttackWorkerData, AttackWorkerMessage } from '../workers/attack.worker';
 
@@ -200,7 +201,7 @@ export function register(program: Command): void {
     );
   addAttackOptions(command, 'all')
     .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON (rates, ranks and ERS as fractions in [0, 1])')
     .option(
       '--write-manifest',
       "also write the figures (natural R@1, ES:R, LTM, GTM, their worst, ERS, with 95% intervals) into the model's manifest.json",
@@ -222,7 +223,9 @@ export function register(program: Command): void {
           : '';
         const report = await runAttackReport(request, options.json === true);
         process.stdout.write(
-          options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
+          options.json
+            ? `${JSON.stringify(reportInFractions(report), null, 2)}\n`
+            : `${renderReport(report)}\n`,
         );
         if (options.writeManifest) {
           const block = await writeManifestBlock(options.model, report, {
