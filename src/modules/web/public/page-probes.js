@@ -2,7 +2,16 @@
 import { api } from './api.js';
 import { cancelCell, pollShowingErrors, progressCell, refreshJobTable } from './jobs.js';
 import { eps255, renderReport } from './probe-report.js';
-import { field, fill, formatDate, formatPercent, h, messageBox, statusLine } from './ui.js';
+import {
+  field,
+  fill,
+  formatDate,
+  formatPercent,
+  formatPoints,
+  h,
+  messageBox,
+  statusLine,
+} from './ui.js';
 
 export const API_PATH = '/v1/probes';
 
@@ -161,7 +170,7 @@ function renderList(main, { meta, navigate }) {
       ),
       progressCell(probe),
       h('td', { class: 'num' }, formatPercent(summary?.adversarialRecallAt1 ?? undefined)),
-      h('td', { class: 'num' }, typeof summary?.ers === 'number' ? summary.ers.toFixed(1) : '–'),
+      h('td', { class: 'num' }, formatPoints(summary?.ers)),
       cancelCell(probe, {
         label: `Cancel probe ${probe.id}`,
         onclick: async () => {
