@@ -157,7 +157,7 @@ async function removeLabel(base: string, key: string, label: string): Promise<nu
   let removed = 0;
   for (;;) {
     const page = (await (
-      await http(`${base}/v1/gallery/images?size=500&label=${label}`, { key })
+      await http(`${base}/v1/gallery/images?limit=500&label=${label}`, { key })
     ).json()) as { items: { id: string }[] };
     if (page.items.length === 0) return removed;
     for (const item of page.items) {
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
 
     const count = async () =>
       (
-        (await (await http(`${base}/v1/gallery/images?size=1`, { key: adminKey })).json()) as {
+        (await (await http(`${base}/v1/gallery/images?limit=1`, { key: adminKey })).json()) as {
           total: number;
         }
       ).total;
@@ -334,7 +334,7 @@ async function main(): Promise<void> {
       const all: string[] = [];
       for (let page = 1; ; page++) {
         const res = (await (
-          await http(`${url}/v1/gallery/images?size=500&page=${page}`, { key: adminKey })
+          await http(`${url}/v1/gallery/images?limit=500&page=${page}`, { key: adminKey })
         ).json()) as { items: { id: string }[] };
         if (res.items.length === 0) break;
         all.push(...res.items.map((item) => item.id));

@@ -83,13 +83,27 @@ describe('rir attack', () => {
     const printed = await captureStdout(() =>
       attack(...words('--attacks all --eps 77/255 --steps 1 --sample 5 --gallery 40 --json')),
     );
-    const report = JSON.parse(printed) as RobustnessReport;
+    const report = JSON.parse(printed) as RobustnessReport & { unit: string };
     const n = 5;
     expect(report.queries).toHaveLength(n);
+    // Rates, percentile ranks and ERS in fractions, marked so that readers can tell.
+    expect(report.unit).toBe('fraction');
     // The gallery's chance R@1: per query the share of its class among the other 39 items.
     expect(report.chance.recallAt1).toBeGreaterThan(0);
-    expect(report.chance.recallAt1).toBeLessThan(100);
-    expect(report.chance.retainAt4).toBeCloseTo((100 * 4) / 39, 10);
+    expect(report.chance.recallAt1).toBeLessThan(1);
+    expect(report.chance.retainAt4).toBeCloseTo(4 / 39, 10);
+    expect(report.chance.percentileRank).toBe(0.5);
+    for (const metric of ['CA+', 'CA-', 'QA+', 'QA-', 'ES:R', 'LTM', 'GTM', 'GTT'] as const) {
+      expect(report.figures[metric]).toBeGreaterThanOrEqual(0);
+      expect(report.figures[metric]).toBeLessThanOrEqual(1);
+      for (const value of report.runs.find((r) => r.perQuery[metric])!.perQuery[metric]!) {
+        expect(value).toBeGreaterThanOrEqual(0);
+        expect(value).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(report.ers).toBeGreaterThanOrEqual(0);
+    expect(report.ers).toBeLessThanOrEqual(1);
+    expect(report.natural.recallAt1).toBeLessThanOrEqual(1);
     for (const metric of METRIC_NAMES) {
       const e = report.estimates.figures[metric]!;
       expect(e).toMatchObject({ n });

@@ -13,6 +13,7 @@ import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
 import type { AttackThreadInput } from '../workers/attack.worker';
 import { runThread, workerEntry } from '../workers/thread';
+import { reportInFractions } from '../ml/robustness/units';
 
 function integer(name: string): (text: string) => number {
   return (text) => {
@@ -183,7 +184,7 @@ export function register(program: Command): void {
     );
   addAttackOptions(command, 'all')
     .option('--seed <n>', 'seed of the gallery subset, queries and targets', integer('--seed'), 0)
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON (rates, ranks and ERS as fractions in [0, 1])')
     .option(
       '--write-manifest',
       "also write the figures (natural R@1, ES:R, LTM, GTM, their worst, ERS, with 95% intervals) into the model's manifest.json",
@@ -205,7 +206,9 @@ export function register(program: Command): void {
           : '';
         const report = await runAttackReport(request, options.json === true);
         process.stdout.write(
-          options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
+          options.json
+            ? `${JSON.stringify(reportInFractions(report), null, 2)}\n`
+            : `${renderReport(report)}\n`,
         );
         if (options.writeManifest) {
           const block = await writeManifestBlock(options.model, report, {

@@ -6,6 +6,7 @@ import { promises as fs } from 'fs';
 import type { Command } from 'commander';
 import { compareReports, renderComparison, type ReportComparison } from '../ml/robustness/compare';
 import type { RobustnessReport } from '../ml/robustness/report';
+import { reportFromJson } from '../ml/robustness/units';
 
 interface CompareOptions {
   defended: string;
@@ -17,11 +18,14 @@ async function readReport(file: string): Promise<RobustnessReport> {
   const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new Error(`cannot read ${file}: ${error.code ?? error.message}`);
   });
+  let json: RobustnessReport;
   try {
-    return JSON.parse(text) as RobustnessReport;
+    json = JSON.parse(text) as RobustnessReport;
   } catch {
     throw new Error(`${file} is not JSON (expected the output of rir attack --json)`);
   }
+  // In fractions (rir attack --json now) or percent (reports saved before): the suite's scale.
+  return reportFromJson(json);
 }
 
 export async function compare(options: CompareOptions): Promise<ReportComparison> {

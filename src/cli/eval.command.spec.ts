@@ -62,7 +62,10 @@ describe('rir eval --attacks', () => {
     expect(result.attack?.estimates.figures['ES:R']).toMatchObject({ n: 6 });
     expect(result.attack?.options).toMatchObject({ sampleSize: 6, gallerySize: 60, steps: 2 });
     expect(result.attack?.figures['ES:R']).toBeGreaterThanOrEqual(0);
-    expect(result.attack?.figures.GTM).toBeLessThanOrEqual(100);
+    // The attack report in fractions too, as rir attack --json gives it.
+    expect(result.attack).toMatchObject({ unit: 'fraction' });
+    expect(result.attack?.figures.GTM).toBeLessThanOrEqual(1);
+    expect(result.attack?.natural.recallAt1).toBeLessThanOrEqual(1);
     expect(result.attack?.sanity.maxPerturbation).toBeLessThanOrEqual(77 / 255 + 1e-6);
   }, 300_000); // the attack worker starts its own backend and loads MNIST: slow on a loaded machine
 

@@ -21,6 +21,7 @@ import {
 } from '../ml/robustness/intervals';
 import { renderReport } from '../ml/robustness/render';
 import type { RobustnessReport } from '../ml/robustness/report';
+import { reportInFractions } from '../ml/robustness/units';
 import {
   addAttackOptions,
   ATTACK_OPTION_KEYS,
@@ -54,7 +55,8 @@ export interface RetrievalEstimates {
 /** How `rir eval` states its units (JSON `units`, last line of the table). */
 export const EVAL_UNITS =
   'retrieval metrics, their 95% intervals and chance levels: fractions 0..1 (R@1: Wilson score interval, MAP@R: ' +
-  'bootstrap over queries, 2,000 resamples, seed 0); the attack report (with --attacks): percent, as rir attack';
+  'bootstrap over queries, 2,000 resamples, seed 0); the attack report (with --attacks): fractions too in JSON, ' +
+  'percent in the table, as rir attack';
 
 export interface EvalResult {
   modelId: string;
@@ -240,7 +242,10 @@ export function register(program: Command): void {
       if (attackRequest)
         result.attack = await runAttackReport(attackRequest, options.json === true);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        const json = result.attack
+          ? { ...result, attack: reportInFractions(result.attack) }
+          : result;
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         return;
       }
       const lines = [

@@ -5,6 +5,15 @@ import { temporaryFolder } from '../../test/support/folders';
 import { initBackend } from '../ml/backend';
 import { readManifest, type ModelManifest } from '../ml/model-store';
 import type { RobustnessReport } from '../ml/robustness/report';
+import { percentToFraction, reportFromJson, scaleRobustnessBlock } from '../ml/robustness/units';
+
+/** Numbers to 10 significant digits: figures that went to fractions and back compare equal. */
+const significant = (value: unknown): unknown =>
+  JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) =>
+      typeof v === 'number' ? Number(v.toPrecision(10)) : v,
+    ),
+  );
 
 const tmp = temporaryFolder('rir-annotate-');
 let saved: ModelManifest;
@@ -25,14 +34,20 @@ describe('robustness figures in the manifest', () => {
     const args = words(
       '--dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 --sample 5 --gallery 40 --no-strength-check',
     );
-    const report = JSON.parse(
+    // --json gives fractions; the manifest's block keeps the suite's scale (percent).
+    const json = JSON.parse(
       await rir('attack', '--model', model, ...args, '--json', '--write-manifest'),
-    ) as RobustnessReport;
+    ) as RobustnessReport & { unit: string };
+    expect(json.unit).toBe('fraction');
+    const report = json;
     const manifest = await readManifest(model);
     // The weights and everything else in the manifest stay; the block comes from the report.
     expect({ ...manifest, robustness: undefined }).toEqual({ ...saved, robustness: undefined });
     const block = manifest.robustness!;
-    expect(block).toMatchObject({
+    // Compared in fractions: the figures of the JSON are the block's, divided by 100.
+    const inFractions = scaleRobustnessBlock(block, percentToFraction);
+    expect(block.natural.recallAt1.value).toBeGreaterThan(1);
+    expect(inFractions).toMatchObject({
       budget: 'quick suite',
       data: 'mnist',
       date: report.createdAt,
@@ -47,7 +62,7 @@ describe('robustness figures in the manifest', () => {
         ers: { value: report.estimates.ers!.value, n: 5, method: 'bootstrap' },
       },
     });
-    expect(block.adversarial!.worstRecallAt1!.value).toBe(
+    expect(inFractions.adversarial!.worstRecallAt1!.value).toBe(
       Math.min(report.figures['ES:R']!, report.figures.LTM!, report.figures.GTM!),
     );
     expect(block.command).toBe(
@@ -56,7 +71,7 @@ describe('robustness figures in the manifest', () => {
     );
 
     const reportFile = path.join(tmp.path, 'report.json');
-    await fs.writeFile(reportFile, JSON.stringify(report));
+    await fs.writeFile(reportFile, JSON.stringify(json));
     // The report names the model it measured: another version is refused.
     const other = path.join(tmp.path, 'other');
     const otherManifest = await saveTinyModel(other, { seed: 2 });
@@ -71,7 +86,24 @@ describe('robustness figures in the manifest', () => {
       `wrote the robustness figures (quick suite) of ${reportFile} into ${path.join(copy, 'manifest.json')}\n`,
     );
     const annotated = (await readManifest(copy)).robustness!;
-    expect({ ...annotated, command: '' }).toEqual({ ...block, command: '' });
+    // Back from fractions: the same figures (to float precision).
+    expect(significant({ ...annotated, command: '' })).toEqual(
+      significant({ ...block, command: '' }),
+    );
+    // A report saved before rates became fractions (percent, unmarked) is read as it was written.
+    const oldFile = path.join(tmp.path, 'old-report.json');
+    const { unit: _unit, ...percent } = json;
+    await fs.writeFile(oldFile, JSON.stringify(reportFromJson(json)));
+    expect(Object.keys(percent).sort()).toEqual(
+      Object.keys(JSON.parse(await fs.readFile(oldFile, 'utf8'))).sort(),
+    );
+    const older = path.join(tmp.path, 'older');
+    await fs.cp(copy, older, { recursive: true });
+    await rir('model', 'annotate', '--model', older, '--report', oldFile);
+    const fromOld = (await readManifest(older)).robustness!;
+    expect(significant({ ...fromOld, command: '' })).toEqual(
+      significant({ ...block, command: '' }),
+    );
     expect(annotated.command).toBe(
       `rir attack --model ${copy} --dataset mnist --attacks all --eps 77/255 --alpha 3/255 --steps 1 ` +
         '--restarts 1 --sample 5 --gallery 40 --seed 0 --no-strength-check --json',

@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { readManifest } from '../ml/model-store';
 import type { RobustnessReport } from '../ml/robustness/report';
+import { reportFromJson } from '../ml/robustness/units';
 import { shellWord, writeManifestBlock } from './attack.command';
 
 interface AnnotateOptions {
@@ -65,6 +66,8 @@ export async function annotate(options: AnnotateOptions): Promise<string> {
   }
   if (report?.version !== 1 || !report.options || !report.figures || !report.sanity)
     throw new Error(`${options.report} is not a report of rir attack --json`);
+  // In fractions (rir attack --json now) or percent (reports saved before): the block stores percent.
+  report = reportFromJson(report);
   const manifest = await readManifest(options.model);
   // The report names its model "<manifest id> (<defence>)".
   if (!report.model.startsWith(`${manifest.id} `) && report.model !== manifest.id)

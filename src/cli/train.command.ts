@@ -22,6 +22,7 @@ import {
   type TrainingResult,
 } from '../ml/training';
 import type { ProgressEvent } from '../ml/types';
+import { manifestInFractions, percentToFraction, scaleHistory } from '../ml/robustness/units';
 import { validateAugmentation, type AugmentationConfig } from '../ml/data/augment';
 
 const number = (name: string, integer: boolean) => (text: string) => {
@@ -217,6 +218,18 @@ function progressReporter(): { onProgress: (event: ProgressEvent) => void; stop:
   };
 }
 
+/**
+ * The result as --json gives it: the epochs' robust checks (R@1 in percent in the checkpoint and the
+ * manifest file) as fractions, like every rate in JSON.
+ */
+export function trainingResultJson(result: TrainingResult): Record<string, unknown> {
+  return {
+    ...result,
+    manifest: manifestInFractions(result.manifest as unknown as Record<string, unknown>),
+    history: scaleHistory(result.history, percentToFraction),
+  };
+}
+
 function summary(result: TrainingResult): string {
   const m = result.metrics;
   return [
@@ -380,7 +393,8 @@ export function register(program: Command): void {
       try {
         const result = await runTrainingInWorker(config, reporter.onProgress, controller.signal);
         reporter.stop();
-        if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        if (options.json)
+          process.stdout.write(`${JSON.stringify(trainingResultJson(result), null, 2)}\n`);
         else process.stdout.write(`${summary(result)}\n`);
       } finally {
         reporter.stop();

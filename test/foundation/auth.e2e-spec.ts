@@ -105,7 +105,7 @@ describe('auth matrix', () => {
     expect((await t.http.get('/v1/api-keys').set('x-api-key', created.body.key)).status).toBe(200);
 
     const listed = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey);
-    const entry = listed.body.find((k: { id: string }) => k.id === created.body.id);
+    const entry = listed.body.items.find((k: { id: string }) => k.id === created.body.id);
     expect(entry).toMatchObject({
       name: 'ops',
       role: 'admin',

@@ -59,7 +59,7 @@ describe('first start without any API key', () => {
   it('the key works: admin requests succeed with it', async () => {
     const listed = await t.http.get('/v1/api-keys').set('x-api-key', key);
     expect(listed.status).toBe(200);
-    expect(listed.body).toEqual([
+    expect(listed.body.items).toEqual([
       expect.objectContaining({
         name: 'initial-admin',
         role: 'admin',
@@ -80,7 +80,7 @@ describe('first start without any API key', () => {
     expect(restarted.stderr).not.toMatch(/rir_|admin key/);
     const listed = await t.http.get('/v1/api-keys').set('x-api-key', key);
     expect(listed.status).toBe(200);
-    expect((listed.body as { name: string }[]).map((k) => k.name)).toEqual([
+    expect((listed.body.items as { name: string }[]).map((k) => k.name)).toEqual([
       'initial-admin',
       'frontend',
     ]);
@@ -113,7 +113,9 @@ describe('start with ADMIN_API_KEY', () => {
       expect(stderr).not.toMatch(/rir_|admin key/);
       expect(fs.existsSync(path.join(t.config.dataDir, 'initial-admin-key'))).toBe(false);
       const listed = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey).expect(200);
-      expect((listed.body as { name: string }[]).map((k) => k.name)).toEqual(['ADMIN_API_KEY']);
+      expect((listed.body.items as { name: string }[]).map((k) => k.name)).toEqual([
+        'ADMIN_API_KEY',
+      ]);
     } finally {
       await t.close();
     }

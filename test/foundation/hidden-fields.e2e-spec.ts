@@ -33,7 +33,7 @@ describe('__proto__, constructor and the like in request bodies', () => {
   ])('POST /v1/api-keys with %s: 400, and no key is made', async (field, text) => {
     expectRefused(await postJson('/v1/api-keys', text), field);
     const listed = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey).expect(200);
-    expect((listed.body as { name: string }[]).map((k) => k.name)).toEqual(['ADMIN_API_KEY']);
+    expect((listed.body.items as { name: string }[]).map((k) => k.name)).toEqual(['ADMIN_API_KEY']);
   });
 
   it('a form body with __proto__: 400', async () => {

@@ -19,7 +19,11 @@ describe('paging bounds of the list routes', () => {
     [`/v1/gallery/images?page=${MAX_PAGE + 1}`, `page must not be greater than ${MAX_PAGE}`],
     ['/v1/gallery/images?page=9007199254740993', `page must not be greater than ${MAX_PAGE}`],
     ['/v1/gallery/images?page=0', 'page must not be less than 1'],
-    ['/v1/gallery/images?size=1e20', 'size must not be greater than 500'],
+    ['/v1/gallery/images?limit=1e20', 'limit must not be greater than 500'],
+    ['/v1/gallery/images?size=10', 'property size should not exist'],
+    ['/v1/models?limit=0', 'limit must not be less than 1'],
+    ['/v1/api-keys?page=0', 'page must not be less than 1'],
+    ['/v1/training-jobs?page=0', 'page must not be less than 1'],
     ['/v1/training-jobs?limit=1e20', `limit must not be greater than ${MAX_LIST_LIMIT}`],
     ['/v1/training-jobs?limit=0', 'limit must not be less than 1'],
     ['/v1/probes?limit=1e20', `limit must not be greater than ${MAX_LIST_LIMIT}`],
@@ -33,14 +37,19 @@ describe('paging bounds of the list routes', () => {
   });
 
   it('answers the largest page and limit that are allowed (an empty page past the end)', async () => {
-    const gallery = await get(`/v1/gallery/images?page=${MAX_PAGE}&size=500`);
+    const gallery = await get(`/v1/gallery/images?page=${MAX_PAGE}&limit=500`);
     expect(gallery.status).toBe(200);
-    expect(gallery.body).toMatchObject({ page: MAX_PAGE, size: 500, total: 0, items: [] });
-    const jobs = await get(`/v1/training-jobs?limit=${MAX_LIST_LIMIT}`);
+    expect(gallery.body).toEqual({ page: MAX_PAGE, limit: 500, total: 0, items: [] });
+    const jobs = await get(`/v1/training-jobs?limit=${MAX_LIST_LIMIT}&page=${MAX_PAGE}`);
     expect(jobs.status).toBe(200);
-    expect(jobs.body).toEqual([]);
+    expect(jobs.body).toEqual({ items: [], total: 0, page: MAX_PAGE, limit: MAX_LIST_LIMIT });
     const probes = await get(`/v1/probes?limit=${MAX_LIST_LIMIT}&status=queued`);
     expect(probes.status).toBe(200);
-    expect(probes.body).toEqual([]);
+    expect(probes.body).toEqual({ items: [], total: 0, page: 1, limit: MAX_LIST_LIMIT });
+    // Past the end of a short list read whole: an empty page that still counts them all.
+    const keys = await get(`/v1/api-keys?page=2&limit=${MAX_LIST_LIMIT}`);
+    expect(keys.status).toBe(200);
+    expect(keys.body).toMatchObject({ items: [], page: 2, limit: MAX_LIST_LIMIT });
+    expect(keys.body.total).toBeGreaterThan(0);
   });
 });

@@ -33,7 +33,7 @@ describe('restart and the keys command line', () => {
     expect((await t.http.get('/v1/api-keys').set('x-api-key', search.body.key)).status).toBe(403);
     expect((await t.http.get('/v1/api-keys').set('x-api-key', doomed.body.key)).status).toBe(401);
     const listed = await t.http.get('/v1/api-keys').set('x-api-key', t.adminKey).expect(200);
-    const rows = listed.body as { name: string; keyPrefix: string }[];
+    const rows = listed.body.items as { name: string; keyPrefix: string }[];
     // ADMIN_API_KEY registered once, however many times the app starts; none of it is shown.
     expect(rows.map((k) => k.name).sort()).toEqual(['ADMIN_API_KEY', 'survivor']);
     expect(rows.find((k) => k.name === 'ADMIN_API_KEY')?.keyPrefix).toBe('env');

@@ -135,7 +135,7 @@ describe('crash safety (real server, kill -9 mid-ingest)', () => {
 
     server = await startServer(dataDir, adminKey);
     const restarted = server;
-    const list = await admin(request(restarted.url).get('/v1/gallery/images?size=1'));
+    const list = await admin(request(restarted.url).get('/v1/gallery/images?limit=1'));
     const total: number = list.body.total;
     expect(total).toBeGreaterThanOrEqual(acknowledged.size);
 
@@ -150,7 +150,7 @@ describe('crash safety (real server, kill -9 mid-ingest)', () => {
     const listed = new Set<string>();
     for (let page = 1; listed.size < total; page++) {
       const res = await admin(
-        request(restarted.url).get(`/v1/gallery/images?size=500&page=${page}`),
+        request(restarted.url).get(`/v1/gallery/images?limit=500&page=${page}`),
       );
       res.body.items.forEach((item: { id: string }) => listed.add(item.id));
     }

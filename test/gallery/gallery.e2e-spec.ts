@@ -56,10 +56,10 @@ describe('gallery (e2e)', () => {
     const [first] = res.body.items;
 
     const list = await t.http
-      .get('/v1/gallery/images?label=cats&page=1&size=2')
+      .get('/v1/gallery/images?label=cats&page=1&limit=2')
       .set('x-api-key', searchKey);
     expect(list.status).toBe(200);
-    expect(list.body).toMatchObject({ page: 1, size: 2, total: 3 });
+    expect(list.body).toMatchObject({ page: 1, limit: 2, total: 3 });
     expect(list.body.items).toHaveLength(2);
 
     const one = await t.http.get(`/v1/gallery/images/${first.id}`).set('x-api-key', searchKey);

@@ -90,7 +90,9 @@ describeWithPostgres('two API and two worker processes on one PostgreSQL', () =>
     // Every job registered exactly its own model version, visible from both APIs.
     for (const api of apis) {
       const models = await request(api.url).get('/v1/models').set('x-api-key', cluster.adminKey);
-      const trained = (models.body as { id: string }[]).filter((m) => m.id.startsWith('train-'));
+      const trained = (models.body.items as { id: string }[]).filter((m) =>
+        m.id.startsWith('train-'),
+      );
       expect(trained.map((m) => m.id).sort()).toEqual(ids.map((id) => `train-${id}`).sort());
     }
   }, 900_000);

@@ -8,9 +8,11 @@ import sharp from 'sharp';
 import { ATTACK_NAMES, type AttackName } from '../../src/ml/attacks/definitions';
 import { initBackend } from '../../src/ml/backend';
 import { evaluateRobustness } from '../../src/ml/robustness/evaluate';
+import { reportInFractions } from '../../src/ml/robustness/units';
 import { exampleLayout } from '../../src/modules/probes/runner/example-layout';
 import { VectorIndexService } from '../../src/modules/search/vector-index.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { countRates, ratesOutsideUnit } from '../utils/rates';
 import { deployAndWait } from '../search/fixtures';
 import { mnistPngs, waitForProbe, writeTrainedModel } from './fixtures';
 
@@ -67,8 +69,9 @@ describe('probe reports (e2e)', () => {
       finished[model] = id;
       const report = probe.report!;
       // What `rir attack --model DIR --dataset mnist --eps 77/255 --alpha 3/255 --steps 32 --sample 8
-      // --gallery 150 --seed 5` computes (its worker calls evaluateRobustness).
-      const direct = await evaluateRobustness({
+      // --gallery 150 --seed 5` computes (its worker calls evaluateRobustness), as its --json gives it:
+      // rates in fractions, as the API.
+      const suite = await evaluateRobustness({
         modelDir: dirs[model],
         dataset: 'mnist',
         attacks: attacks.join(','),
@@ -79,6 +82,23 @@ describe('probe reports (e2e)', () => {
         gallerySize: config.gallerySize,
         seed: config.seed,
       });
+      const direct = reportInFractions(suite);
+      // Every rate, percentile rank and ERS of the report is a fraction in [0, 1].
+      expect(ratesOutsideUnit(report)).toEqual([]);
+      expect(countRates(report)).toBeGreaterThan(50);
+      expect(report.clean.recallAt1).toBeCloseTo(suite.natural.recallAt1 / 100, 12);
+      // The list's headline figures are the report's, in the same unit.
+      const listed = await t.http.get('/v1/probes?limit=1000').set('x-api-key', key);
+      const summary = (listed.body.items as { id: string; summary: unknown }[]).find(
+        (p) => p.id === id,
+      )!.summary;
+      expect(summary).toEqual({
+        cleanRecallAt1: report.clean.recallAt1,
+        adversarialRecallAt1: report.adversarialRecallAt1,
+        ers: report.ers,
+        warnings: report.sanity.warnings.length,
+      });
+      expect(ratesOutsideUnit(summary)).toEqual([]);
       expect(report.primaryEps).toBeCloseTo(77 / 255, 12);
       expect(Object.keys(report.figures).sort()).toEqual(Object.keys(direct.figures).sort());
       for (const [metric, value] of Object.entries(direct.figures))
@@ -196,7 +216,7 @@ describe('probe reports (e2e)', () => {
     // eps 0 leaves the queries as they are: R@1 under "attack" is the clean R@1.
     expect(recalls[0]).toBeCloseTo(report.clean.recallAt1, 6);
     for (let i = 1; i < recalls.length; i++) expect(recalls[i]).toBeLessThanOrEqual(recalls[i - 1]);
-    expect(recalls[recalls.length - 1]).toBeLessThan(recalls[0] - 20);
+    expect(recalls[recalls.length - 1]).toBeLessThan(recalls[0] - 0.2);
     for (const point of report.curve) {
       // The worst case per query is never better than what the attack at this eps alone measured.
       expect(point.recallAt1).toBeLessThanOrEqual(point.rawRecallAt1 as number);
@@ -223,16 +243,16 @@ describe('probe reports (e2e)', () => {
     }
     const snapshot = async () => {
       const serving = t.app.get(VectorIndexService).current()!;
-      const gallery = await t.http.get('/v1/gallery/images?size=1').set('x-api-key', t.adminKey);
+      const gallery = await t.http.get('/v1/gallery/images?limit=1').set('x-api-key', t.adminKey);
       const models = await t.http.get('/v1/models').set('x-api-key', t.adminKey);
       return {
         items: gallery.body.total,
         indexed: serving.index.size,
         servingModel: serving.modelId,
-        active: models.body
+        active: models.body.items
           .filter((m: { active: boolean }) => m.active)
           .map((m: { id: string }) => m.id),
-        modelStatuses: models.body
+        modelStatuses: models.body.items
           .map((m: { id: string; status: string }) => `${m.id}:${m.status}`)
           .sort(),
       };

@@ -30,7 +30,7 @@ describe('probes API (e2e)', () => {
   const probeCount = async (): Promise<number> => {
     const res = await t.http.get('/v1/probes').set('x-api-key', securityKey);
     expect(res.status).toBe(200);
-    return res.body.length;
+    return res.body.total;
   };
 
   it('lets security and admin keys start probes (202 with an id) and refuses search keys (403)', async () => {
@@ -108,7 +108,7 @@ describe('probes API (e2e)', () => {
 
   it('probes the deployed model when none is named (400 when none is deployed)', async () => {
     const models = await t.http.get('/v1/models').set('x-api-key', t.adminKey);
-    const active = models.body.find((m: { active: boolean }) => m.active) as
+    const active = models.body.items.find((m: { active: boolean }) => m.active) as
       { id: string } | undefined;
     const { model: _model, ...rest } = tiny;
     const res = await post(rest);

@@ -9,6 +9,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Logger } from '@nestjs/common';
+import { percentToFraction, scaleRobustnessBlock } from '../../src/ml/robustness/units';
 import { ModelRegistryService } from '../../src/modules/models/model-registry.service';
 import { EmbeddingsRepository } from '../../src/modules/search/embeddings.repository';
 import { VectorIndexService } from '../../src/modules/search/vector-index.service';
@@ -21,7 +22,8 @@ interface ModelBody {
   name: string;
   status: string;
   active: boolean;
-  manifest: { weightsSha256: string };
+  directory: string;
+  manifest: { weightsSha256: string; robustness?: unknown };
   robustness: Record<string, unknown> | null;
 }
 
@@ -85,17 +87,35 @@ describe('bundled models (e2e)', () => {
   };
 
   it('registers every bundled directory under its name; a fresh install deploys default', async () => {
-    const list = (await admin('/v1/models')).body as ModelBody[];
+    const list = (await admin('/v1/models')).body.items as ModelBody[];
     expect(list.map((m) => m.id)).toEqual(expect.arrayContaining(['default', 'natural']));
     expect(await model('default')).toMatchObject({ active: true, status: 'deployed' });
     expect(await model('natural')).toMatchObject({ active: false, status: 'registered' });
     // The manifest's robustness block, typed in the answer (null: not measured).
     const natural = list.find((m) => m.id === 'natural')!;
-    expect(natural.robustness).toEqual(robustnessBlock(natural.manifest.weightsSha256));
+    // Stored in percent (the suite's scale), answered in fractions: read as written, never misread.
+    const stored = robustnessBlock(natural.manifest.weightsSha256);
+    expect(natural.robustness).toEqual(scaleRobustnessBlock(stored, percentToFraction));
+    expect(natural.robustness).toMatchObject({
+      natural: { recallAt1: { value: 0.625, n: 100 } },
+      adversarial: { gtm: { value: 0.25 }, ers: { value: 0.382 } },
+      chance: { recallAt1: 0.201 },
+      attack: { eps: 8 / 255 },
+    });
+    expect(natural.manifest.robustness).toEqual(natural.robustness);
+    // The file keeps what was written.
+    const file = JSON.parse(
+      await fs.readFile(path.join(natural.directory, 'manifest.json'), 'utf8'),
+    ) as { robustness: unknown };
+    expect(file.robustness).toEqual(stored);
     expect(list.find((m) => m.id === 'default')!.robustness).toBeNull();
     const doc = (await t.http.get('/docs-json').expect(200)).body;
     const listed = doc.paths['/v1/models'].get.responses['200'].content['application/json'].schema;
-    expect(listed).toEqual({ type: 'array', items: { $ref: '#/components/schemas/ModelViewDto' } });
+    expect(listed).toEqual({ $ref: '#/components/schemas/ModelPageDto' });
+    expect(doc.components.schemas.ModelPageDto.properties.items).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/ModelViewDto' },
+    });
     expect(doc.components.schemas.ModelViewDto.properties.robustness).toMatchObject({
       nullable: true,
     });
@@ -199,7 +219,7 @@ describe('bundled models (e2e)', () => {
       'robustness.natural.recallAt1.low must be a number in [0, 100] (got "x"); ' +
       "robustness.budget must be 'full suite' or 'quick suite' (got \"huge\")";
     await expect(registry.registerDirectory(bad)).rejects.toThrow(message);
-    const list = (await admin('/v1/models')).body as ModelBody[];
+    const list = (await admin('/v1/models')).body.items as ModelBody[];
     expect(list.map((m) => m.id)).not.toContain('bad-block');
     const res = await admin('/v1/models/bad-block');
     expect(res.status).toBe(404);

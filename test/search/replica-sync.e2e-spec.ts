@@ -102,7 +102,7 @@ describeWithPostgres('replica index sync on a shared PostgreSQL', () => {
     expect(await eventually(async () => (await similar(a, id)).status === 404)).toBe(true);
     // Nor is it anyone's neighbour any more.
     const listed = await request(a.url)
-      .get('/v1/gallery/images?size=10')
+      .get('/v1/gallery/images?limit=10')
       .set('x-api-key', cluster.adminKey);
     const other: string = listed.body.items[0].id;
     const hits = await request(a.url)
@@ -144,7 +144,7 @@ describeWithPostgres('replica index sync on a shared PostgreSQL', () => {
     }
     // Both replicas index every gallery item under the new model.
     const total = (
-      await request(a.url).get('/v1/gallery/images?size=1').set('x-api-key', cluster.adminKey)
+      await request(a.url).get('/v1/gallery/images?limit=1').set('x-api-key', cluster.adminKey)
     ).body.total as number;
     for (const replica of [a, b]) {
       const vectors = async () => {

@@ -169,7 +169,7 @@ describe('search (e2e)', () => {
     expect(res.body.results[0].score).toBeCloseTo(1, 4);
 
     const models2 = await t.http.get('/v1/models').set('x-api-key', t.adminKey);
-    const byId = new Map(models2.body.map((m: { id: string }) => [m.id, m]));
+    const byId = new Map(models2.body.items.map((m: { id: string }) => [m.id, m]));
     expect(byId.get('tiny-b')).toMatchObject({
       status: 'deployed',
       active: true,

@@ -43,7 +43,7 @@ afterAll(async () => {
 const post = (body: Record<string, unknown>) =>
   t.http.post('/v1/training-jobs').set('x-api-key', t.adminKey).send(body);
 const jobCount = async () =>
-  (await t.http.get('/v1/training-jobs').set('x-api-key', t.adminKey)).body.length as number;
+  (await t.http.get('/v1/training-jobs').set('x-api-key', t.adminKey)).body.total as number;
 
 describe('batches that the training classes cannot fill', () => {
   it.each([

@@ -65,13 +65,13 @@ describe('names of trained model versions', () => {
       expect(await model(job.modelId!)).toMatchObject({ id: job.modelId, name: names[i] });
     }
     const list = await admin(t.http.get('/v1/models'));
-    expect(list.body.map((m: { name: string }) => m.name)).toEqual(
+    expect(list.body.items.map((m: { name: string }) => m.name)).toEqual(
       expect.arrayContaining(['default', ...names]),
     );
   });
 
   it('refuses a training request for a taken name (409) or a malformed one (400), creating no job', async () => {
-    const before = (await admin(t.http.get('/v1/training-jobs'))).body.length;
+    const before = (await admin(t.http.get('/v1/training-jobs'))).body.total;
     const taken = await submit({ ...TINY_JOB, name: 'digits-v1' });
     expect(taken.status).toBe(409);
     expect(taken.body.message).toBe("another model is already named 'digits-v1'");
@@ -80,7 +80,7 @@ describe('names of trained model versions', () => {
       expect([name, bad.status]).toEqual([name, 400]);
       expect(bad.body.message).toMatch(/^name must be 1-128 characters: letters, digits/);
     }
-    expect((await admin(t.http.get('/v1/training-jobs'))).body).toHaveLength(before);
+    expect((await admin(t.http.get('/v1/training-jobs'))).body.total).toBe(before);
   });
 });
 
@@ -92,7 +92,7 @@ describe('PATCH /v1/models/:id', () => {
     expect(await model('default')).toMatchObject({ name: 'baseline.mnist_0-4' });
     // Renaming to its own name is no conflict.
     expect((await rename('default', { name: 'baseline.mnist_0-4' })).status).toBe(200);
-    const trained = (await admin(t.http.get('/v1/models'))).body.find(
+    const trained = (await admin(t.http.get('/v1/models'))).body.items.find(
       (m: { name: string }) => m.name === 'digits-v1',
     ) as { id: string };
     expect((await rename(trained.id, { name: 'default' })).status).toBe(200);

@@ -2,6 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { deployAndWait, tinyPng, writeTinyModel } from '../search/fixtures';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { countRates, ratesOutsideUnit } from '../utils/rates';
 import { FINISHED, pollJob, TINY_JOB } from './helpers';
 
 let t: TestApp;
@@ -43,8 +44,11 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     expect(robustness.eps).toBeCloseTo(0.03);
     expect(robustness.samples).toBe(10);
     expect(robustness.recallAt1UnderAttack).toBeGreaterThanOrEqual(0);
-    expect(robustness.recallAt1UnderAttack).toBeLessThanOrEqual(100);
-    // Each R@1 with its n, 95% interval and the chance level of the held-out gallery (percent).
+    expect(robustness.recallAt1UnderAttack).toBeLessThanOrEqual(1);
+    // Every rate of the job (metrics, the ES figure, their intervals and chance) is a fraction in [0, 1].
+    expect(ratesOutsideUnit({ metrics: job.metrics, robustness, result: job.result })).toEqual([]);
+    expect(countRates(robustness)).toBeGreaterThanOrEqual(9);
+    // Each R@1 with its n, 95% interval and the chance level of the held-out gallery.
     for (const key of ['naturalRecallAt1', 'recallAt1UnderAttack'] as const) {
       const e = robustness.estimates[key];
       expect(e).toMatchObject({
@@ -69,6 +73,7 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
     // The manifest's robustness block: the bounded quick suite (all nine attacks), labelled as such.
     const block = model.body.robustness;
     expect(model.body.manifest.robustness).toEqual(block);
+    expect(ratesOutsideUnit(model.body)).toEqual([]);
     expect(block).toMatchObject({
       budget: 'quick suite',
       weightsSha256: model.body.manifest.weightsSha256,
@@ -97,9 +102,9 @@ describe('training jobs (embedded mode, in-process worker thread)', () => {
       .get('/v1/training-jobs?status=succeeded')
       .set('x-api-key', t.adminKey);
     expect(list.status).toBe(200);
-    expect(list.body.map((j: { id: string }) => j.id)).toContain(job.id);
+    expect(list.body.items.map((j: { id: string }) => j.id)).toContain(job.id);
     const none = await t.http.get('/v1/training-jobs?status=failed').set('x-api-key', t.adminKey);
-    expect(none.body).toEqual([]);
+    expect(none.body).toMatchObject({ items: [], total: 0 });
   });
 
   it('cancels a running job within 5 s and keeps its finished epochs', async () => {

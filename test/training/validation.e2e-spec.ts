@@ -138,7 +138,7 @@ describe('POST /v1/training-jobs rejects bad input up front, creating no job', (
   it('left no job behind', async () => {
     const res = await t.http.get('/v1/training-jobs').set('x-api-key', t.adminKey);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual([]);
+    expect(res.body).toEqual({ items: [], total: 0, page: 1, limit: 100 });
   });
 });
 
@@ -153,7 +153,7 @@ describe('training jobs API', () => {
       dataset: `folder:${fs.realpathSync(path.join(root, 'digits'))}`,
     });
     const queued = await t.http.get('/v1/training-jobs?status=queued').set('x-api-key', t.adminKey);
-    expect(queued.body.map((j: { id: string }) => j.id)).toEqual([res.body.id]);
+    expect(queued.body.items.map((j: { id: string }) => j.id)).toEqual([res.body.id]);
     const cancel = await t.http
       .post(`/v1/training-jobs/${res.body.id}/cancel`)
       .set('x-api-key', t.adminKey);

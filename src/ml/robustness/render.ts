@@ -9,7 +9,10 @@ export interface FigureInfo {
   /** Which way is more robust, as the literature reports the figure. */
   moreRobust: 'higher' | 'lower';
   unit: string;
-  /** Percent figures print with a % sign and one decimal; TMA (cosine) and ES:D (distance) with three. */
+  /**
+   * Percent figures print with a % sign and one decimal; TMA (cosine) and ES:D (distance) with three.
+   * The suite computes percent figures on a 0..100 scale; JSON gives them as fractions (units.ts).
+   */
   percent: boolean;
   digits: 1 | 3;
 }

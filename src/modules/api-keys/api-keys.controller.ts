@@ -7,6 +7,7 @@ import {
   Param,
   ParseUUIDPipe,
   Post,
+  Query,
 } from '@nestjs/common';
 import {
   ApiCreatedResponse,
@@ -18,7 +19,10 @@ import {
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../../common/auth.decorators';
 import { ApiKeysService, CreatedApiKey } from './api-keys.service';
-import { ApiKeySummaryDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
+import { PageQueryDto } from '../../common/page-query';
+import { pageOf, type Page } from '../../common/paging';
+import type { ApiKey } from './api-key.entity';
+import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
 
 @ApiTags('api-keys')
 @ApiKeyAuth()
@@ -36,9 +40,9 @@ export class ApiKeysController {
 
   @Get()
   @ApiOperation({ summary: 'List active API keys (without their secrets)' })
-  @ApiOkResponse({ type: [ApiKeySummaryDto] })
-  list() {
-    return this.apiKeys.list();
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  async list(@Query() query: PageQueryDto): Promise<Page<Omit<ApiKey, 'keyHash'>>> {
+    return pageOf(await this.apiKeys.list(), query.page ?? 1, query.limit ?? 100);
   }
 
   @Delete(':id')

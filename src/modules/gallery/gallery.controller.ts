@@ -20,13 +20,21 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { FilesUpload, UploadedParts } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
-import { ListImagesQueryDto, UploadImagesDto } from './dto/gallery.dto';
-import { GalleryService, IngestedItem, toView } from './gallery.service';
+import type { Page } from '../../common/paging';
+import {
+  GalleryItemDto,
+  GalleryPageDto,
+  ListImagesQueryDto,
+  UploadedImagesDto,
+  UploadImagesDto,
+} from './dto/gallery.dto';
+import { GalleryItemView, GalleryService, IngestedItem, toView } from './gallery.service';
 import type { UploadedImage } from '../../common/image-validation';
 
 @ApiTags('gallery')
@@ -54,7 +62,8 @@ export class GalleryController {
     },
   })
   @ApiCreatedResponse({
-    description: '{ items: [...] }, each with duplicate: true when the content was already there',
+    type: UploadedImagesDto,
+    description: 'The items, each with duplicate: true when the content was already there',
   })
   @ApiBadRequestResponse({
     description: 'Empty, truncated or non-image file, malformed metadata; nothing is stored',
@@ -69,22 +78,28 @@ export class GalleryController {
   @Get()
   @Roles('search')
   @ApiOperation({ summary: 'List gallery items, oldest first, optionally by label' })
-  list(@Query() query: ListImagesQueryDto) {
-    return this.gallery.list(query.page ?? 1, query.size ?? 50, query.label);
+  @ApiOkResponse({ type: GalleryPageDto })
+  list(@Query() query: ListImagesQueryDto): Promise<Page<GalleryItemView>> {
+    return this.gallery.list(query.page ?? 1, query.limit ?? 50, query.label);
   }
 
   @Get(':id')
   @Roles('search')
   @ApiOperation({ summary: 'One gallery item' })
-  @ApiOkResponse({ description: 'The item' })
+  @ApiOkResponse({ type: GalleryItemDto, description: 'The item' })
   @ApiNotFoundResponse({ description: 'No gallery item with this id' })
-  async get(@Param('id', new ParseUUIDPipe()) id: string) {
+  async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<GalleryItemView> {
     return toView(await this.gallery.get(id));
   }
 
   @Get(':id/content')
   @Roles('search')
   @ApiOperation({ summary: 'The stored image bytes' })
+  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif')
+  @ApiOkResponse({
+    description: 'The image as uploaded (its type in content-type)',
+    schema: { type: 'string', format: 'binary' },
+  })
   @ApiNotFoundResponse({ description: 'No gallery item with this id' })
   async content(
     @Param('id', new ParseUUIDPipe()) id: string,

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { createHash, randomUUID } from 'crypto';
 import * as path from 'path';
+import type { Page } from '../../common/paging';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { decodeImage } from '../../ml/data';
 import { ItemCatalog } from '../search/item-catalog';
@@ -171,13 +172,9 @@ export class GalleryService {
     return results;
   }
 
-  async list(
-    page: number,
-    size: number,
-    label?: string,
-  ): Promise<{ page: number; size: number; total: number; items: GalleryItemView[] }> {
-    const result: GalleryPage = await this.gallery.list(page, size, label);
-    return { page, size, total: result.total, items: result.items.map(toView) };
+  async list(page: number, limit: number, label?: string): Promise<Page<GalleryItemView>> {
+    const result: GalleryPage = await this.gallery.list(page, limit, label);
+    return { items: result.items.map(toView), total: result.total, page, limit };
   }
 
   async get(id: string): Promise<GalleryItem> {

@@ -5,9 +5,10 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { HealthCheck } from '@nestjs/terminus';
+import { HealthCheck, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../../common/auth.decorators';
+import { LivenessDto, ReadinessDto } from './health.dto';
 import { HealthService } from './health.service';
 
 @ApiTags('ops')
@@ -19,17 +20,17 @@ export class HealthController {
 
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
-  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
-  live() {
+  @ApiOkResponse({ type: LivenessDto })
+  live(): LivenessDto {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness: database, migrations, tfjs backend and feature checks' })
-  @ApiOkResponse({ description: 'Ready; details per check' })
+  @ApiOkResponse({ type: ReadinessDto, description: 'Ready; details per check' })
   @ApiServiceUnavailableResponse({ description: 'Not ready; the failing checks are listed' })
-  ready() {
+  ready(): Promise<HealthCheckResult> {
     return this.health.ready();
   }
 }

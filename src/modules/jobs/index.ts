@@ -1,5 +1,6 @@
 export { JobsModule } from './jobs.module';
-export { JobsService, toJobView, type JobView } from './jobs.service';
+export { JobsService } from './jobs.service';
+export { jobView, JobViewDto, JobAcceptedDto } from './job-view';
 export { JobRunner } from './job-runner.service';
 export {
   Job,

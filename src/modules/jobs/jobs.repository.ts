@@ -49,8 +49,17 @@ export class JobsRepository {
     return this.repo.findOne({ where: { id } });
   }
 
-  list(filter: { type?: string; status?: JobStatus }, limit: number): Promise<Job[]> {
-    return this.repo.find({ where: filter, order: { createdAt: 'DESC', id: 'ASC' }, take: limit });
+  list(
+    filter: { type?: string; status?: JobStatus },
+    page: number,
+    limit: number,
+  ): Promise<[Job[], number]> {
+    return this.repo.findAndCount({
+      where: filter,
+      order: { createdAt: 'DESC', id: 'ASC' },
+      skip: (page - 1) * limit,
+      take: limit,
+    });
   }
 
   /**

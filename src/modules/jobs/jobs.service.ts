@@ -1,49 +1,9 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { Job, JobStatus } from './job.entity';
+import type { Page } from '../../common/paging';
 import type { AbortReason, JobHandler, JobHandlerOptions } from './job-handler';
 import { JobsRepository } from './jobs.repository';
-
-export interface JobView {
-  id: string;
-  type: string;
-  status: JobStatus;
-  payload: Record<string, unknown>;
-  progress: Job['progress'];
-  result: Job['result'];
-  error: string | null;
-  attempts: number;
-  maxAttempts: number;
-  cancelRequested: boolean;
-  workerId: string | null;
-  heartbeatAt: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-const iso = (date: Date | string | null): string | null =>
-  date ? new Date(date).toISOString() : null;
-
-export function toJobView(job: Job): JobView {
-  return {
-    id: job.id,
-    type: job.type,
-    status: job.status,
-    payload: job.payload,
-    progress: job.progress,
-    result: job.result,
-    error: job.error,
-    attempts: job.attempts,
-    maxAttempts: job.maxAttempts,
-    cancelRequested: job.cancelRequested,
-    workerId: job.workerId,
-    heartbeatAt: iso(job.heartbeatAt),
-    createdAt: iso(job.createdAt)!,
-    startedAt: iso(job.startedAt),
-    finishedAt: iso(job.finishedAt),
-  };
-}
 
 interface RegisteredHandler {
   handler: JobHandler;
@@ -94,8 +54,14 @@ export class JobsService {
     return job;
   }
 
-  list(filter: { type?: string; status?: JobStatus } = {}, limit = 100): Promise<Job[]> {
-    return this.repo.list(filter, limit);
+  /** A page of jobs, newest first. */
+  async list(
+    filter: { type?: string; status?: JobStatus },
+    page: number,
+    limit: number,
+  ): Promise<Page<Job>> {
+    const [items, total] = await this.repo.list(filter, page, limit);
+    return { items, total, page, limit };
   }
 
   /**

@@ -10,6 +10,11 @@ import * as path from 'path';
 import { packageRoot } from '../../common/package-root';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { validateRobustnessBlock, type RobustnessBlock } from '../../ml/model-store';
+import {
+  manifestInFractions,
+  percentToFraction,
+  scaleRobustnessBlock,
+} from '../../ml/robustness/units';
 import { ModelVersion } from './model.entity';
 import { ModelsRepository } from './models.repository';
 
@@ -48,8 +53,11 @@ export function toModelView(model: ModelVersion): ModelView {
     active: model.active,
     embeddingDim: model.embeddingDim,
     directory: model.directory,
-    manifest: model.manifest,
-    robustness: (model.manifest.robustness as RobustnessBlock | undefined) ?? null,
+    // Stored on the suite's 0..100 scale; the API gives rates as fractions.
+    manifest: manifestInFractions(model.manifest),
+    robustness: model.manifest.robustness
+      ? scaleRobustnessBlock(model.manifest.robustness as RobustnessBlock, percentToFraction)
+      : null,
     deployProgress: model.deployProgress,
     deployError: model.deployError,
     createdAt: new Date(model.createdAt).toISOString(),

@@ -8,6 +8,7 @@ import {
   Patch,
   PipeTransform,
   Post,
+  Query,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -20,7 +21,9 @@ import {
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../auth';
 import { DeployAccepted, DeployService } from './deploy.service';
-import { ModelViewDto } from './dto/model-view.dto';
+import { PageQueryDto } from '../../common/page-query';
+import { pageOf, type Page } from '../../common/paging';
+import { DeployAcceptedDto, ModelPageDto, ModelViewDto } from './dto/model-view.dto';
 import { RenameModelDto } from './dto/rename-model.dto';
 import {
   MODEL_ID_PATTERN,
@@ -52,9 +55,9 @@ export class ModelsController {
     summary:
       'Model versions side by side: status, natural and adversarial figures with 95% intervals, manifest, deploy progress',
   })
-  @ApiOkResponse({ type: [ModelViewDto] })
-  list(): Promise<ModelView[]> {
-    return this.registry.list();
+  @ApiOkResponse({ type: ModelPageDto })
+  async list(@Query() query: PageQueryDto): Promise<Page<ModelView>> {
+    return pageOf(await this.registry.list(), query.page ?? 1, query.limit ?? 100);
   }
 
   @Get(':id')
@@ -83,7 +86,7 @@ export class ModelsController {
   @ApiOperation({
     summary: 'Re-embed the gallery with this model in the background, then swap it in atomically',
   })
-  @ApiAcceptedResponse({ description: '{ id, status: deploying | deployed }' })
+  @ApiAcceptedResponse({ type: DeployAcceptedDto })
   @ApiNotFoundResponse({ description: 'No model with this id' })
   @ApiConflictResponse({ description: 'Another model is being deployed' })
   deploy(@Param('id', new ModelIdPipe()) id: string): Promise<DeployAccepted> {

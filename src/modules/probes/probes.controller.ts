@@ -26,7 +26,9 @@ import type { FastifyReply } from 'fastify';
 import { ApiKeyAuth, Roles } from '../../common';
 import { ListJobsQueryDto } from '../jobs/dto/list-jobs-query.dto';
 import { CreateProbeDto } from './dto/create-probe.dto';
-import type { ProbeSummary, ProbeView } from './probe-view';
+import type { Page } from '../../common/paging';
+import { JobAcceptedDto } from '../jobs';
+import { ProbePageDto, ProbeSummaryDto, ProbeViewDto } from './probe-view';
 import { ProbesService } from './probes.service';
 
 /** Probes are expensive: a tighter limit than the app default, per client. */
@@ -51,32 +53,36 @@ export class ProbesController {
   @ApiOperation({
     summary: 'Start a security probe: the attack suite against a model, as a background job',
   })
-  @ApiAcceptedResponse({ description: '{ id, status }' })
+  @ApiAcceptedResponse({ type: JobAcceptedDto, description: 'Queued' })
   @ApiBadRequestResponse({ description: 'Invalid configuration (nothing is queued)' })
   @ApiNotFoundResponse({ description: 'Unknown model' })
   @ApiTooManyRequestsResponse({ description: 'Rate limited (Retry-After)' })
-  create(@Body() dto: CreateProbeDto): Promise<{ id: string; status: string }> {
+  create(@Body() dto: CreateProbeDto): Promise<JobAcceptedDto> {
     return this.probes.create(dto);
   }
 
   @Get()
   @ApiOperation({ summary: 'Probes, newest first, with status, progress and headline figures' })
-  list(@Query() query: ListJobsQueryDto): Promise<ProbeSummary[]> {
-    return this.probes.list(query.status, query.limit);
+  @ApiOkResponse({ type: ProbePageDto })
+  list(@Query() query: ListJobsQueryDto): Promise<Page<ProbeSummaryDto>> {
+    return this.probes.list(query.status, query.page ?? 1, query.limit ?? 100);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One probe: status and progress, then its report' })
+  @ApiOkResponse({ type: ProbeViewDto })
   @ApiNotFoundResponse({ description: 'No probe with this id' })
   @ApiBadRequestResponse({ description: 'The id is not a UUID' })
-  get(@Param('id', probeId()) id: string): Promise<ProbeView> {
+  get(@Param('id', probeId()) id: string): Promise<ProbeViewDto> {
     return this.probes.get(id);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
   @ApiOperation({ summary: 'Cancel a queued or running probe' })
-  cancel(@Param('id', probeId()) id: string): Promise<ProbeView> {
+  @ApiAcceptedResponse({ type: ProbeViewDto, description: 'The probe, cancelled or asked to stop' })
+  @ApiNotFoundResponse({ description: 'No probe with this id' })
+  cancel(@Param('id', probeId()) id: string): Promise<ProbeViewDto> {
     return this.probes.cancel(id);
   }
 
@@ -85,7 +91,10 @@ export class ProbesController {
   @ApiOperation({
     summary: 'The report as one self-contained HTML page, with the R@1-versus-eps curve',
   })
-  @ApiOkResponse({ description: 'The page (text/html); errors are JSON as everywhere' })
+  @ApiOkResponse({
+    description: 'The page (text/html); errors are JSON as everywhere',
+    schema: { type: 'string' },
+  })
   @ApiNotFoundResponse({ description: 'No probe with this id' })
   @ApiBadRequestResponse({ description: 'The id is not a UUID' })
   async reportHtml(
@@ -103,6 +112,8 @@ export class ProbesController {
   @ApiOperation({
     summary: 'Example n as PNG (examples/N.png): original | adversarial | amplified perturbation',
   })
+  @ApiOkResponse({ description: 'The PNG', schema: { type: 'string', format: 'binary' } })
+  @ApiNotFoundResponse({ description: 'No probe with this id, or no example n' })
   async example(
     @Param('id', probeId()) id: string,
     @Param('file') file: string,

@@ -1,10 +1,17 @@
 import { BadRequestException, Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
-import { JobRunner, JobsService, type JobStatus } from '../jobs';
+import { JobRunner, JobsService, type JobAcceptedDto, type JobStatus } from '../jobs';
 import { parseAttackList } from '../../ml/attacks/definitions';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { CreateProbeDto } from './dto/create-probe.dto';
 import { ProbeJobHandler } from './probe-job.handler';
-import { probeSummary, probeView, type ProbeSummary, type ProbeView } from './probe-view';
+import type { Page } from '../../common/paging';
+import {
+  probeSummary,
+  probeView,
+  storedProbeReport,
+  type ProbeSummaryDto,
+  type ProbeViewDto,
+} from './probe-view';
 import { ProbesRepository } from './probes.repository';
 import { renderProbeHtml } from './report-html';
 import {
@@ -46,7 +53,7 @@ export class ProbesService implements OnModuleInit {
     this.jobs.registerHandler(PROBE_JOB, (job, ctx) => this.handler.run(job, ctx));
   }
 
-  async create(dto: CreateProbeDto): Promise<{ id: string; status: JobStatus }> {
+  async create(dto: CreateProbeDto): Promise<JobAcceptedDto> {
     const config = await this.resolve(dto);
     const job = await this.jobs.enqueue(PROBE_JOB, { config });
     this.runner.poke();
@@ -120,16 +127,20 @@ export class ProbesService implements OnModuleInit {
     return this.mnistHeldOut;
   }
 
-  async get(id: string): Promise<ProbeView> {
+  async get(id: string): Promise<ProbeViewDto> {
     return probeView(await this.jobs.get(id, PROBE_JOB));
   }
 
-  async list(status?: JobStatus, limit = 100): Promise<ProbeSummary[]> {
-    const jobs = await this.jobs.list({ type: PROBE_JOB, status }, limit);
-    return jobs.map(probeSummary);
+  async list(
+    status: JobStatus | undefined,
+    page: number,
+    limit: number,
+  ): Promise<Page<ProbeSummaryDto>> {
+    const jobs = await this.jobs.list({ type: PROBE_JOB, status }, page, limit);
+    return { ...jobs, items: jobs.items.map(probeSummary) };
   }
 
-  async cancel(id: string): Promise<ProbeView> {
+  async cancel(id: string): Promise<ProbeViewDto> {
     return probeView(await this.jobs.cancel(id, PROBE_JOB));
   }
 
@@ -147,7 +158,9 @@ export class ProbesService implements OnModuleInit {
   }
 
   async reportHtml(id: string): Promise<string> {
-    const view = await this.get(id);
+    const job = await this.jobs.get(id, PROBE_JOB);
+    // The page formats the stored report (0..100 scale) itself.
+    const view = { ...probeView(job), report: storedProbeReport(job) };
     const pngs: Buffer[] = [];
     for (const example of view.report?.examples ?? []) {
       const row = await this.probes.findExample(view.id, example.n);

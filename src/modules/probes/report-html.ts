@@ -10,7 +10,7 @@ import {
   INTERVAL_CONVENTION,
   MORE_ROBUST,
 } from '../../ml/robustness/render';
-import type { ProbeView } from './probe-view';
+import type { ProbeViewDto } from './probe-view';
 import type { CurvePoint } from './runner/probe-report';
 
 const escape = (text: unknown): string =>
@@ -93,7 +93,7 @@ export function curveSvg(curve: CurvePoint[], cleanRecallAt1: number): string {
   return parts.join('');
 }
 
-export function renderProbeHtml(view: ProbeView, examplePngs: Uint8Array[]): string {
+export function renderProbeHtml(view: ProbeViewDto, examplePngs: Uint8Array[]): string {
   const r = view.report;
   const head = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Probe ${escape(view.id)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}

@@ -22,7 +22,13 @@ import { ClientAbort } from '../../common/client-abort';
 import { FileUpload, UploadedPartOne } from '../../common/multipart';
 import { ApiKeyAuth, Roles } from '../auth';
 import type { UploadedImage } from '../../common/image-validation';
-import { MAX_EF, MAX_K, SearchUploadDto, SimilarQueryDto } from './dto/search-query.dto';
+import {
+  MAX_EF,
+  MAX_K,
+  SearchResponseDto,
+  SearchUploadDto,
+  SimilarQueryDto,
+} from './dto/search-query.dto';
 import { SearchResponse, SearchService } from './search.service';
 
 @ApiTags('search')
@@ -50,9 +56,7 @@ export class SearchController {
       },
     },
   })
-  @ApiOkResponse({
-    description: '{ modelId, tookMs, results: [{ id, label, score, distance, metadata }] }',
-  })
+  @ApiOkResponse({ type: SearchResponseDto })
   @ApiBadRequestResponse({ description: 'Missing or undecodable image, k out of range, ef < k' })
   byUpload(
     @UploadedPartOne() file: UploadedImage | undefined,
@@ -66,9 +70,7 @@ export class SearchController {
   @ApiOperation({
     summary: 'Find the gallery items most similar to a gallery item (itself excluded)',
   })
-  @ApiOkResponse({
-    description: '{ modelId, tookMs, results: [{ id, label, score, distance, metadata }] }',
-  })
+  @ApiOkResponse({ type: SearchResponseDto })
   @ApiNotFoundResponse({ description: 'No gallery item with this id' })
   byId(
     @Param('id', new ParseUUIDPipe()) id: string,

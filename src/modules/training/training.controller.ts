@@ -3,12 +3,15 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiNotFoundResponse,
+  ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiKeyAuth, Roles } from '../../common';
+import type { Page } from '../../common/paging';
+import { JobAcceptedDto } from '../jobs';
 import { CreateTrainingJobDto, ListTrainingJobsQueryDto } from './dto/create-training-job.dto';
-import { TrainingJobView } from './training-job.view';
+import { TrainingJobPageDto, TrainingJobViewDto } from './training-job.view';
 import { TrainingService } from './training.service';
 
 @ApiTags('training')
@@ -23,30 +26,36 @@ export class TrainingController {
   @ApiOperation({
     summary: 'Start a (robust) training job; the model it trains is registered when it ends',
   })
-  @ApiAcceptedResponse({ description: '{ id, status }' })
+  @ApiAcceptedResponse({ type: JobAcceptedDto, description: 'Queued' })
   @ApiBadRequestResponse({ description: 'Invalid request; no job was created' })
-  create(@Body() dto: CreateTrainingJobDto): Promise<{ id: string; status: string }> {
+  create(@Body() dto: CreateTrainingJobDto): Promise<JobAcceptedDto> {
     return this.training.create(dto);
   }
 
   @Get()
   @ApiOperation({ summary: 'Training jobs, newest first, optionally by status' })
-  list(@Query() query: ListTrainingJobsQueryDto): Promise<TrainingJobView[]> {
-    return this.training.list(query.status, query.limit);
+  @ApiOkResponse({ type: TrainingJobPageDto })
+  list(@Query() query: ListTrainingJobsQueryDto): Promise<Page<TrainingJobViewDto>> {
+    return this.training.list(query.status, query.page ?? 1, query.limit ?? 100);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One training job: status, progress with ETA, metrics, model id' })
+  @ApiOkResponse({ type: TrainingJobViewDto })
   @ApiNotFoundResponse({ description: 'No training job with this id' })
-  get(@Param('id') id: string): Promise<TrainingJobView> {
+  get(@Param('id') id: string): Promise<TrainingJobViewDto> {
     return this.training.get(id);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
   @ApiOperation({ summary: 'Cancel a job: a queued one at once, a running one within seconds' })
+  @ApiAcceptedResponse({
+    type: TrainingJobViewDto,
+    description: 'The job, cancelled or asked to stop',
+  })
   @ApiNotFoundResponse({ description: 'No training job with this id' })
-  cancel(@Param('id') id: string): Promise<TrainingJobView> {
+  cancel(@Param('id') id: string): Promise<TrainingJobViewDto> {
     return this.training.cancel(id);
   }
 }

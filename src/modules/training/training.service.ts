@@ -18,14 +18,15 @@ import {
 } from '../../ml/training/config';
 import type { TrainingJobInput } from '../../workers/training.worker';
 import { runThread, ThreadCancelledError, workerEntry } from '../../workers/thread';
-import { Job, JobContext, JobProgress, JobRunner, JobsService } from '../jobs';
+import { Job, JobAcceptedDto, JobContext, JobProgress, JobRunner, JobsService } from '../jobs';
 import { defaultModelName } from '../models/model-name';
 import { ModelRegistryService } from '../models/model-registry.service';
 import { resolveDatasetSpec } from './dataset-location';
 import { CreateTrainingJobDto } from './dto/create-training-job.dto';
 import { GalleryDataset } from './gallery-dataset';
 import type { TrainingJobResult, TrainingJobSpec } from './training-spec';
-import { toTrainingJobView, TrainingJobView } from './training-job.view';
+import { toTrainingJobView, TrainingJobViewDto } from './training-job.view';
+import type { Page } from '../../common/paging';
 
 export const TRAINING_JOB = 'training';
 const WORKERS_DIR = path.join(__dirname, '..', '..', 'workers');
@@ -57,22 +58,27 @@ export class TrainingService implements OnModuleInit {
     this.jobs.registerHandler(TRAINING_JOB, (job, ctx) => this.run(job, ctx));
   }
 
-  async create(dto: CreateTrainingJobDto): Promise<{ id: string; status: string }> {
+  async create(dto: CreateTrainingJobDto): Promise<JobAcceptedDto> {
     const spec = await this.validate(dto);
     const job = await this.jobs.enqueue(TRAINING_JOB, spec as unknown as Record<string, unknown>);
     this.runner.poke();
     return { id: job.id, status: job.status };
   }
 
-  async get(id: string): Promise<TrainingJobView> {
+  async get(id: string): Promise<TrainingJobViewDto> {
     return toTrainingJobView(await this.jobs.get(id, TRAINING_JOB));
   }
 
-  async list(status?: Job['status'], limit = 100): Promise<TrainingJobView[]> {
-    return (await this.jobs.list({ type: TRAINING_JOB, status }, limit)).map(toTrainingJobView);
+  async list(
+    status: Job['status'] | undefined,
+    page: number,
+    limit: number,
+  ): Promise<Page<TrainingJobViewDto>> {
+    const jobs = await this.jobs.list({ type: TRAINING_JOB, status }, page, limit);
+    return { ...jobs, items: jobs.items.map(toTrainingJobView) };
   }
 
-  async cancel(id: string): Promise<TrainingJobView> {
+  async cancel(id: string): Promise<TrainingJobViewDto> {
     return toTrainingJobView(await this.jobs.cancel(id, TRAINING_JOB));
   }
 

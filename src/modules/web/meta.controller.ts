@@ -1,12 +1,13 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { ApiKeyAuth } from '../../common/auth.decorators';
 import { ATTACK_NAMES } from '../../ml/attacks/definitions';
 import { DEFENSE_NAMES, INNER_NAMES } from '../../ml/defenses';
 import { LOSS_NAMES } from '../../ml/losses';
 import { BACKBONES } from '../../ml/models';
 import { CHANCE_MEANING } from '../../ml/robustness/intervals';
-import { FIGURES } from '../../ml/robustness/render';
+import { FIGURES, type FigureInfo } from '../../ml/robustness/render';
+import { FRACTION } from '../../ml/robustness/units';
 import { PROBE_SETS } from '../probes/runner/probe-config';
 import { DATASET_FORMS } from '../training/dataset-location';
 
@@ -33,6 +34,45 @@ export function apiMeta() {
 
 export type ApiMeta = ReturnType<typeof apiMeta>;
 
+export class FigureInfoDto implements FigureInfo {
+  @ApiProperty({ enum: ['higher', 'lower'], description: 'Which way is more robust' })
+  moreRobust!: 'higher' | 'lower';
+  @ApiProperty({ example: 'R@1 %', description: 'What the figure measures, as displayed' })
+  unit!: string;
+  @ApiProperty({
+    description: `true: a rate, percentile rank or score, given in JSON as a ${FRACTION} and displayed as a percent; false: TMA (cosine) and ES:D (distance), as they are`,
+  })
+  percent!: boolean;
+  @ApiProperty({
+    enum: [1, 3],
+    description: 'Decimals to display (of the percent for percent figures)',
+  })
+  digits!: 1 | 3;
+}
+
+export class ApiMetaDto implements ApiMeta {
+  @ApiProperty({ type: [String] }) backbones!: ApiMeta['backbones'];
+  @ApiProperty({ type: [String] }) losses!: ApiMeta['losses'];
+  @ApiProperty({ type: [String] }) defenses!: ApiMeta['defenses'];
+  @ApiProperty({ type: [String] }) inners!: ApiMeta['inners'];
+  @ApiProperty({ type: [String], description: 'Data set forms a training job names' })
+  datasets!: ApiMeta['datasets'];
+  @ApiProperty({ type: [String] }) attacks!: ApiMeta['attacks'];
+  @ApiProperty({ type: [String] }) probeSets!: ApiMeta['probeSets'];
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/FigureInfoDto' },
+    description: 'How each figure of the attack suite reads, by name (CA+, ..., GTT)',
+  })
+  figures!: ApiMeta['figures'];
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: 'What a figure above, at or below its chance level means',
+  })
+  chanceMeaning!: ApiMeta['chanceMeaning'];
+}
+
 @ApiTags('meta')
 @ApiKeyAuth()
 @Controller('v1')
@@ -44,15 +84,8 @@ export class MetaController {
     summary:
       'Names the API accepts (backbones, losses, defences, attacks, data sets, probe sets) and how each figure of the attack suite reads',
   })
-  @ApiOkResponse({
-    schema: {
-      example: {
-        backbones: ['small-cnn', 'mobilenetv2'],
-        attacks: ['CA+', 'ES'],
-        figures: { 'ES:R': { moreRobust: 'higher', unit: 'R@1 %', percent: true, digits: 1 } },
-      },
-    },
-  })
+  @ApiExtraModels(FigureInfoDto)
+  @ApiOkResponse({ type: ApiMetaDto })
   get(): ApiMeta {
     return this.meta;
   }

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PageOf } from '../../../common/page-query';
 import { IsIn, IsString, Length, Matches } from 'class-validator';
 import { ROLES, Role } from '../../../common/roles';
 
@@ -27,5 +28,7 @@ export class ApiKeySummaryDto {
   @ApiProperty({ enum: ROLES }) role!: Role;
   @ApiProperty({ description: 'First characters of the key, for recognising it.' })
   keyPrefix!: string;
-  @ApiProperty() createdAt!: Date;
+  @ApiProperty({ description: 'ISO 8601' }) createdAt!: Date;
 }
+
+export const ApiKeyPageDto = PageOf(ApiKeySummaryDto, 'ApiKeyPageDto');

@@ -3,7 +3,9 @@
  * the robustness block of its manifest (src/ml/model-store/robustness-block.ts) typed for OpenAPI.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageOf } from '../../../common/page-query';
 import { ATTACK_NAMES, type AttackName } from '../../../ml/attacks/definitions';
+import { FRACTION } from '../../../ml/robustness/units';
 import {
   ROBUSTNESS_BUDGETS,
   WORST_OF_FIGURES,
@@ -15,7 +17,9 @@ import {
 import { MODEL_STATUSES, type DeployProgress, type ModelStatus } from '../model.entity';
 
 export class EstimateDto implements ManifestEstimate {
-  @ApiProperty({ description: 'The figure (percent for R@1 and MAP@R, points 0..100 for ERS)' })
+  @ApiProperty({
+    description: `The figure, a ${FRACTION} (R@1 and MAP@R; ERS as a fraction of its 100 points)`,
+  })
   value!: number;
   @ApiProperty({ description: 'Lower end of its 95% interval, same unit' }) low!: number;
   @ApiProperty({ description: 'Upper end of its 95% interval, same unit' }) high!: number;
@@ -33,9 +37,9 @@ export class WorstEstimateDto extends EstimateDto {
 }
 
 export class NaturalFiguresDto {
-  @ApiProperty({ type: EstimateDto, description: 'R@1 of the clean queries (percent)' })
+  @ApiProperty({ type: EstimateDto, description: `R@1 of the clean queries (${FRACTION})` })
   recallAt1!: EstimateDto;
-  @ApiPropertyOptional({ type: EstimateDto, description: 'MAP@R of the clean queries (percent)' })
+  @ApiPropertyOptional({ type: EstimateDto, description: `MAP@R of the clean queries (${FRACTION})` })
   mapAtR?: EstimateDto;
 }
 
@@ -43,12 +47,12 @@ export class AdversarialFiguresDto {
   @ApiProperty({
     type: EstimateDto,
     nullable: true,
-    description: 'ES:R: R@1 of embedding-shifted queries (percent); null: ES did not run',
+    description: `ES:R: R@1 of embedding-shifted queries (${FRACTION}); null: ES did not run`,
   })
   esR!: EstimateDto | null;
-  @ApiProperty({ type: EstimateDto, nullable: true, description: 'LTM R@1 (percent)' })
+  @ApiProperty({ type: EstimateDto, nullable: true, description: `LTM R@1 (${FRACTION})` })
   ltm!: EstimateDto | null;
-  @ApiProperty({ type: EstimateDto, nullable: true, description: 'GTM R@1 (percent)' })
+  @ApiProperty({ type: EstimateDto, nullable: true, description: `GTM R@1 (${FRACTION})` })
   gtm!: EstimateDto | null;
   @ApiProperty({
     type: WorstEstimateDto,
@@ -59,13 +63,13 @@ export class AdversarialFiguresDto {
   @ApiProperty({
     type: EstimateDto,
     nullable: true,
-    description: 'Empirical robustness score (points, 100 ideal); null unless all nine attacks ran',
+    description: `Empirical robustness score as a ${FRACTION} of its 100 points (1 ideal); null unless all nine attacks ran`,
   })
   ers!: EstimateDto | null;
 }
 
 export class ChanceDto {
-  @ApiProperty({ description: 'R@1 of a random ranking of the same gallery (percent)' })
+  @ApiProperty({ description: `R@1 of a random ranking of the same gallery (${FRACTION})` })
   recallAt1!: number;
 }
 
@@ -127,7 +131,7 @@ export class ModelViewDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
-    description: 'manifest.json as registered (architecture, training config, metrics)',
+    description: `manifest.json as registered (architecture, training config, metrics), its rates as fractions (${FRACTION}) like every figure of the API`,
   })
   manifest!: Record<string, unknown>;
   @ApiProperty({
@@ -142,4 +146,15 @@ export class ModelViewDto {
   @ApiProperty({ type: String, nullable: true }) deployError!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ type: String, nullable: true }) deployedAt!: string | null;
+}
+
+export const ModelPageDto = PageOf(ModelViewDto, 'ModelPageDto');
+
+export class DeployAcceptedDto {
+  @ApiProperty({ description: 'The model version' }) id!: string;
+  @ApiProperty({
+    enum: ['deploying', 'deployed'],
+    description: 'deploying: re-embedding in the background (see deployProgress); deployed: serving',
+  })
+  status!: 'deploying' | 'deployed';
 }

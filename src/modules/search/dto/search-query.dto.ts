@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { registerFastValidator } from '../../../common/validation';
@@ -97,3 +97,20 @@ function fastSimilarQuery<T extends SimilarQueryDto>(dto: new () => T) {
 
 registerFastValidator(SimilarQueryDto, fastSimilarQuery(SimilarQueryDto));
 registerFastValidator(SearchUploadDto, fastSimilarQuery(SearchUploadDto));
+
+export class SearchHitDto {
+  @ApiProperty({ format: 'uuid', description: 'The gallery item' }) id!: string;
+  @ApiProperty({ type: String, nullable: true }) label!: string | null;
+  @ApiProperty({ description: 'Cosine similarity to the query, in [-1, 1] (higher is closer)' })
+  score!: number;
+  @ApiProperty({ description: 'Distance to the query in the index (lower is closer)' })
+  distance!: number;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
+}
+
+export class SearchResponseDto {
+  @ApiProperty({ description: 'The serving model that embedded the query' }) modelId!: string;
+  @ApiProperty({ description: 'Time spent answering, in milliseconds' }) tookMs!: number;
+  @ApiProperty({ type: [SearchHitDto], description: 'Most similar first' })
+  results!: SearchHitDto[];
+}

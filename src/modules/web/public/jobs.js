@@ -10,8 +10,7 @@ export const ACTIVE = ['queued', 'running'];
  * resolves whether a job is still queued or running (the poll goes on while one is).
  */
 export async function refreshJobTable(body, path, rowOf, { columns, empty }) {
-  const response = await api(path);
-  const jobs = Array.isArray(response) ? response : (response.items ?? []);
+  const { items: jobs } = await api(path);
   fill(
     body,
     jobs.length

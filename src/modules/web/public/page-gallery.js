@@ -55,9 +55,9 @@ export function render(main, { identity }) {
     grid.setAttribute('aria-busy', 'true');
     try {
       const result = await api('/v1/gallery/images', {
-        query: { page, size: PAGE_SIZE, label: labelFilter.value.trim() },
+        query: { page, limit: PAGE_SIZE, label: labelFilter.value.trim() },
       });
-      const pages = Math.max(1, Math.ceil(result.total / result.size));
+      const pages = Math.max(1, Math.ceil(result.total / result.limit));
       if (page > pages && result.total > 0) {
         page = pages;
         return load();

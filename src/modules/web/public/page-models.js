@@ -1,7 +1,7 @@
 // Models (admin): versions side by side (natural and adversarial R@1, ERS, with their intervals),
 // deploy with confirmation.
 import { api } from './api.js';
-import { formatEstimate } from './probe-report.js';
+import { formatEstimate, PERCENT, POINTS } from './probe-report.js';
 import {
   confirmDialog,
   dataTable,
@@ -41,7 +41,7 @@ export function modelFigures(model) {
   const block = model.robustness;
   if (block) {
     const adversarial = block.adversarial || {};
-    const percent = (estimate) => formatEstimate(estimate, { unit: '%' }) ?? NOT_MEASURED;
+    const percent = (estimate) => formatEstimate(estimate, PERCENT) ?? NOT_MEASURED;
     const eps = finite(block.attack?.eps);
     const atEps = eps !== undefined ? `at eps ${formatEps(eps)}` : null;
     const worst = adversarial.worstRecallAt1;
@@ -49,13 +49,13 @@ export function modelFigures(model) {
       natural: percent(block.natural?.recallAt1),
       naturalHint:
         finite(block.chance?.recallAt1) !== undefined
-          ? `chance ${block.chance.recallAt1.toFixed(1)}%`
+          ? `chance ${formatPercent(block.chance.recallAt1)}`
           : null,
       esR: percent(adversarial.esR),
       esRHint: adversarial.esR ? atEps : (block.note ?? null),
       worst: percent(worst),
       worstHint: worst ? `${worst.figure}${atEps ? ` ${atEps}` : ''}` : null,
-      ers: formatEstimate(adversarial.ers) ?? NOT_MEASURED,
+      ers: formatEstimate(adversarial.ers, POINTS) ?? NOT_MEASURED,
       ersHint: adversarial.ers ? 'points, 100 ideal' : null,
       budget: block.budget,
       source: [
@@ -75,14 +75,14 @@ export function modelFigures(model) {
   const es = robustness.estimates?.recallAt1UnderAttack;
   const eps = finite(robustness.eps);
   return {
-    natural: natural === undefined ? NOT_MEASURED : formatPercent(natural * 100),
+    natural: natural === undefined ? NOT_MEASURED : formatPercent(natural),
     naturalHint: natural === undefined ? null : 'no interval (older manifest)',
-    esR: formatEstimate(es, { unit: '%' }) ?? NOT_MEASURED,
+    esR: formatEstimate(es, PERCENT) ?? NOT_MEASURED,
     esRHint:
       es && eps !== undefined
         ? `at eps ${formatEps(eps)}` +
           (finite(robustness.chanceRecallAt1) !== undefined
-            ? `; chance ${robustness.chanceRecallAt1.toFixed(1)}%`
+            ? `; chance ${formatPercent(robustness.chanceRecallAt1)}`
             : '')
         : null,
     worst: NOT_MEASURED,
@@ -219,7 +219,7 @@ export function render(main) {
   }
 
   async function refresh() {
-    const models = await api('/v1/models');
+    const { items: models } = await api('/v1/models');
     fill(
       body,
       models.length

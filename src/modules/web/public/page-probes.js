@@ -14,6 +14,7 @@ import {
   field,
   fill,
   formatPercent,
+  formatPoints,
   h,
   messageBox,
   pageHeading,
@@ -156,7 +157,7 @@ function renderList(main, { meta, navigate }) {
       ),
       progressCell(probe),
       h('td', { class: 'num' }, formatPercent(summary?.adversarialRecallAt1 ?? undefined)),
-      h('td', { class: 'num' }, typeof summary?.ers === 'number' ? summary.ers.toFixed(1) : '–'),
+      h('td', { class: 'num' }, formatPoints(summary?.ers)),
       cancelCell(probe, {
         label: `Cancel probe ${probe.id}`,
         onclick: async () => {

@@ -125,7 +125,7 @@ export function render(main, { meta }) {
     ]
       .filter(Boolean)
       .join(' · ');
-    const modelId = job.modelId ?? job.result?.modelId;
+    const modelId = job.modelId;
     return h(
       'tr',
       {},

@@ -10,6 +10,7 @@ import {
   formatDate,
   formatDuration,
   formatPercent,
+  formatPoints,
   h,
   messageBox,
   poll,
@@ -18,7 +19,8 @@ import {
 
 /**
  * How a figure reads (which way is more robust, its unit, percent or not, its digits), as the API
- * says in GET /v1/meta (docs/METHOD.md §6); a figure it does not know prints as a percent.
+ * says in GET /v1/meta (docs/METHOD.md §6); a figure it does not know prints as a percent. The API
+ * gives percent figures (rates, percentile ranks) as fractions in [0, 1]; they print as percents.
  */
 function figureInfo(metric) {
   return session.meta?.figures?.[metric] ?? { moreRobust: '', unit: '', percent: true, digits: 1 };
@@ -26,29 +28,36 @@ function figureInfo(metric) {
 
 export function formatFigure(metric, value) {
   if (typeof value !== 'number' || Number.isNaN(value)) return '–';
-  return value.toFixed(figureInfo(metric).digits);
+  const { percent, digits } = figureInfo(metric);
+  return (percent ? 100 * value : value).toFixed(digits);
 }
+
+/** formatEstimate's options for a rate (a fraction, shown as a percent) and for ERS (shown in points). */
+export const PERCENT = { scale: 100, unit: '%' };
+export const POINTS = { scale: 100 };
 
 const groupThousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
 
 /**
  * A figure with its 95% interval and number of queries, as every report prints it:
- * "20.7% [19.6, 21.9], n = 4,861". Null when the report has no estimate (written before intervals).
+ * "20.7% [19.6, 21.9], n = 4,861" (with PERCENT, from { value: 0.207, low: 0.196, ... }). Null when
+ * the report has no estimate (written before intervals).
  */
-export function formatEstimate(estimate, { digits = 1, unit = '' } = {}) {
+export function formatEstimate(estimate, { digits = 1, unit = '', scale = 1 } = {}) {
   if (!estimate || !isNumber(estimate.value)) return null;
-  const value = `${estimate.value.toFixed(digits)}${unit}`;
+  const fixed = (x) => (scale * x).toFixed(digits);
+  const value = `${fixed(estimate.value)}${unit}`;
   const n = isNumber(estimate.n) ? `, n = ${groupThousands(estimate.n)}` : '';
   if (!isNumber(estimate.low) || !isNumber(estimate.high)) return `${value}${n}`;
-  return `${value} [${estimate.low.toFixed(digits)}, ${estimate.high.toFixed(digits)}]${n}`;
+  return `${value} [${fixed(estimate.low)}, ${fixed(estimate.high)}]${n}`;
 }
 
 /** A figure of the suite: its estimate when the report has one, else its bare value. */
 export function formatFigureEstimate(metric, value, estimate) {
   const { percent, digits } = figureInfo(metric);
   return (
-    formatEstimate(estimate, percent ? { digits, unit: '%' } : { digits }) ??
+    formatEstimate(estimate, percent ? { ...PERCENT, digits } : { digits }) ??
     formatFigure(metric, value)
   );
 }
@@ -58,7 +67,7 @@ export function chanceSentence(metric, estimate) {
   if (!estimate?.verdict || !isNumber(estimate.chance)) return null;
   return (
     `${metric} ${formatFigureEstimate(metric, estimate.value, estimate)} is ${estimate.verdict} ` +
-    `(${estimate.chance.toFixed(1)}%): ${session.meta?.chanceMeaning?.[estimate.verdict] ?? ''}.`
+    `(${formatPercent(estimate.chance)}): ${session.meta?.chanceMeaning?.[estimate.verdict] ?? ''}.`
   );
 }
 
@@ -128,7 +137,7 @@ function figureCard(name, value, hint) {
   );
 }
 
-const chanceHint = (chance) => (isNumber(chance) ? `chance ${chance.toFixed(1)}%` : null);
+const chanceHint = (chance) => (isNumber(chance) ? `chance ${formatPercent(chance)}` : null);
 
 export function reportView(id, report) {
   const c = report.config || {};
@@ -165,17 +174,17 @@ export function reportView(id, report) {
       { class: 'figures' },
       figureCard(
         'Clean R@1',
-        formatEstimate(estimates.naturalRecallAt1, { unit: '%' }) ??
+        formatEstimate(estimates.naturalRecallAt1, PERCENT) ??
           formatPercent(report.clean?.recallAt1),
         chanceHint(report.chance?.recallAt1),
       ),
       figureCard(
         'Clean MAP@R',
-        formatEstimate(estimates.mapAtR, { unit: '%' }) ?? formatPercent(report.clean?.mapAtR),
+        formatEstimate(estimates.mapAtR, PERCENT) ?? formatPercent(report.clean?.mapAtR),
       ),
       figureCard(
         'Adversarial R@1 (ES)',
-        formatEstimate(estimates.figures?.['ES:R'], { unit: '%' }) ??
+        formatEstimate(estimates.figures?.['ES:R'], PERCENT) ??
           formatPercent(report.adversarialRecallAt1),
         [`at eps ${eps255(report.primaryEps)}`, chanceHint(estimates.figures?.['ES:R']?.chance)]
           .filter(Boolean)
@@ -183,8 +192,7 @@ export function reportView(id, report) {
       ),
       figureCard(
         'ERS',
-        formatEstimate(estimates.ers) ??
-          (typeof report.ers === 'number' ? report.ers.toFixed(1) : '–'),
+        formatEstimate(estimates.ers, POINTS) ?? formatPoints(report.ers),
         typeof report.ers === 'number'
           ? 'empirical robustness score, 0–100'
           : 'needs every attack (attacks: all)',
@@ -236,7 +244,7 @@ export function reportView(id, report) {
               'td',
               { class: 'num' },
               isNumber(attack.estimates?.[metric]?.chance)
-                ? `${attack.estimates[metric].chance.toFixed(1)}%`
+                ? `${formatFigure(metric, attack.estimates[metric].chance)}%`
                 : '–',
             ),
             h(
@@ -282,12 +290,12 @@ function sanityTable(sanity) {
     ],
     [
       'Zero-gradient share',
-      formatPercent((sanity.zeroGradientShare ?? NaN) * 100),
+      formatPercent(sanity.zeroGradientShare),
       sanity.zeroGradientShare > 0.5 ? 'gradients vanish' : 'ok',
     ],
     [
       'Non-finite gradient share',
-      formatPercent((sanity.nonFiniteGradientShare ?? NaN) * 100),
+      formatPercent(sanity.nonFiniteGradientShare),
       sanity.nonFiniteGradientShare > 0 ? 'NaN/Inf gradients' : 'ok',
     ],
     [
@@ -298,15 +306,15 @@ function sanityTable(sanity) {
     strength
       ? [
           'Strength check',
-          `R@1 ${formatEstimate(strength.baseEstimate, { unit: '%' }) ?? formatPercent(strength.base)} → ` +
-            `${formatEstimate(strength.strongerEstimate, { unit: '%' }) ?? formatPercent(strength.stronger)} with ${strength.steps} steps, ${strength.restarts} restarts`,
+          `R@1 ${formatEstimate(strength.baseEstimate, PERCENT) ?? formatPercent(strength.base)} → ` +
+            `${formatEstimate(strength.strongerEstimate, PERCENT) ?? formatPercent(strength.stronger)} with ${strength.steps} steps, ${strength.restarts} restarts`,
           strength.warning ? 'attack too weak' : 'ok',
         ]
       : null,
     sanity.alternative
       ? [
           'Another attack, same budget',
-          `R@1 ${formatEstimate(sanity.alternative.base, { unit: '%' })} → ${formatEstimate(sanity.alternative.alternative, { unit: '%' })} with ${sanity.alternative.method}`,
+          `R@1 ${formatEstimate(sanity.alternative.base, PERCENT)} → ${formatEstimate(sanity.alternative.alternative, PERCENT)} with ${sanity.alternative.method}`,
           sanity.alternative.warning
             ? 'attack too weak: the other attack beats it by more than its interval'
             : 'ok',
@@ -336,15 +344,16 @@ function curveSection(report) {
   const names = ['ES:R', 'LTM', 'GTM'].filter((metric) =>
     curve.some((point) => typeof point.figures?.[metric] === 'number'),
   );
+  // The chart's axis is in percent; the API's rates are fractions.
   const withClean = (points) =>
-    typeof clean === 'number' ? [{ x: 0, y: clean }, ...points] : points;
+    typeof clean === 'number' ? [{ x: 0, y: 100 * clean }, ...points] : points;
   const series = [
     {
       name: 'R@1 under the strongest attack',
       points: withClean(
         curve
           .filter((p) => typeof p.recallAt1 === 'number')
-          .map((p) => ({ x: p.eps * 255, y: p.recallAt1 })),
+          .map((p) => ({ x: p.eps * 255, y: 100 * p.recallAt1 })),
       ),
     },
     ...names.map((metric) => ({
@@ -352,7 +361,7 @@ function curveSection(report) {
       points: withClean(
         curve
           .filter((p) => typeof p.figures?.[metric] === 'number')
-          .map((p) => ({ x: p.eps * 255, y: p.figures[metric] })),
+          .map((p) => ({ x: p.eps * 255, y: 100 * p.figures[metric] })),
       ),
     })),
   ]
@@ -398,7 +407,7 @@ function curveSection(report) {
             h(
               'td',
               { class: 'num' },
-              formatEstimate(p.estimates?.recallAt1, { unit: '%' }) ??
+              formatEstimate(p.estimates?.recallAt1, PERCENT) ??
                 formatPercent(p.recallAt1 ?? undefined),
             ),
             names.map((n) =>
@@ -408,7 +417,7 @@ function curveSection(report) {
                 formatFigureEstimate(n, p.figures?.[n], p.estimates?.figures?.[n]),
               ),
             ),
-            h('td', { class: 'num' }, typeof p.ers === 'number' ? p.ers.toFixed(1) : '–'),
+            h('td', { class: 'num' }, formatPoints(p.ers)),
           ),
         ),
       ),
@@ -425,7 +434,7 @@ function ranksSection(ranks) {
       'p',
       {},
       `${ranks.candidates} candidates${ranks.liveGallery ? ' from the live gallery' : ''}, ${ranks.queriesPerCandidate} random queries each: ` +
-        `mean percentile rank ${ranks.ranks.mean?.toFixed(1)} after the attack (${ranks.cleanMean?.toFixed(1)} before; 0 is first). ` +
+        `mean percentile rank ${formatPoints(ranks.ranks.mean)} after the attack (${formatPoints(ranks.cleanMean)} before; 0 is first). ` +
         `Reached the top 1%: ${formatPercent(ranks.ranks.top1PercentShare)}; top 10%: ${formatPercent(ranks.ranks.top10PercentShare)}.`,
     ),
     dataTable(
@@ -435,7 +444,7 @@ function ranksSection(ranks) {
         'tr',
         {},
         ['p0', 'p10', 'p25', 'p50', 'p75', 'p90', 'p100'].map((name) =>
-          h('td', { class: 'num' }, typeof q[name] === 'number' ? q[name].toFixed(1) : '–'),
+          h('td', { class: 'num' }, formatPoints(q[name])),
         ),
       ),
     ),

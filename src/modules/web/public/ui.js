@@ -241,8 +241,18 @@ export function formatScore(value) {
   return typeof value === 'number' ? value.toFixed(3) : '–';
 }
 
-export function formatPercent(value, digits = 1) {
-  return typeof value === 'number' && Number.isFinite(value) ? `${value.toFixed(digits)}%` : '–';
+/** A rate as the API gives it, a fraction in [0, 1], shown as a percent: 0.863 -> "86.3%". */
+export function formatPercent(fraction, digits = 1) {
+  return typeof fraction === 'number' && Number.isFinite(fraction)
+    ? `${(100 * fraction).toFixed(digits)}%`
+    : '–';
+}
+
+/** ERS as the API gives it (a fraction of its 100 points), in points: 0.26 -> "26.0". */
+export function formatPoints(fraction, digits = 1) {
+  return typeof fraction === 'number' && Number.isFinite(fraction)
+    ? (100 * fraction).toFixed(digits)
+    : '–';
 }
 
 export function formatDuration(seconds) {
