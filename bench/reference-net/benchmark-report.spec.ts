@@ -30,4 +30,28 @@ describe('benchmark report', () => {
     expect(ratioToTorch(rows, rows[1])).toBe(1.25);
     expect(ratioToTorch(rows, rows[2])).toBeUndefined();
   });
+
+  it('pairs tfjs and PyTorch rows of the same A/B round and production mode', () => {
+    const row = (framework: BenchRow['framework'], round: number, imgPerS: number): BenchRow => ({
+      framework,
+      backend: 'x',
+      mode: 'small-cnn:panum7',
+      height: 28,
+      channels: 1,
+      batch: 128,
+      threads: 2,
+      median_ms: 1,
+      img_per_s: imgPerS,
+      round,
+    });
+    const rows = [
+      row('pytorch', 1, 40),
+      row('tfjs', 1, 50),
+      row('pytorch', 2, 100),
+      row('tfjs', 2, 50),
+    ];
+    expect(ratioToTorch(rows, rows[1])).toBe(1.25);
+    expect(ratioToTorch(rows, rows[3])).toBe(0.5);
+    expect(ratioToTorch(rows, { ...rows[3], round: 3 })).toBeUndefined();
+  });
 });

@@ -1,6 +1,6 @@
 /** Renders a benchmark run as docs/BENCHMARKS.md: machine, date, command, table, ratios to PyTorch. */
 import { round } from '../lib/stats';
-import type { BenchMode, BenchRow, MachineInfo } from './benchmark';
+import type { BenchRow, MachineInfo } from './benchmark';
 import { BENCH_MODES } from './benchmark';
 
 export interface BenchRun {
@@ -17,10 +17,11 @@ export interface BenchRun {
 function find(
   rows: BenchRow[],
   framework: BenchRow['framework'],
-  mode: BenchMode,
+  mode: BenchRow['mode'],
   height: number,
   channels: number,
   threads: number,
+  round?: number,
 ) {
   return rows.find(
     (r) =>
@@ -28,13 +29,17 @@ function find(
       r.mode === mode &&
       r.height === height &&
       r.channels === channels &&
-      r.threads === threads,
+      r.threads === threads &&
+      r.round === round,
   );
 }
 
-/** tfjs img/s over PyTorch img/s with as many threads as tfjs has workers; undefined without a baseline. */
+/**
+ * tfjs img/s over PyTorch img/s with as many threads as tfjs has workers, in the same A/B round;
+ * undefined without a baseline.
+ */
 export function ratioToTorch(rows: BenchRow[], row: BenchRow): number | undefined {
-  const torch = find(rows, 'pytorch', row.mode, row.height, row.channels, row.threads);
+  const torch = find(rows, 'pytorch', row.mode, row.height, row.channels, row.threads, row.round);
   return torch ? round(row.img_per_s / torch.img_per_s, 2) : undefined;
 }
 

@@ -11,6 +11,7 @@ import { initBackend } from '../../src/ml/backend';
 import { SeededRandom } from '../../src/ml/data/random';
 import { median, round } from '../lib/stats';
 import { DataParallelTrainer } from './data-parallel';
+import type { ProductionMode } from './production';
 import { batchHardTripletLoss, pgdStep, ReferenceNet, referenceLabels } from './reference-net';
 
 export type BenchMode = 'train' | 'infer' | 'pgd_step';
@@ -21,7 +22,8 @@ export const BENCH_BATCH: Record<BenchMode, number> = { train: 128, infer: 256, 
 export interface BenchRow {
   framework: 'tfjs' | 'pytorch';
   backend: string;
-  mode: BenchMode;
+  /** A reference-net mode, or a production model's (production.ts). */
+  mode: BenchMode | ProductionMode;
   height: number;
   channels: number;
   batch: number;
@@ -30,6 +32,8 @@ export interface BenchRow {
   median_ms: number;
   img_per_s: number;
   fused?: boolean;
+  /** The A/B round of `rir bench --rounds` the row belongs to (from 1; absent with one round). */
+  round?: number;
 }
 
 export interface BenchOptions {
@@ -43,7 +47,8 @@ export interface BenchOptions {
   backend?: string;
 }
 
-async function timeMedian(
+/** Median wall time (ms) of `reps` runs after `warmup` untimed ones. */
+export async function timeMedian(
   run: () => Promise<unknown>,
   warmup: number,
   reps: number,
@@ -58,7 +63,8 @@ async function timeMedian(
   return median(times);
 }
 
-function randomImages(count: number, size: number, seed: number): Float32Array {
+/** `count * size` pixels in [0, 1] from a seed. */
+export function randomImages(count: number, size: number, seed: number): Float32Array {
   const random = new SeededRandom(seed);
   return Float32Array.from({ length: count * size }, () => random.next());
 }

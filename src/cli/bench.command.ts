@@ -1,6 +1,8 @@
 /**
  * `rir bench`: the reference-net throughput benchmark (train / infer / pgd_step, both input shapes, one
- * worker and all cores), optionally against the PyTorch baseline measured in the same run.
+ * worker and all cores) and the production models through the production code (small-cnn:train,
+ * small-cnn:panum7, small-cnn:infer, mobilenetv2-early:train, mobilenetv2-early:infer), optionally
+ * against their PyTorch counterparts measured in the same run.
  *
  * The benchmark itself is not production code: it lives in bench/reference-net/ of a source checkout,
  * outside the build (tsconfig.build.json), and is loaded from there when the command runs. From the
@@ -19,12 +21,15 @@ export interface BenchFlags {
   modes: string;
   reps: string;
   warmup: string;
+  /** A/B rounds (PyTorch then tfjs, per thread count), each row tagged with its round. */
+  rounds?: string;
   torch?: boolean;
   torchScript: string;
   python: string;
   fused: boolean;
   doc: string | false;
-  json: string | false;
+  /** undefined: bench/results/reference-net.json, or production-models.json without reference modes. */
+  json?: string | false;
   appendix: string;
   backend?: string;
 }
@@ -34,6 +39,9 @@ export const BENCH_ENTRY = path.join('bench', 'reference-net', 'run.ts');
 /** The PyTorch baseline shipped with the benchmark, relative to the repository root. */
 export const DEFAULT_TORCH_SCRIPT = 'bench/reference-net/torch_reference.py';
 const MODES = 'train,infer,pgd_step';
+/** The production models' modes (bench/reference-net/production.ts). */
+const PRODUCTION_MODES =
+  'small-cnn:train,small-cnn:panum7,small-cnn:infer,mobilenetv2-early:train,mobilenetv2-early:infer';
 
 interface BenchModule {
   runBench(flags: BenchFlags): Promise<void>;
@@ -58,13 +66,22 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description(
-      'Reference-net throughput (train / infer / pgd_step) with 1 worker and all cores; JSON lines on stdout (needs bench/ of a source checkout)',
+      'Reference-net and production-model throughput with 1 worker and all cores, optionally against PyTorch; JSON lines on stdout (needs bench/ of a source checkout)',
     )
     .option('--inputs <list>', 'input shapes as HEIGHTxCHANNELS', '28x1,32x3')
     .option('--workers <list>', 'worker-thread counts to run (default: 1 and the number of cores)')
-    .option('--modes <list>', `modes to time (${MODES.split(',').join(', ')})`, MODES)
+    .option(
+      '--modes <list>',
+      `modes to time: reference net (${MODES.split(',').join(', ')}) and production models (${PRODUCTION_MODES.split(',').join(', ')})`,
+      MODES,
+    )
     .option('--reps <n>', 'timed repetitions (median reported)', '9')
     .option('--warmup <n>', 'untimed warm-up repetitions', '3')
+    .option(
+      '--rounds <n>',
+      'repeat the PyTorch / tfjs pairs this many times (rows carry their round)',
+      '1',
+    )
     .option('--torch', 'also run the PyTorch baseline in the same run and report ratios')
     .option(
       '--torch-script <path>',
@@ -77,12 +94,11 @@ export function register(program: Command): void {
       `tfjs backend (${BACKEND_ORDER.join(', ')}, cpu; default: the fastest that starts); a GPU backend runs on one thread`,
     )
     .option('--no-fused', 'separate conv / bias / ReLU ops instead of fused kernels (lever study)')
-    .option('--doc <path>', 'markdown report to write', 'docs/BENCHMARKS.md')
+    .option('--doc <path>', 'markdown report of the reference net to write', 'docs/BENCHMARKS.md')
     .option('--no-doc', 'do not write the markdown report')
     .option(
       '--json <path>',
-      'write the run (machine, rows) as JSON',
-      'bench/results/reference-net.json',
+      'write the run (machine, rows) as JSON (default bench/results/reference-net.json; production-models.json when only production modes run)',
     )
     .option('--no-json', 'do not write the JSON file')
     .option('--appendix <path>', 'hand-written notes appended to the report', 'bench/levers.md')

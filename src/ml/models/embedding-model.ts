@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Embedder } from '../types';
+import { foldedSmallCnnForward } from './small-cnn';
 
 export type BackboneName =
   | 'small-cnn'
@@ -47,6 +48,8 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
 export class EmbeddingModel implements Embedder {
   readonly inputShape: [number, number, number];
   readonly embeddingDim: number;
+  /** Inference mode with the batch norms folded away (small CNN only; null: the layers run). */
+  private readonly foldedInference: ((images: tf.Tensor4D) => tf.Tensor2D) | null;
 
   constructor(
     readonly model: tf.LayersModel,
@@ -58,14 +61,19 @@ export class EmbeddingModel implements Embedder {
     if (out.length !== 2 || out[1] !== spec.embeddingDim) {
       throw new Error(`model output must be [B, ${spec.embeddingDim}], got [${out.join(', ')}]`);
     }
+    this.foldedInference = spec.backbone === 'small-cnn' ? foldedSmallCnnForward(model) : null;
   }
 
   embed(images: tf.Tensor4D, training = false): tf.Tensor2D {
     checkImageBatch(images, this.inputShape);
     return tf.tidy(() => {
       const { scale, offset } = this.spec.normalization;
-      const input = scale === 1 && offset === 0 ? images : tf.add(tf.mul(images, scale), offset);
-      const raw = this.model.apply(input, { training }) as tf.Tensor2D;
+      const input =
+        scale === 1 && offset === 0 ? images : (tf.add(tf.mul(images, scale), offset) as tf.Tensor4D);
+      const raw =
+        !training && this.foldedInference
+          ? this.foldedInference(input)
+          : (this.model.apply(input, { training }) as tf.Tensor2D);
       return l2Normalize(raw);
     });
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
-import { createEmbeddingModel } from '.';
-import { buildSmallCnn } from './small-cnn';
+import { createEmbeddingModel, l2Normalize, type EmbeddingModel } from '.';
+import { buildSmallCnn, foldedSmallCnnForward } from './small-cnn';
 
 beforeAll(async () => {
   await initBackend(process.env.TFJS_BACKEND ?? 'wasm');
@@ -139,5 +139,79 @@ describe('initial weights', () => {
   it('differ between seeds', () => {
     const conv1 = (seed: number): number[] => Array.from(weightsOf(seed)[0]);
     expect(conv1(0)).not.toEqual(conv1(1));
+  });
+});
+
+describe('small CNN inference with the batch norms folded (foldedSmallCnnForward)', () => {
+  /** A small CNN whose batch norms hold non-trivial statistics, scales and shifts (as after training). */
+  async function trainedLookingSmallCnn() {
+    const model = await createEmbeddingModel({
+      backbone: 'small-cnn',
+      inputShape: [16, 16, 1],
+      embeddingDim: 8,
+      seed: 3,
+    });
+    let seed = 10;
+    for (const layer of model.model.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
+      // getWeights hands out the layer's own variables: read their size, never dispose them.
+      const n = layer.getWeights()[0].shape[0];
+      const draw = (low: number, high: number) =>
+        tf.randomUniform([n], low, high, 'float32', seed++);
+      const values = [draw(0.5, 1.5), draw(-0.3, 0.3), draw(-0.2, 0.2), draw(0.3, 2)];
+      layer.setWeights(values);
+      tf.dispose(values);
+    }
+    return model;
+  }
+
+  /** The layers' own inference pass (the reference the folded pass must reproduce). */
+  const layersEmbed = (model: EmbeddingModel, x: tf.Tensor4D) =>
+    l2Normalize(model.model.apply(x, { training: false }) as tf.Tensor2D);
+
+  it('gives the embeddings and input gradients of the layers, without a batch-norm kernel', async () => {
+    const model = await trainedLookingSmallCnn();
+    const x = tf.randomUniform([5, 16, 16, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const direction = tf.randomNormal([5, 8], 0, 1, 'float32', 5);
+    const before = tf.memory().numTensors;
+    const [folded, reference] = tf.tidy(() => [
+      model.embed(x, false).dataSync(),
+      layersEmbed(model, x).dataSync(),
+    ]);
+    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+      Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+    expect(maxDiff(folded, reference)).toBeLessThan(1e-5);
+    // Attacks differentiate the inference pass w.r.t. the images.
+    const gradientOf = (embed: (x: tf.Tensor4D) => tf.Tensor2D) =>
+      tf.tidy(() =>
+        tf.grad((input: tf.Tensor) => tf.sum(tf.mul(embed(input as tf.Tensor4D), direction)))(x).dataSync(),
+      );
+    const foldedGradient = gradientOf((input) => model.embed(input, false));
+    const referenceGradient = gradientOf((input) => layersEmbed(model, input));
+    const scale = Math.max(...Array.from(referenceGradient, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    expect(maxDiff(foldedGradient, referenceGradient) / scale).toBeLessThan(1e-4);
+    expect(tf.memory().numTensors).toBe(before);
+    const profile = await tf.profile(() => tf.dispose(model.embed(x, false)));
+    expect(profile.kernelNames).not.toContain('FusedBatchNorm');
+    expect(profile.kernelNames).toContain('FusedConv2D');
+    // Training mode still runs the layers (batch statistics, moving averages).
+    const training = await tf.profile(() => tf.dispose(model.embed(x, true)));
+    expect(training.kernelNames).toContain('FusedBatchNorm');
+    tf.dispose([x, direction]);
+    model.dispose();
+  });
+
+  it('is not used for a model laid out otherwise: the layers run', async () => {
+    const input = tf.input({ shape: [16, 16, 1] });
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv1' });
+    const output = tf.layers
+      .dense({ units: 8, name: 'embedding' })
+      .apply(tf.layers.flatten().apply(conv.apply(input))) as tf.SymbolicTensor;
+    const other = tf.model({ inputs: input, outputs: output });
+    expect(foldedSmallCnnForward(other)).toBeNull();
+    const standard = buildSmallCnn([16, 16, 1], 8, 1);
+    expect(foldedSmallCnnForward(standard)).not.toBeNull();
+    other.dispose();
+    standard.dispose();
   });
 });
