@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../ml/backend';
 import { loadModel } from '../../ml/model-store';
 import { writeTinyModel } from '../../../test/search/fixtures';
+import { HttpStatus, ServiceUnavailableException } from '@nestjs/common';
 import { ModelEmbedder } from './model-embedder';
 
 describe('ModelEmbedder (worker thread)', () => {
@@ -84,5 +85,25 @@ describe('ModelEmbedder (worker thread)', () => {
     await expect(ModelEmbedder.start(path.join(dir, 'missing'))).rejects.toThrow(
       /cannot load model/,
     );
+  });
+
+  it('answers a request still waiting when it closes (shutdown, redeploy) with a retryable 503, not a 500', async () => {
+    const closing = await ModelEmbedder.start(modelDir, { maxBatch: 1 });
+    const images = Array.from({ length: 8 }, () => new Float32Array(64).fill(0.5));
+    // Several batches queued: the later ones are still waiting when close() retires the model.
+    const settled = Promise.allSettled(images.map((image) => closing.embed([image])));
+    await closing.close();
+    const outcomes = await settled;
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const { reason } of refused) {
+      expect(reason).toBeInstanceOf(ServiceUnavailableException);
+      expect((reason as ServiceUnavailableException).getStatus()).toBe(
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+      expect((reason as Error).message).toMatch(/retry the request/);
+    }
+    // A request after the close is refused the same way.
+    await expect(closing.embed([images[0]])).rejects.toBeInstanceOf(ServiceUnavailableException);
   });
 });

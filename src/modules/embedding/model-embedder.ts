@@ -1,4 +1,5 @@
 import type { Worker } from 'worker_threads';
+import { ServiceUnavailableException } from '@nestjs/common';
 import { startThread, workerEntry } from '../../workers/thread';
 import type { EmbedRequest, EmbeddingWorkerData, WorkerReply } from './embedding.protocol';
 
@@ -31,7 +32,13 @@ export class ModelEmbedder {
     worker.unref();
     worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     worker.on('error', (error) => this.fail(error));
-    worker.on('exit', (code) => this.fail(new Error(`embedding worker exited with code ${code}`)));
+    worker.on('exit', (code) =>
+      this.fail(
+        new ServiceUnavailableException(
+          `The embedding worker stopped (exit code ${code}): retry the request`,
+        ),
+      ),
+    );
   }
 
   static async start(
@@ -98,7 +105,13 @@ export class ModelEmbedder {
   }
 
   async close(): Promise<void> {
-    this.fail(new Error('embedder closed'));
+    // A request still waiting here was accepted while this model served: the server is shutting down
+    // or has deployed another model. It is a 503 the client can retry, not a server fault (500).
+    this.fail(
+      new ServiceUnavailableException(
+        'The model that was embedding this request has been retired (the server is shutting down or another model was deployed): retry the request',
+      ),
+    );
     await this.worker.terminate();
   }
 
