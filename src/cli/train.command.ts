@@ -48,6 +48,7 @@ interface TrainOptions {
   perClass?: number;
   embeddingDim: number;
   imageSize?: number;
+  trainBackbone?: boolean;
   lr: number;
   schedule: string;
   seed: number;
@@ -161,6 +162,7 @@ export function toTrainingConfig(
     perClass: options.perClass,
     embeddingDim: options.embeddingDim,
     imageSize: options.imageSize,
+    trainBackbone: options.trainBackbone,
     learningRate: options.lr,
     schedule: options.schedule as TrainingConfig['schedule'],
     seed: options.seed,
@@ -288,6 +290,10 @@ export function register(program: Command): void {
       '--image-size <px>',
       'input size for decoded data sets (folder:, iconify, emoji)',
       number('--image-size', true),
+    )
+    .option(
+      '--train-backbone',
+      'mobilenetv2*: train the pretrained backbone as well as the head (default: it stays frozen)',
     )
     .option('--lr <rate>', 'Adam learning rate', number('--lr', false), 1e-3)
     .option('--schedule <name>', 'constant | step | cosine', 'cosine')

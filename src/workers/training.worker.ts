@@ -255,6 +255,7 @@ async function trainJob(
       {
         dataset: spec.dataset,
         backbone: spec.backbone,
+        trainBackbone: spec.trainBackbone,
         imageSize: spec.imageSize,
         embeddingDim: spec.embeddingDim,
         loss: spec.loss,

@@ -88,6 +88,12 @@ describe('probes API (e2e)', () => {
     ],
     ['an unknown probe set', { probeSet: 'dataset:cifar' }, /probeSet must be one of/],
     ['an unknown field', { colour: 'red' }, /property colour should not exist/],
+    // Implicit conversion made any non-empty string true: "false" started a random-start probe.
+    [
+      'randomStart as the string "false"',
+      { randomStart: 'false' },
+      /randomStart must be a boolean/,
+    ],
   ])('rejects %s with 400 and queues nothing', async (_name, change, message) => {
     const before = await probeCount();
     const res = await post({ ...tiny, ...change });

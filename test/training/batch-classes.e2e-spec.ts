@@ -134,3 +134,33 @@ describe('batches that the training classes cannot fill', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 });
+
+describe('trainBackbone', () => {
+  it('is refused for a backbone that trains every layer already (400, no job)', async () => {
+    const before = await jobCount();
+    const res = await post({ ...TINY_JOB, backbone: 'small-cnn', trainBackbone: true });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe(
+      'trainBackbone applies to the pretrained mobilenetv2 backbones; small-cnn trains every layer already',
+    );
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('must be a boolean', async () => {
+    const res = await post({ ...TINY_JOB, trainBackbone: 'yes' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe('trainBackbone must be true or false');
+  });
+
+  it('is accepted for mobilenetv2-early and kept in the job spec', async () => {
+    const res = await post({
+      ...TINY_JOB,
+      dataset: 'folder:tiny',
+      backbone: 'mobilenetv2-early',
+      trainBackbone: true,
+      batchSize: 8,
+      perClass: 4,
+    });
+    expect(res.status).toBe(202);
+  });
+});

@@ -39,6 +39,11 @@ export interface CreateEmbeddingModelOptions {
   seed?: number;
   /** mobilenetv2*: false = the pretrained features, no head (the frozen baseline). Default true. */
   head?: boolean;
+  /**
+   * mobilenetv2*: train the pretrained backbone too. Default false: the nsfwjs weights load with every
+   * backbone layer marked not trainable, so only the head learns (a projection of frozen features).
+   */
+  trainBackbone?: boolean;
 }
 
 /**
@@ -55,6 +60,10 @@ export async function createEmbeddingModel(
   if (!Number.isInteger(embeddingDim) || embeddingDim < 1) {
     throw new Error(`embedding dim must be a positive integer (got ${embeddingDim})`);
   }
+  if (options.trainBackbone && !(backbone in MOBILENET_VARIANTS))
+    throw new Error(
+      `trainBackbone applies to the pretrained backbones (${Object.keys(MOBILENET_VARIANTS).join(', ')}); ${backbone} trains every layer already`,
+    );
   let model: tf.LayersModel;
   if (backbone === 'small-cnn') {
     if (!head) throw new Error('small-cnn has no pretrained features to use without a head');
@@ -65,6 +74,8 @@ export async function createEmbeddingModel(
   } else if (backbone in MOBILENET_VARIANTS) {
     const variant = MOBILENET_VARIANTS[backbone as keyof typeof MOBILENET_VARIANTS];
     model = await buildMobileNetV2(inputShape, embeddingDim, seed, head, variant);
+    // Saved with the model's topology, so a checkpoint or a fine-tune keeps the choice.
+    if (options.trainBackbone) for (const layer of model.layers) layer.trainable = true;
     // Without a head the output is the features themselves, as wide as the cut makes them.
     if (!head) embeddingDim = model.outputs[0].shape[1] as number;
   } else {

@@ -121,6 +121,63 @@ describe('mobilenetv2-early', () => {
   });
 });
 
+describe('mobilenetv2 backbone training (trainBackbone)', () => {
+  const headVariables = ['head_bn', 'embedding'];
+  const isHead = (name: string) => headVariables.some((layer) => name.startsWith(`${layer}/`));
+
+  it('trains only the head by default: the pretrained layers load frozen', async () => {
+    const model = await createEmbeddingModel({
+      backbone: 'mobilenetv2-early',
+      inputShape: [32, 32, 3],
+      embeddingDim: 8,
+    });
+    const names = model.model.trainableWeights.map((w) => w.originalName);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every(isHead)).toBe(true);
+    model.dispose();
+  });
+
+  it('with trainBackbone the backbone gets gradients too, and the choice survives a save and load', async () => {
+    const model = await createEmbeddingModel({
+      backbone: 'mobilenetv2-early',
+      inputShape: [32, 32, 3],
+      embeddingDim: 8,
+      trainBackbone: true,
+    });
+    const variables = model.trainableVariables;
+    const backbone = variables.filter((v) => !isHead(v.name));
+    expect(backbone.length).toBeGreaterThan(20);
+    const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.square(model.embed(images, true))) as tf.Scalar,
+      variables,
+    );
+    const conv1 = Object.entries(grads).find(([name]) => name.startsWith('Conv1/'));
+    expect(conv1).toBeDefined();
+    expect(tf.max(tf.abs(conv1![1])).dataSync()[0]).toBeGreaterThan(0);
+    Object.values(grads).forEach((g) => g.dispose());
+
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const reloaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    expect(reloaded.trainableWeights.length).toBe(model.model.trainableWeights.length);
+    reloaded.dispose();
+    images.dispose();
+    model.dispose();
+  });
+
+  it('is refused for backbones that train every layer already', async () => {
+    await expect(
+      createEmbeddingModel({ backbone: 'small-cnn', inputShape: [28, 28, 1], trainBackbone: true }),
+    ).rejects.toThrow('trainBackbone applies to the pretrained backbones');
+  });
+});
+
 describe('initial weights', () => {
   const weightsOf = (seed: number): Float32Array[] => {
     const model = buildSmallCnn([28, 28, 1], 8, seed);

@@ -19,6 +19,8 @@ export interface TrainingConfig {
   backbone: BackboneName;
   /** Image size for decoded data sets (folder:, iconify, emoji); MNIST/IDX keep theirs. */
   imageSize?: number;
+  /** mobilenetv2*: train the pretrained backbone as well as the head (default: the head only). */
+  trainBackbone?: boolean;
   embeddingDim: number;
   loss: string;
   lossOptions?: Record<string, number>;
@@ -134,6 +136,10 @@ export function checkTrainingConfig(input: Partial<TrainingConfig> & { dataset: 
     throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);
   if (!(config.learningRate > 0))
     throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
+  if (config.trainBackbone && !config.backbone.startsWith('mobilenetv2'))
+    throw new Error(
+      `trainBackbone applies to the pretrained mobilenetv2 backbones; ${config.backbone} trains every layer already`,
+    );
   if (config.perClass !== undefined && config.batchSize < config.perClass) {
     throw new Error(
       `batchSize ${config.batchSize} is smaller than the sampler's per-class m (perClass ${config.perClass})`,

@@ -128,6 +128,7 @@ export async function trainEmbeddingModel(
           inputShape: split.train.shape,
           embeddingDim: config.embeddingDim,
           seed: config.seed,
+          trainBackbone: config.trainBackbone,
         });
   const loss = createLoss(config.loss, { seed: config.seed, ...config.lossOptions });
   const defense =
@@ -603,6 +604,7 @@ async function startGradientWorkers(
         inputShape,
         embeddingDim: config.embeddingDim,
         seed: config.seed,
+        trainBackbone: config.trainBackbone,
       },
       loss: { name: config.loss, options: lossOptions },
       defense: {

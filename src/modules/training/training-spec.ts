@@ -18,6 +18,7 @@ export interface TrainingJobSpec {
    */
   name?: string;
   backbone: BackboneName;
+  trainBackbone?: boolean;
   imageSize?: number;
   embeddingDim: number;
   loss: string;

@@ -97,6 +97,7 @@ export class TrainingService implements OnModuleInit {
       checkTrainingConfig({
         dataset: dto.dataset,
         backbone: dto.backbone,
+        trainBackbone: dto.trainBackbone,
         embeddingDim: dto.embeddingDim,
         loss: dto.loss,
         defense,
@@ -142,6 +143,7 @@ export class TrainingService implements OnModuleInit {
       dataset,
       name: dto.name ?? defaultModelName(dto.dataset, defense, new Date()),
       backbone: dto.backbone ?? 'small-cnn',
+      ...(dto.trainBackbone ? { trainBackbone: true } : {}),
       imageSize: dto.imageSize,
       embeddingDim: dto.embeddingDim ?? 128,
       loss: dto.loss ?? 'triplet',

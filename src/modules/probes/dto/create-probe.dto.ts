@@ -15,6 +15,7 @@ import { BudgetValue } from '../../../common/budget-value';
 import { ATTACK_NAMES, parseAttackList } from '../../../ml/attacks/definitions';
 import { MODEL_ID_PATTERN } from '../../models/model-registry.service';
 import { parseEps, PROBE_LIMITS, PROBE_SETS } from '../runner/probe-config';
+import { JsonBoolean } from '../../../common/json-boolean';
 
 function epsProblem(value: unknown): string | null {
   const list = Array.isArray(value) ? value : [value];
@@ -104,6 +105,7 @@ export class CreateProbeDto {
 
   @ApiPropertyOptional({ description: 'Start PGD at a random point of the ball (default false)' })
   @IsOptional()
+  @JsonBoolean()
   @IsBoolean({ message: 'randomStart must be a boolean' })
   randomStart?: boolean;
 

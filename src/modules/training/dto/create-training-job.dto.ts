@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsNumber,
@@ -26,6 +27,7 @@ import { LOSS_NAMES } from '../../../ml/losses';
 import { ListJobsQueryDto } from '../../jobs/dto/list-jobs-query.dto';
 import { MODEL_NAME_PATTERN, modelNameMessage } from '../../models/model-name';
 import { BACKBONES } from '../../../ml/models';
+import { JsonBoolean } from '../../../common/json-boolean';
 
 const oneOf = (what: string, names: readonly string[], plural = `${what}s`) => ({
   message: `unknown ${what} '$value': valid ${plural} are ${names.join(', ')}`,
@@ -95,6 +97,16 @@ export class CreateTrainingJobDto {
   @IsOptional()
   @IsIn(BACKBONES, oneOf('backbone', BACKBONES))
   backbone?: (typeof BACKBONES)[number];
+
+  @ApiPropertyOptional({
+    description:
+      'mobilenetv2* backbones: train the pretrained backbone as well as the head (default false: the pretrained layers stay frozen and only the head learns)',
+    default: false,
+  })
+  @IsOptional()
+  @JsonBoolean()
+  @IsBoolean({ message: 'trainBackbone must be true or false' })
+  trainBackbone?: boolean;
 
   @ApiPropertyOptional({
     description: 'Input size of decoded images (folder:, gallery)',
