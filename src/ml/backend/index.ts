@@ -1,3 +1,4 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { registerFusedGradients } from './fused-gradients';
 
@@ -29,18 +30,46 @@ const PACKAGE: Record<Exclude<BackendName, 'cpu'>, string> = {
 /** Backends that run on a GPU: one per process, so callers keep work on one thread instead of workers. */
 export const GPU_BACKENDS: readonly string[] = ['tensorflow-gpu', 'webgpu'];
 
+/** Dawn's addon as the `webgpu` package exports it. */
+interface DawnModule {
+  create(flags: string[]): unknown;
+  globals: object;
+}
+
+/**
+ * The `webgpu` package is an ES module, which `require` loads only on Node >= 20.19 and not inside Jest's
+ * module runtime: there, its addon (what index.js wraps) is loaded directly.
+ */
+function loadDawn(): DawnModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('webgpu') as DawnModule;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
+    const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+    const addon = path.join(
+      path.dirname(require.resolve('webgpu')),
+      'dist',
+      `${process.platform}-${arch}`,
+      'dawn.node',
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(addon) as DawnModule;
+  }
+}
+
 /**
  * Node has no WebGPU of its own: the optional `webgpu` package (Dawn, over Vulkan) provides
  * navigator.gpu, which tfjs-backend-webgpu looks for when it is first required. Neither package is a
- * dependency (Dawn's binaries for every platform are 130 MB): `npm install webgpu
- * @tensorflow/tfjs-backend-webgpu` enables the backend on a machine with a Vulkan GPU driver.
+ * production dependency (Dawn's binaries for every platform are 130 MB; they are devDependencies, for
+ * the tests): `npm install webgpu @tensorflow/tfjs-backend-webgpu` enables the backend on a machine with
+ * a Vulkan GPU driver.
  */
 export function provideWebGpu(): Error | null {
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   if (scope.navigator?.gpu) return null;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dawn = require('webgpu') as { create(flags: string[]): unknown; globals: object };
+    const dawn = loadDawn();
     Object.assign(globalThis, dawn.globals);
     scope.navigator = { ...(scope.navigator ?? {}), gpu: dawn.create([]) };
     return null;
