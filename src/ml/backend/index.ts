@@ -89,13 +89,41 @@ function tryRequire(pkg: string): Error | null {
   }
 }
 
-async function start(name: BackendName): Promise<BackendInfo> {
+/** Vulkan drivers that run on the CPU (SwiftShader, Mesa's llvmpipe / lavapipe): slower than wasm. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
+
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { description?: string; architecture?: string; device?: string };
+}
+
+/** The WebGPU adapter tfjs will get, described, and whether it emulates a GPU on the CPU. */
+async function describeAdapter(): Promise<{ name: string; software: boolean } | null> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(o?: object): unknown } } })
+    .navigator?.gpu;
+  const adapter = (await gpu?.requestAdapter({ powerPreference: 'high-performance' })) as
+    AdapterLike | null | undefined;
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const name = [info.description, info.architecture, info.device].filter(Boolean).join(' / ');
+  return { name, software: adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(name) };
+}
+
+async function start(name: BackendName, automatic = false): Promise<BackendInfo> {
   const kernelsPatched: string[] = [];
   let nativeGemm: string | null = null;
   if (name === 'webgpu') {
     const failure = provideWebGpu();
     if (failure)
       throw new Error(`webgpu (Dawn for Node) is not available: ${failure.message.split('\n')[0]}`);
+    const adapter = await describeAdapter();
+    if (!adapter) throw new Error('webgpu: Dawn found no GPU adapter (no Vulkan driver?)');
+    // A CPU-emulated GPU is chosen only when asked for by name (the tests run on SwiftShader).
+    if (automatic && adapter.software) {
+      throw new Error(
+        `webgpu: the only adapter emulates a GPU on the CPU (${adapter.name}); TFJS_BACKEND=webgpu forces it`,
+      );
+    }
   }
   // The tfjs-node packages register themselves under the name 'tensorflow'.
   const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
@@ -153,7 +181,7 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
     const failures: string[] = [];
     for (const name of BACKEND_ORDER) {
       try {
-        active = await start(name);
+        active = await start(name, true);
         return active;
       } catch (error) {
         failures.push(`${name}: ${(error as Error).message}`);

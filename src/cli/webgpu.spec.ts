@@ -1,0 +1,101 @@
+/**
+ * `rir train` (natural and robust: panum) and `rir attack` with TFJS_BACKEND=webgpu, each checked against
+ * the cpu backend on the same seed and data. Runs where a WebGPU adapter starts: on machines without a GPU, chromium's
+ * SwiftShader (test/support/webgpu.ts). SwiftShader emulates the GPU on the CPU: tiny runs only.
+ */
+import { execFile } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { itOnWebGpu, webGpuEnv } from '../../test/support/webgpu';
+
+const run = promisify(execFile);
+const ROOT = path.join(__dirname, '..', '..');
+
+interface TrainJson {
+  history: Array<{ loss: number }>;
+  metrics: { recallAt1: number; meanPairwiseDistance: number };
+  manifest: { training?: unknown };
+}
+
+/** Two steps of 8 MNIST images (2 classes x 4), then the evaluation of 16 test images. */
+async function rir<T>(env: NodeJS.ProcessEnv, args: string[]): Promise<T> {
+  const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin', 'rir'), ...args], {
+    cwd: ROOT,
+    env,
+    maxBuffer: 16 << 20,
+  });
+  return JSON.parse(stdout) as T;
+}
+
+async function train(env: NodeJS.ProcessEnv, out: string, extra: string[]): Promise<TrainJson> {
+  return rir<TrainJson>(env, [
+    ...['train', '--dataset', 'mnist', '--max-train', '40', '--max-test', '16'],
+    ...['--steps-per-epoch', '2', '--epochs', '1', '--batch-size', '8', '--per-class', '4'],
+    ...['--embedding-dim', '16', '--seed', '3', '--out', out, '--json', ...extra],
+  ]);
+}
+
+interface AttackJson {
+  runs: Array<{ attack: string; objectiveBefore: number; objectiveAfter: number; samples: number }>;
+  sanity: { maxPerturbation: number; withinEps: boolean };
+}
+
+const cpuEnv = { ...process.env, TFJS_BACKEND: 'cpu' };
+
+describe('rir train and rir attack on webgpu', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'rir-train-webgpu-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string, string[]]> = [
+    ['natural (triplet, batch-hard mining inside the tape)', []],
+    ['robust (panum, 2 PGD steps on the anchors)', ['--defense', 'panum', '--pgd-steps', '2']],
+  ];
+  for (const [name, extra] of cases) {
+    itOnWebGpu(
+      `${name}: the epoch loss and test metrics match the cpu backend's`,
+      async () => {
+        const tag = extra.length ? 'robust' : 'natural';
+        const onCpu = await train(cpuEnv, path.join(dir, `${tag}-cpu`), extra);
+        const onGpu = await train(webGpuEnv(), path.join(dir, `${tag}-webgpu`), extra);
+        expect(onGpu.history).toHaveLength(1);
+        expect(Number.isFinite(onGpu.history[0].loss)).toBe(true);
+        // The first Adam step moves each weight by about lr * sign(gradient): float differences of
+        // the backends' kernels stay small, but not bit-equal.
+        expect(onGpu.history[0].loss).toBeCloseTo(onCpu.history[0].loss, 3);
+        expect(onGpu.metrics.meanPairwiseDistance).toBeCloseTo(
+          onCpu.metrics.meanPairwiseDistance,
+          3,
+        );
+        expect(onGpu.metrics.recallAt1).toBeCloseTo(onCpu.metrics.recallAt1, 5);
+      },
+      600_000,
+    );
+  }
+
+  itOnWebGpu(
+    'attack: 2 PGD steps of ES on 4 queries match the cpu backend (objective, perturbation)',
+    async () => {
+      // The cpu backend trains the model the attacks share (the natural case may have been skipped).
+      const model = path.join(dir, 'attacked');
+      await train(cpuEnv, model, []);
+      const args = [
+        ...['attack', '--model', model, '--dataset', 'mnist', '--attacks', 'ES'],
+        ...['--eps', '0.1', '--alpha', '0.02', '--steps', '2', '--sample', '4', '--gallery', '16'],
+        ...['--no-strength-check', '--json'],
+      ];
+      const onCpu = await rir<AttackJson>(cpuEnv, args);
+      const onGpu = await rir<AttackJson>(webGpuEnv(), args);
+      expect(onGpu.runs.map((r) => [r.attack, r.samples])).toEqual([['ES', 4]]);
+      expect(onGpu.sanity.withinEps).toBe(true);
+      expect(onGpu.sanity.maxPerturbation).toBeCloseTo(onCpu.sanity.maxPerturbation, 4);
+      expect(onGpu.runs[0].objectiveBefore).toBeCloseTo(onCpu.runs[0].objectiveBefore, 4);
+      expect(onGpu.runs[0].objectiveAfter).toBeCloseTo(onCpu.runs[0].objectiveAfter, 2);
+    },
+    600_000,
+  );
+});
