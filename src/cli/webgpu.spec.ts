@@ -19,7 +19,7 @@ interface TrainJson {
   manifest: { training?: unknown };
 }
 
-/** Two steps of 8 MNIST images (2 classes x 4), then the evaluation of 16 test images. */
+/** Two steps of 8 MNIST images (2 classes x 4), validation on 8, then the evaluation of 16 test images. */
 async function rir<T>(env: NodeJS.ProcessEnv, args: string[]): Promise<T> {
   const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin', 'rir'), ...args], {
     cwd: ROOT,
@@ -31,7 +31,17 @@ async function rir<T>(env: NodeJS.ProcessEnv, args: string[]): Promise<T> {
 
 async function train(env: NodeJS.ProcessEnv, out: string, extra: string[]): Promise<TrainJson> {
   return rir<TrainJson>(env, [
-    ...['train', '--dataset', 'mnist', '--max-train', '40', '--max-test', '16'],
+    ...[
+      'train',
+      '--dataset',
+      'mnist',
+      '--max-train',
+      '40',
+      '--max-test',
+      '16',
+      '--max-validation',
+      '8',
+    ],
     ...['--steps-per-epoch', '2', '--epochs', '1', '--batch-size', '8', '--per-class', '4'],
     ...['--embedding-dim', '16', '--seed', '3', '--out', out, '--json', ...extra],
   ]);
@@ -51,11 +61,25 @@ describe('rir train and rir attack on webgpu', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const cases: Array<[string, string[]]> = [
-    ['natural (triplet, batch-hard mining inside the tape)', []],
-    ['robust (panum, 2 PGD steps on the anchors)', ['--defense', 'panum', '--pgd-steps', '2']],
+  /** Relative difference allowed in the epoch loss and the embeddings' spread. */
+  const cases: Array<[string, string[], number]> = [
+    // The first Adam step moves each weight by about lr * sign(gradient): the backends' float
+    // differences stay small, but not bit-equal.
+    ['natural (triplet, batch-hard mining inside the tape)', [], 1e-3],
+    // PGD steps follow the sign of the input gradient: a pixel whose gradient is within float error
+    // of zero steps the other way on one backend, so the crafted anchors (and the loss) differ more.
+    [
+      'robust (panum, 2 PGD steps on the anchors)',
+      ['--defense', 'panum', '--pgd-steps', '2'],
+      2e-2,
+    ],
   ];
-  for (const [name, extra] of cases) {
+  const near = (actual: number, expected: number, relative: number) =>
+    expect([actual, Math.abs(actual - expected) / Math.abs(expected) < relative]).toEqual([
+      actual,
+      true,
+    ]);
+  for (const [name, extra, relative] of cases) {
     itOnWebGpu(
       `${name}: the epoch loss and test metrics match the cpu backend's`,
       async () => {
@@ -63,15 +87,12 @@ describe('rir train and rir attack on webgpu', () => {
         const onCpu = await train(cpuEnv, path.join(dir, `${tag}-cpu`), extra);
         const onGpu = await train(webGpuEnv(), path.join(dir, `${tag}-webgpu`), extra);
         expect(onGpu.history).toHaveLength(1);
-        expect(Number.isFinite(onGpu.history[0].loss)).toBe(true);
-        // The first Adam step moves each weight by about lr * sign(gradient): float differences of
-        // the backends' kernels stay small, but not bit-equal.
-        expect(onGpu.history[0].loss).toBeCloseTo(onCpu.history[0].loss, 3);
-        expect(onGpu.metrics.meanPairwiseDistance).toBeCloseTo(
-          onCpu.metrics.meanPairwiseDistance,
-          3,
+        near(onGpu.history[0].loss, onCpu.history[0].loss, relative);
+        near(onGpu.metrics.meanPairwiseDistance, onCpu.metrics.meanPairwiseDistance, relative);
+        // Natural: the same rankings. Robust: 16 test queries, a near tie may swap one neighbour.
+        expect(Math.abs(onGpu.metrics.recallAt1 - onCpu.metrics.recallAt1)).toBeLessThanOrEqual(
+          relative < 1e-2 ? 1e-6 : 1 / 16 + 1e-6,
         );
-        expect(onGpu.metrics.recallAt1).toBeCloseTo(onCpu.metrics.recallAt1, 5);
       },
       600_000,
     );

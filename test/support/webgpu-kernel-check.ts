@@ -11,6 +11,7 @@ import { conv2dBiasRelu } from '../../src/ml/backend/fused-gradients';
 import { onHostBackend, readValues, withReads } from '../../src/ml/backend/reads';
 import { createEmbeddingModel } from '../../src/ml/models';
 import { embedAllAsync } from '../../src/ml/metrics';
+import { embedBatch, embedBatchAsync } from '../../src/modules/embedding/embed-batch';
 import { lcgValues, relativeError } from './kernel-test-values';
 
 type Case = () => tf.Tensor[];
@@ -127,6 +128,15 @@ async function main(): Promise<void> {
       return Array.from(values);
     }),
   );
+  // A unit's side effects on variables (batch norm's moving statistics) happen once, however many runs.
+  const counter = tf.variable(tf.scalar(0));
+  await withReads(() =>
+    tf.tidy(() => {
+      counter.assign(tf.add(counter, 1));
+      return readValues(tf.square(tf.range(0, 2)));
+    }),
+  );
+  const assignedOnce = (await counter.data())[0];
   let outside = '';
   try {
     readValues(tf.square(tf.range(0, 3)));
@@ -152,6 +162,7 @@ async function main(): Promise<void> {
     shape: [12, 12, 1] as [number, number, number],
   };
   const gpuEmbeddings = await embedAllAsync(model, set, 4);
+  const gpuSearchBatch = await embedBatchAsync(model, set.images, 6);
   // Seeded initialisers draw the same weights on every backend.
   await tf.setBackend('cpu');
   const cpuModel = await createEmbeddingModel({
@@ -164,12 +175,16 @@ async function main(): Promise<void> {
     gpuEmbeddings,
     await embedAllAsync(cpuModel, set, 4),
   );
+  errors['search-by-upload batch (embedBatchAsync)'] = relativeError(
+    gpuSearchBatch,
+    embedBatch(cpuModel, set.images, 6),
+  );
   const result = {
     adapter: adapter?.info?.description || adapter?.info?.architecture || null,
     backend: info.name,
     kernelsPatched: info.kernelsPatched,
     errors,
-    reads: { mined, runs, outside, hostSum, backendAfterHost },
+    reads: { mined, runs, assignedOnce, outside, hostSum, backendAfterHost },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

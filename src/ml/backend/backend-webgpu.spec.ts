@@ -64,6 +64,7 @@ describe('the webgpu backend', () => {
         reads: {
           mined: number[];
           runs: number;
+          assignedOnce: number;
           outside: string;
           hostSum: { backend: string; value: number };
           backendAfterHost: string;
@@ -71,7 +72,7 @@ describe('the webgpu backend', () => {
       };
       expect(result.backend).toBe('webgpu');
       expect(result.kernelsPatched).toEqual(['Conv2DBackpropFilter']);
-      expect(Object.keys(result.errors)).toHaveLength(9);
+      expect(Object.keys(result.errors)).toHaveLength(10);
       for (const [name, error] of Object.entries(result.errors)) {
         expect([name, error < 1e-5]).toEqual([name, true]);
       }
@@ -79,6 +80,7 @@ describe('the webgpu backend', () => {
       expect(result.reads).toEqual({
         mined: [2.25, 0.25, 0.25, 2.25],
         runs: 2,
+        assignedOnce: 1,
         outside: expect.stringContaining('synchronous read of a [3] tensor on webgpu'),
         hostSum: { backend: 'cpu', value: 6 },
         backendAfterHost: 'webgpu',

@@ -86,22 +86,38 @@ export async function withReads<T>(unit: () => T): Promise<T> {
   if (readsSynchronously()) return unit();
   if (replay) throw new Error('withReads does not nest');
   const reads: Replay['reads'] = [];
-  for (;;) {
-    replay = { reads, next: 0 };
-    let pending: PendingRead;
-    try {
-      return unit();
-    } catch (error) {
-      if (!(error instanceof PendingRead)) throw error;
-      pending = error;
-    } finally {
-      replay = null;
+  // Side effects on variables (batch norm's moving statistics, updated by a training-mode forward
+  // pass) must happen once: each rerun starts from the values before the first run. A clone shares
+  // its variable's data, so the snapshot copies nothing.
+  const variables = Object.values(tf.engine().registeredVariables);
+  const before = variables.map((v) => tf.clone(v));
+  try {
+    for (;;) {
+      const result = runOnce(unit, reads);
+      if (!(result instanceof PendingRead)) return result.value;
+      try {
+        reads.push({ shape: result.tensor.shape, values: await result.tensor.data() });
+      } finally {
+        result.tensor.dispose();
+      }
+      variables.forEach((v, i) => {
+        if (v.dataId !== before[i].dataId && !v.isDisposed) v.assign(before[i]);
+      });
     }
-    try {
-      reads.push({ shape: pending.tensor.shape, values: await pending.tensor.data() });
-    } finally {
-      pending.tensor.dispose();
-    }
+  } finally {
+    tf.dispose(before);
+  }
+}
+
+function runOnce<T>(unit: () => T, reads: Replay['reads']): { value: T } | PendingRead {
+  replay = { reads, next: 0 };
+  try {
+    return { value: unit() };
+  } catch (error) {
+    if (error instanceof PendingRead) return error;
+    throw error;
+  } finally {
+    replay = null;
   }
 }
 
