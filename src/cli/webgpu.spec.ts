@@ -89,9 +89,10 @@ describe('rir train and rir attack on webgpu', () => {
         expect(onGpu.history).toHaveLength(1);
         near(onGpu.history[0].loss, onCpu.history[0].loss, relative);
         near(onGpu.metrics.meanPairwiseDistance, onCpu.metrics.meanPairwiseDistance, relative);
-        // Natural: the same rankings. Robust: 16 test queries, a near tie may swap one neighbour.
+        // Natural: the same rankings. Robust: of the 16 test images (about 15 queries with a
+        // positive), a near tie may flip one query's nearest neighbour.
         expect(Math.abs(onGpu.metrics.recallAt1 - onCpu.metrics.recallAt1)).toBeLessThanOrEqual(
-          relative < 1e-2 ? 1e-6 : 1 / 16 + 1e-6,
+          relative < 1e-2 ? 1e-6 : 0.1,
         );
       },
       600_000,
