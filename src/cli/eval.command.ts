@@ -4,9 +4,15 @@
  */
 import type { Command } from 'commander';
 import { initBackend } from '../ml/backend';
+import { onHostBackend } from '../ml/backend/reads';
 import { assertCompatible } from '../ml/attacks/suite';
 import { loadDataset } from '../ml/data';
-import { embedAll, evaluateRetrieval, pixelEmbeddings, type RetrievalMetrics } from '../ml/metrics';
+import {
+  embedAllAsync,
+  evaluateRetrieval,
+  pixelEmbeddings,
+  type RetrievalMetrics,
+} from '../ml/metrics';
 import { loadModelVersion } from '../ml/model-store';
 import { createEmbeddingModel, type BackboneName } from '../ml/models';
 import type { ImageSet } from '../ml/types';
@@ -121,11 +127,14 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
       maxValidation: 0,
     });
     assertCompatible(model, split.test);
-    const embeddings = embedAll(model, split.test, options.batchSize);
-    const metrics = evaluateRetrieval(embeddings, model.embeddingDim, split.test.labels, {
-      seed,
-      perQuery: true,
-    });
+    const embeddings = await embedAllAsync(model, split.test, options.batchSize);
+    // Array maths with synchronous reads: on the host's backend where the model reads back asynchronously.
+    const metrics = onHostBackend(() =>
+      evaluateRetrieval(embeddings, model.embeddingDim, split.test.labels, {
+        seed,
+        perQuery: true,
+      }),
+    );
     const result: EvalResult = {
       modelId: manifest.id,
       dataset: options.dataset,
@@ -137,10 +146,12 @@ export async function evaluateModel(options: EvalOptions): Promise<EvalResult> {
     };
     if (options.baseline) {
       const pixels = pixelEmbeddings(split.test);
-      result.rawPixels = evaluateRetrieval(pixels.embeddings, pixels.dim, split.test.labels, {
-        seed,
-        perQuery: true,
-      });
+      result.rawPixels = onHostBackend(() =>
+        evaluateRetrieval(pixels.embeddings, pixels.dim, split.test.labels, {
+          seed,
+          perQuery: true,
+        }),
+      );
       result.estimates.rawPixels = retrievalEstimates(result.rawPixels);
     }
     if (options.pretrainedBaseline) {
@@ -181,8 +192,10 @@ async function frozenMetrics(
     head: false,
   });
   try {
-    const features = embedAll(frozen, test, batchSize);
-    return evaluateRetrieval(features, frozen.embeddingDim, test.labels, { seed, perQuery: true });
+    const features = await embedAllAsync(frozen, test, batchSize);
+    return onHostBackend(() =>
+      evaluateRetrieval(features, frozen.embeddingDim, test.labels, { seed, perQuery: true }),
+    );
   } finally {
     frozen.dispose();
   }

@@ -67,6 +67,11 @@ describe('rir train option checks', () => {
     patience: 0,
   };
 
+  it('limits the validation images with --max-validation (fast runs)', () => {
+    expect(toTrainingConfig({ ...defaults, maxValidation: 12 }).maxValidation).toBe(12);
+    expect(toTrainingConfig(defaults).maxValidation).toBeUndefined();
+  });
+
   it('maps the options onto a training config', () => {
     const config = toTrainingConfig({
       ...defaults,

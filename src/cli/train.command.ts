@@ -57,6 +57,7 @@ interface TrainOptions {
   init?: string;
   maxTrain?: number;
   maxTest?: number;
+  maxValidation?: number;
   stepsPerEpoch?: number;
   patience: number;
   augment?: boolean;
@@ -171,6 +172,7 @@ export function toTrainingConfig(
     initFrom: options.init,
     maxTrain: options.maxTrain,
     maxTest: options.maxTest,
+    maxValidation: options.maxValidation,
     stepsPerEpoch: options.stepsPerEpoch,
     patience: options.patience,
     augmentation: augmentationOf(options),
@@ -328,6 +330,11 @@ export function register(program: Command): void {
       number('--max-train', true),
     )
     .option('--max-test <n>', 'evaluate on at most N test images', number('--max-test', true))
+    .option(
+      '--max-validation <n>',
+      'validate each epoch on at most N held-out training-class images (fast runs)',
+      number('--max-validation', true),
+    )
     .option(
       '--steps-per-epoch <n>',
       'batches per epoch (default: training images / batch size)',

@@ -5,6 +5,7 @@
  * random starts, restarts and the sanity figures.
  */
 import * as tf from '@tensorflow/tfjs';
+import { readValues } from '../backend/reads';
 import type { Embedder } from '../types';
 
 export type PerturbationNorm = 'linf' | 'l2';
@@ -126,18 +127,42 @@ function randomPoint(
   });
 }
 
-function measureMaxPerturbation(x: tf.Tensor4D, x0: tf.Tensor4D, norm: PerturbationNorm): number {
+function maxPerturbationOf(x: tf.Tensor4D, x0: tf.Tensor4D, norm: PerturbationNorm): tf.Scalar {
   return tf.tidy(() => {
     const delta = tf.sub(x, x0);
-    const size =
-      norm === 'linf' ? tf.max(tf.abs(delta)) : tf.max(tf.sqrt(perSample(tf.square(delta))));
-    return size.dataSync()[0];
+    return (
+      norm === 'linf' ? tf.max(tf.abs(delta)) : tf.max(tf.sqrt(perSample(tf.square(delta))))
+    ) as tf.Scalar;
   });
+}
+
+/** A PGD run's result as tensors, before any value is read back (see `pgd`). */
+export interface PgdTensors {
+  adversarial: tf.Tensor4D;
+  /** [objective per sample (or [1]), initial objective likewise, max perturbation, zero, non-finite]. */
+  figures: tf.Tensor1D;
+  /** Sample-steps whose gradient the health counts cover. */
+  sampleSteps: number;
+}
+
+/** PgdResult from a run's tensors and its figures' values (disposes the figures, not the images). */
+export function pgdResultOf(run: PgdTensors, figures: ArrayLike<number>): PgdResult {
+  const n = (figures.length - 3) / 2;
+  const values = Float32Array.from(figures);
+  run.figures.dispose();
+  return {
+    adversarial: run.adversarial,
+    objective: values.slice(0, n),
+    initialObjective: values.slice(n, 2 * n),
+    maxPerturbation: values[2 * n],
+    gradients: { zero: values[2 * n + 1], nonFinite: values[2 * n + 2], total: run.sampleSteps },
+  };
 }
 
 /**
  * Minimises `objective` over perturbations of `x0` (not disposed; the caller owns it). The model runs in
- * inference mode. Returns tensors the caller must dispose (`adversarial`).
+ * inference mode. Returns tensors the caller must dispose (`adversarial`). Reads values back once, at the
+ * end (`pgdTensors` then `pgdResultOf` with `await figures.data()` where reads must be asynchronous).
  */
 export function pgd(
   embedder: Embedder,
@@ -145,6 +170,17 @@ export function pgd(
   objective: PgdObjective,
   options: PgdOptions,
 ): PgdResult {
+  const run = pgdTensors(embedder, x0, objective, options);
+  return pgdResultOf(run, readValues(run.figures));
+}
+
+/** `pgd` without reading anything back: the adversarial images and the figures as one tensor. */
+export function pgdTensors(
+  embedder: Embedder,
+  x0: tf.Tensor4D,
+  objective: PgdObjective,
+  options: PgdOptions,
+): PgdTensors {
   validatePgdOptions(options);
   const norm = options.norm ?? 'linf';
   const restarts = options.restarts ?? 1;
@@ -152,13 +188,15 @@ export function pgd(
   const seed = options.seed ?? 0;
   const momentum = options.momentum ?? 0;
   const batch = x0.shape[0];
-  const gradients: GradientHealth = { zero: 0, nonFinite: 0, total: 0 };
+  // [zero, non-finite] sample-steps, summed on the device: no read back inside the loop.
+  let health: tf.Tensor1D = tf.zeros([2]);
+  let sampleSteps = 0;
 
   const lossOf = (x: tf.Tensor): tf.Tensor =>
     objective(embedder.embed(x as tf.Tensor4D, false), x as tf.Tensor4D);
   const evaluate = (x: tf.Tensor4D): tf.Tensor => tf.tidy(() => tf.reshape(lossOf(x), [-1]));
 
-  const initialObjective = tf.tidy(() => evaluate(x0).dataSync() as Float32Array);
+  const initialObjective = evaluate(x0) as tf.Tensor1D;
   let best: tf.Tensor4D | null = null;
   let bestLoss: tf.Tensor1D | null = null;
   // Keeps, per sample, whichever of (best, candidate) has the lower loss.
@@ -174,14 +212,26 @@ export function pgd(
           `keepBest needs a per-sample objective of shape [${batch}] (got ${loss.size} values)`,
         );
       // Joint objective: compare the batch as a whole.
-      const total = (t: tf.Tensor): number => tf.tidy(() => tf.sum(t).dataSync()[0]);
-      const better = total(loss) < total(bestLoss);
-      if (better) {
-        best.dispose();
-        bestLoss.dispose();
-        best = candidate.clone();
-        bestLoss = tf.tidy(() => tf.reshape(loss, [-1]).clone()) as tf.Tensor1D;
-      }
+      const [nextBest, nextLoss] = tf.tidy(() => {
+        const flat = tf.reshape(loss, [-1]);
+        const better = tf.less(tf.sum(flat), tf.sum(bestLoss as tf.Tensor1D));
+        return [
+          tf.where(
+            tf.broadcastTo(better, candidate.shape),
+            candidate,
+            best as tf.Tensor4D,
+          ) as tf.Tensor4D,
+          tf.where(
+            tf.broadcastTo(better, flat.shape),
+            flat,
+            bestLoss as tf.Tensor1D,
+          ) as tf.Tensor1D,
+        ];
+      });
+      best.dispose();
+      bestLoss.dispose();
+      best = nextBest;
+      bestLoss = nextLoss;
       return;
     }
     const [nextBest, nextLoss] = tf.tidy(() => {
@@ -214,20 +264,18 @@ export function pgd(
       const alpha = stepSize(options, t);
       let lossAtX: tf.Tensor | null = null;
       let nextVelocity: tf.Tensor | null = null;
+      let nextHealth: tf.Tensor1D | null = null;
       const next = tf.tidy(() => {
         const { grad } = tf.valueAndGrad((input: tf.Tensor) => {
           const loss = lossOf(input);
           lossAtX = tf.keep(loss);
           return tf.sum(loss) as tf.Scalar;
         })(x);
-        const health = tf.stack([
+        const stepHealth = tf.stack([
           tf.sum(tf.cast(tf.equal(perSample(tf.abs(grad)), 0), 'float32')),
           tf.sum(tf.cast(tf.logicalNot(tf.isFinite(perSample(grad))), 'float32')),
         ]);
-        const [zero, nonFinite] = health.dataSync();
-        gradients.zero += zero;
-        gradients.nonFinite += nonFinite;
-        gradients.total += batch;
+        nextHealth = tf.keep(tf.add(health, stepHealth) as tf.Tensor1D);
         let ascent: tf.Tensor = grad;
         if (momentum > 0) {
           // A non-finite entry would stay in the sum for good: it counts as no gradient there.
@@ -254,6 +302,11 @@ export function pgd(
       }
       x.dispose();
       x = next;
+      sampleSteps += batch;
+      if (nextHealth) {
+        health.dispose();
+        health = nextHealth;
+      }
       if (nextVelocity) {
         (velocity as tf.Tensor | null)?.dispose();
         velocity = nextVelocity as tf.Tensor;
@@ -268,13 +321,14 @@ export function pgd(
   // Both are always set by the loop above (restarts >= 1).
   const adversarial = best as unknown as tf.Tensor4D;
   const lossTensor = bestLoss as unknown as tf.Tensor1D;
-  const result: PgdResult = {
-    adversarial,
-    objective: lossTensor.dataSync() as Float32Array,
-    initialObjective,
-    maxPerturbation: measureMaxPerturbation(adversarial, x0, norm),
-    gradients,
-  };
-  lossTensor.dispose();
-  return result;
+  const figures = tf.tidy(() =>
+    tf.concat([
+      lossTensor,
+      initialObjective,
+      tf.reshape(maxPerturbationOf(adversarial, x0, norm), [1]),
+      health,
+    ]),
+  ) as tf.Tensor1D;
+  tf.dispose([lossTensor, initialObjective, health]);
+  return { adversarial, figures, sampleSteps };
 }

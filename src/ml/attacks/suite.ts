@@ -3,7 +3,8 @@
  * the one PGD engine, and returns per-attack figures plus the sanity figures of each run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { embedAll } from '../metrics';
+import { readLater, readNow, type Reads } from '../backend/reads';
+import { embedAll, embedAllSteps } from '../metrics';
 import {
   chanceLevels,
   estimateFigures,
@@ -13,7 +14,7 @@ import {
 import type { Embedder, ImageSet } from '../types';
 import { ATTACKS, AttackGallery, AttackName, MetricName, mean, recallAt1 } from './definitions';
 import { EmbeddingTable, ranking } from '../distances';
-import { PgdOptions, StepSchedule, pgd, validatePgdOptions } from './pgd';
+import { PgdOptions, StepSchedule, pgdResultOf, pgdTensors, validatePgdOptions } from './pgd';
 import { SeededRandom, sampleDistinct } from './random';
 
 /** One batch of an attack done: `done` of its `total` queries attacked. */
@@ -131,7 +132,20 @@ export function assertCompatible(embedder: Embedder, images: ImageSet): void {
 }
 
 export function prepareGallery(embedder: Embedder, images: ImageSet): PreparedGallery {
-  const table = embedImages(embedder, images);
+  return readNow(prepareGallerySteps(embedder, images));
+}
+
+/** prepareGallery reading the embeddings back asynchronously: on every backend, webgpu included. */
+export function prepareGalleryAsync(
+  embedder: Embedder,
+  images: ImageSet,
+): Promise<PreparedGallery> {
+  return readLater(prepareGallerySteps(embedder, images));
+}
+
+export function* prepareGallerySteps(embedder: Embedder, images: ImageSet): Reads<PreparedGallery> {
+  assertCompatible(embedder, images);
+  const table = new EmbeddingTable(yield* embedAllSteps(embedder, images), embedder.embeddingDim);
   const tensor = tf.tensor2d(table.values, [table.size, table.dim]);
   const memo = new Map<number, number[]>();
   return {
@@ -219,6 +233,28 @@ export function runAttack(
   rows: number[],
   options: RunAttackOptions,
 ): AttackRun {
+  return readNow(runAttackSteps(embedder, gallery, attack, rows, options));
+}
+
+/** runAttack reading values back asynchronously: on every backend, webgpu included. */
+export function runAttackAsync(
+  embedder: Embedder,
+  gallery: PreparedGallery,
+  attack: AttackName,
+  rows: number[],
+  options: RunAttackOptions,
+): Promise<AttackRun> {
+  return readLater(runAttackSteps(embedder, gallery, attack, rows, options));
+}
+
+/** runAttack as steps that yield what they read back (src/ml/backend/reads.ts). */
+export function* runAttackSteps(
+  embedder: Embedder,
+  gallery: PreparedGallery,
+  attack: AttackName,
+  rows: number[],
+  options: RunAttackOptions,
+): Reads<AttackRun> {
   const definition = ATTACKS[attack];
   const configuration = configurationFor(attack, options);
   const seed = options.seed ?? 0;
@@ -258,12 +294,17 @@ export function runAttack(
     let adversarial: tf.Tensor4D | null = null;
     try {
       const pgdOptions: PgdOptions = { ...configuration, keepBest: true, seed: seed + start };
-      const result = pgd(embedder, x0, objective.fn, pgdOptions);
-      adversarial = result.adversarial;
-      const embedded = tf.tidy(
-        () => embedder.embed(result.adversarial, false).dataSync() as Float32Array,
-      );
-      const pixels = options.keepSamples ? (result.adversarial.dataSync() as Float32Array) : null;
+      const run = pgdTensors(embedder, x0, objective.fn, pgdOptions);
+      adversarial = run.adversarial;
+      const result = pgdResultOf(run, yield run.figures);
+      const embeddedTensor = tf.tidy(() => embedder.embed(run.adversarial, false));
+      let embedded: Float32Array;
+      try {
+        embedded = (yield embeddedTensor) as Float32Array;
+      } finally {
+        embeddedTensor.dispose();
+      }
+      const pixels = options.keepSamples ? ((yield run.adversarial) as Float32Array) : null;
       maxPerturbation = Math.max(maxPerturbation, result.maxPerturbation);
       objectiveBefore += result.initialObjective.reduce((a, b) => a + b, 0);
       objectiveAfter += result.objective.reduce((a, b) => a + b, 0);

@@ -1,3 +1,4 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { registerFusedGradients } from './fused-gradients';
 
@@ -29,18 +30,46 @@ const PACKAGE: Record<Exclude<BackendName, 'cpu'>, string> = {
 /** Backends that run on a GPU: one per process, so callers keep work on one thread instead of workers. */
 export const GPU_BACKENDS: readonly string[] = ['tensorflow-gpu', 'webgpu'];
 
+/** Dawn's addon as the `webgpu` package exports it. */
+interface DawnModule {
+  create(flags: string[]): unknown;
+  globals: object;
+}
+
+/**
+ * The `webgpu` package is an ES module, which `require` loads only on Node >= 20.19 and not inside Jest's
+ * module runtime: there, its addon (what index.js wraps) is loaded directly.
+ */
+function loadDawn(): DawnModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('webgpu') as DawnModule;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
+    const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+    const addon = path.join(
+      path.dirname(require.resolve('webgpu')),
+      'dist',
+      `${process.platform}-${arch}`,
+      'dawn.node',
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(addon) as DawnModule;
+  }
+}
+
 /**
  * Node has no WebGPU of its own: the optional `webgpu` package (Dawn, over Vulkan) provides
  * navigator.gpu, which tfjs-backend-webgpu looks for when it is first required. Neither package is a
- * dependency (Dawn's binaries for every platform are 130 MB): `npm install webgpu
- * @tensorflow/tfjs-backend-webgpu` enables the backend on a machine with a Vulkan GPU driver.
+ * production dependency (Dawn's binaries for every platform are 130 MB; they are devDependencies, for
+ * the tests): `npm install webgpu @tensorflow/tfjs-backend-webgpu` enables the backend on a machine with
+ * a Vulkan GPU driver.
  */
 export function provideWebGpu(): Error | null {
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   if (scope.navigator?.gpu) return null;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dawn = require('webgpu') as { create(flags: string[]): unknown; globals: object };
+    const dawn = loadDawn();
     Object.assign(globalThis, dawn.globals);
     scope.navigator = { ...(scope.navigator ?? {}), gpu: dawn.create([]) };
     return null;
@@ -60,13 +89,41 @@ function tryRequire(pkg: string): Error | null {
   }
 }
 
-async function start(name: BackendName): Promise<BackendInfo> {
+/** Vulkan drivers that run on the CPU (SwiftShader, Mesa's llvmpipe / lavapipe): slower than wasm. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
+
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { description?: string; architecture?: string; device?: string };
+}
+
+/** The WebGPU adapter tfjs will get, described, and whether it emulates a GPU on the CPU. */
+async function describeAdapter(): Promise<{ name: string; software: boolean } | null> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(o?: object): unknown } } })
+    .navigator?.gpu;
+  const adapter = (await gpu?.requestAdapter({ powerPreference: 'high-performance' })) as
+    AdapterLike | null | undefined;
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const name = [info.description, info.architecture, info.device].filter(Boolean).join(' / ');
+  return { name, software: adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(name) };
+}
+
+async function start(name: BackendName, automatic = false): Promise<BackendInfo> {
   const kernelsPatched: string[] = [];
   let nativeGemm: string | null = null;
   if (name === 'webgpu') {
     const failure = provideWebGpu();
     if (failure)
       throw new Error(`webgpu (Dawn for Node) is not available: ${failure.message.split('\n')[0]}`);
+    const adapter = await describeAdapter();
+    if (!adapter) throw new Error('webgpu: Dawn found no GPU adapter (no Vulkan driver?)');
+    // A CPU-emulated GPU is chosen only when asked for by name (the tests run on SwiftShader).
+    if (automatic && adapter.software) {
+      throw new Error(
+        `webgpu: the only adapter emulates a GPU on the CPU (${adapter.name}); TFJS_BACKEND=webgpu forces it`,
+      );
+    }
   }
   // The tfjs-node packages register themselves under the name 'tensorflow'.
   const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
@@ -124,7 +181,7 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
     const failures: string[] = [];
     for (const name of BACKEND_ORDER) {
       try {
-        active = await start(name);
+        active = await start(name, true);
         return active;
       } catch (error) {
         failures.push(`${name}: ${(error as Error).message}`);

@@ -11,7 +11,7 @@
  *   to the next when the perturbed tensor keeps its shape.
  */
 import * as tf from '@tensorflow/tfjs';
-import { pgd, type PgdObjective } from '../attacks/pgd';
+import { pgdTensors, type PgdObjective } from '../attacks/pgd';
 import type { DefenseContext, Embedder, InnerMaximisation, TrainingBatch } from '../types';
 import {
   FAST_STEP_FACTOR,
@@ -19,6 +19,7 @@ import {
   type ResolvedInnerOptions,
 } from './options';
 import { mineNaturalTriplets, type Triplets } from './triplets';
+import { readValues } from '../backend/reads';
 
 /** Perturbs `images` to MINIMISE `objective` (pass a negated loss to maximise it) with PGD. */
 export function innerAttack(
@@ -28,7 +29,8 @@ export function innerAttack(
   options: ResolvedDefenseOptions,
   randomStart: boolean,
 ): tf.Tensor4D {
-  const result = pgd(ctx.embedder, images, objective, {
+  // Training needs the images only: no figures read back (a read stalls a GPU backend).
+  const result = pgdTensors(ctx.embedder, images, objective, {
     eps: options.eps,
     alpha: options.alpha,
     steps: options.steps,
@@ -37,6 +39,7 @@ export function innerAttack(
     keepBest: false,
     seed: options.seed + 1009 * ctx.step,
   });
+  result.figures.dispose();
   return result.adversarial;
 }
 
@@ -196,10 +199,10 @@ export function mineOnNatural(
   images: tf.Tensor4D,
   labels: tf.Tensor1D,
 ): { embeddings: Float32Array; triplets: Triplets } {
-  const embeddings = tf.tidy(() => embedder.embed(images, false).dataSync() as Float32Array);
+  const embeddings = tf.tidy(() => readValues(embedder.embed(images, false)));
   const triplets = mineNaturalTriplets(
     embeddings,
-    labels.dataSync() as unknown as Int32Array,
+    readValues<Int32Array>(labels),
     embedder.embeddingDim,
   );
   if (triplets.anchors.length === 0) {

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { readValues } from '../backend/reads';
 
 /** Checks that embeddings are [B, D] and labels [B]. */
 export function checkBatch(embeddings: tf.Tensor, labels: tf.Tensor): void {
@@ -13,5 +14,5 @@ export function checkBatch(embeddings: tf.Tensor, labels: tf.Tensor): void {
 
 /** Reads a [B, B] matrix into row-major numbers (outside or inside a tape: mining uses values only). */
 export function readMatrix(matrix: tf.Tensor2D): Float32Array {
-  return matrix.dataSync() as Float32Array;
+  return readValues(matrix);
 }

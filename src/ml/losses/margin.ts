@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../data/random';
 import { distancesWithin, rowDistances, selectRows } from '../distances';
 import { checkBatch } from './batch';
+import { readValues } from '../backend/reads';
 
 export interface MarginLossOptions {
   /** Margin alpha around the boundary beta. Default 0.2. */
@@ -89,11 +90,10 @@ export function marginLossOfPairs(
   return tf.tidy(() => {
     const pull = tf.relu(tf.sub(tf.add(positiveDistances, alpha), beta));
     const push = tf.relu(tf.add(tf.sub(alpha, negativeDistances), beta));
-    // The count of active terms is a constant of the step (read from values), not part of the gradient.
-    const countActive = (t: tf.Tensor) =>
-      (t.dataSync() as Float32Array).reduce((n, v) => n + (v > 0 ? 1 : 0), 0);
-    const active = countActive(pull) + countActive(push);
-    return tf.div(tf.add(tf.sum(pull), tf.sum(push)), Math.max(active, 1)) as tf.Scalar;
+    // The count of active terms is a constant of the step: step()'s gradient is zero. Counted on the
+    // device, so no value is read back in the middle of the tape.
+    const active = tf.add(tf.sum(tf.step(pull)), tf.sum(tf.step(push)));
+    return tf.div(tf.add(tf.sum(pull), tf.sum(push)), tf.maximum(active, 1)) as tf.Scalar;
   });
 }
 
@@ -111,10 +111,10 @@ export function createMarginLoss(options: MarginLossOptions = {}) {
   const compute = (embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar => {
     checkBatch(embeddings, labels);
     return tf.tidy(() => {
-      const distances = distancesWithin(embeddings).dataSync() as Float32Array;
+      const distances = readValues(distancesWithin(embeddings));
       const pairs = distanceWeightedSampling(
         distances,
-        labels.dataSync() as Int32Array,
+        readValues<Int32Array>(labels),
         embeddings.shape[1],
         random,
         cutoff,

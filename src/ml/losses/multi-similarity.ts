@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { similaritiesWithin } from '../distances';
 import { checkBatch } from './batch';
+import { readValues } from '../backend/reads';
 
 /**
  * Multi-similarity loss (Wang et al. 2019) with its pair miner, on cosine similarities S:
@@ -21,8 +22,8 @@ export function multiSimilarityLoss(
       const similarities = similaritiesWithin(embeddings);
       const size = embeddings.shape[0];
       const { positives, negatives, anchors } = mineMultiSimilarity(
-        similarities.dataSync() as Float32Array,
-        labels.dataSync() as Int32Array,
+        readValues(similarities),
+        readValues<Int32Array>(labels),
         size,
         epsilon,
       );

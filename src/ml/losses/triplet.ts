@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { distancesWithin, rowDistances, selectRows } from '../distances';
 import { checkBatch, readMatrix } from './batch';
 import { mineAllTriplets, mineBatchHard, mineSemiHard, type Triplets } from './miners';
+import { readValues } from '../backend/reads';
 
 export type TripletMining = 'batch-hard' | 'semi-hard' | 'all';
 
@@ -59,7 +60,7 @@ export function tripletLoss(options: { margin?: number; mining?: TripletMining }
     return tf.tidy(() => {
       const triplets = mineTriplets(
         distancesWithin(embeddings),
-        labels.dataSync() as Int32Array,
+        readValues<Int32Array>(labels),
         mining,
       );
       return tripletLossOf(embeddings, triplets, margin);

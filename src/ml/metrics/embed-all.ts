@@ -1,8 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
+import { readLater, readNow, type Reads } from '../backend/reads';
 import type { Embedder, ImageSet } from '../types';
 
 /** Embeds every image of a set in inference mode, batch by batch; returns N x D values. */
 export function embedAll(embedder: Embedder, set: ImageSet, batchSize = 256): Float32Array {
+  return readNow(embedAllSteps(embedder, set, batchSize));
+}
+
+/** embedAll reading each batch back asynchronously: on every backend, webgpu included. */
+export function embedAllAsync(
+  embedder: Embedder,
+  set: ImageSet,
+  batchSize = 256,
+): Promise<Float32Array> {
+  return readLater(embedAllSteps(embedder, set, batchSize));
+}
+
+/** embedAll as steps that yield each batch's embeddings to be read (src/ml/backend/reads.ts). */
+export function* embedAllSteps(
+  embedder: Embedder,
+  set: ImageSet,
+  batchSize = 256,
+): Reads<Float32Array> {
   const [h, w, c] = set.shape;
   const [eh, ew, ec] = embedder.inputShape;
   if (h !== eh || w !== ew || c !== ec) {
@@ -24,8 +43,11 @@ export function embedAll(embedder: Embedder, set: ImageSet, batchSize = 256): Fl
       ]);
       return embedder.embed(images, false);
     });
-    out.set(batch.dataSync() as Float32Array, start * embedder.embeddingDim);
-    batch.dispose();
+    try {
+      out.set(yield batch, start * embedder.embeddingDim);
+    } finally {
+      batch.dispose();
+    }
   }
   return out;
 }

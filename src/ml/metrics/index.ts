@@ -1,3 +1,3 @@
 export { evaluateRetrieval, type RetrievalMetrics, type EvaluateOptions } from './retrieval';
 export { kMeans, normalizedMutualInformation } from './clustering';
-export { embedAll, pixelEmbeddings } from './embed-all';
+export { embedAll, embedAllAsync, embedAllSteps, pixelEmbeddings } from './embed-all';

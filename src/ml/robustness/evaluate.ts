@@ -8,7 +8,7 @@ export { parseBudget } from '../attacks/definitions';
 import { validateSuiteOptions, type AttackProgress } from '../attacks/suite';
 import { loadDataset } from '../data';
 import { loadModelVersion } from '../model-store';
-import { buildRobustnessReport, type RobustnessReport } from './report';
+import { buildRobustnessReportAsync, type RobustnessReport } from './report';
 
 export interface RobustnessRequest {
   modelDir: string;
@@ -61,7 +61,7 @@ export async function evaluateRobustness(
       maxTrain: 0,
       maxValidation: 0,
     });
-    return buildRobustnessReport(model, split.test, {
+    return await buildRobustnessReportAsync(model, split.test, {
       attacks,
       eps: request.eps,
       alpha: request.alpha,

@@ -3,6 +3,7 @@
  * the sanity figures that say whether the numbers can be trusted (perturbation within eps, healthy
  * gradients, attack strength, embedding spread). Plain JSON-serialisable data.
  */
+import { readLater, readNow, type Reads } from '../backend/reads';
 import type { Embedder, ImageSet } from '../types';
 import { AttackName, MetricName } from '../attacks/definitions';
 import {
@@ -10,8 +11,8 @@ import {
   AttackSuiteOptions,
   embeddingSpread,
   naturalRecallPerQuery,
-  prepareGallery,
-  runAttack,
+  prepareGallerySteps,
+  runAttackSteps,
   sampleQueries,
   validateSuiteOptions,
   assertCompatible,
@@ -172,19 +173,36 @@ export function buildRobustnessReport(
   evaluation: ImageSet,
   options: ReportOptions,
 ): RobustnessReport {
+  return readNow(robustnessReportSteps(embedder, evaluation, options));
+}
+
+/** buildRobustnessReport reading values back asynchronously: on every backend, webgpu included. */
+export function buildRobustnessReportAsync(
+  embedder: Embedder,
+  evaluation: ImageSet,
+  options: ReportOptions,
+): Promise<RobustnessReport> {
+  return readLater(robustnessReportSteps(embedder, evaluation, options));
+}
+
+function* robustnessReportSteps(
+  embedder: Embedder,
+  evaluation: ImageSet,
+  options: ReportOptions,
+): Reads<RobustnessReport> {
   validateSuiteOptions(options);
   assertCompatible(embedder, evaluation);
   if (options.attacks.length === 0) throw new Error('no attacks selected');
   const started = Date.now();
   const seed = options.seed ?? 0;
-  const gallery = prepareGallery(embedder, evaluation);
+  const gallery = yield* prepareGallerySteps(embedder, evaluation);
   try {
     const rows = sampleQueries(gallery, options.sampleSize ?? 200, seed);
     if (rows.length === 0)
       throw new Error('the evaluation set has no class with two or more images');
     const runs: AttackRun[] = [];
     for (const attack of options.attacks) {
-      runs.push(runAttack(embedder, gallery, attack, rows, options));
+      runs.push(yield* runAttackSteps(embedder, gallery, attack, rows, options));
     }
     const figures: Partial<Record<MetricName, number>> = {};
     for (const run of runs) Object.assign(figures, run.figures);
@@ -194,7 +212,7 @@ export function buildRobustnessReport(
     if (!options.skipStrengthCheck) {
       const baseRun =
         runs.find((run) => run.attack === 'ES') ??
-        runAttack(embedder, gallery, 'ES', rows, options);
+        (yield* runAttackSteps(embedder, gallery, 'ES', rows, options));
       const baseEstimate = baseRun.estimates['ES:R'] as FigureEstimate;
       const base = baseEstimate.value;
       const stronger = {
@@ -203,7 +221,7 @@ export function buildRobustnessReport(
         restarts: (options.restarts ?? 1) + 1,
         seed: seed + 1,
       };
-      const strongRun = runAttack(embedder, gallery, 'ES', rows, stronger);
+      const strongRun = yield* runAttackSteps(embedder, gallery, 'ES', rows, stronger);
       const strongEstimate = strongRun.estimates['ES:R'] as FigureEstimate;
       const strongR1 = strongEstimate.value;
       strength = {
@@ -219,7 +237,7 @@ export function buildRobustnessReport(
       };
       runs.push({ ...strongRun, attack: 'ES' });
       // A different attack on the same objective at the same budget: momentum PGD.
-      const momentumRun = runAttack(embedder, gallery, 'ES', rows, {
+      const momentumRun = yield* runAttackSteps(embedder, gallery, 'ES', rows, {
         ...options,
         momentum: ALTERNATIVE_MOMENTUM,
         seed: seed + 2,

@@ -107,9 +107,10 @@ export async function saveCheckpoint(
       { name: 'accBeta2', tensor: powers.accBeta2 },
     ]);
   }
+  const lossValues = await Promise.all(lossVariables.map(async (v) => (await v.data())[0]));
   const full: CheckpointState = {
     ...state,
-    lossVariables: lossVariables.map((v) => v.dataSync()[0]),
+    lossVariables: lossValues,
     writtenAt: new Date().toISOString(),
   };
   // Last: a checkpoint.next with its state file is complete.
@@ -216,7 +217,9 @@ export async function restoreOptimizer(
     }
   }
   lossVariables.forEach((v, i) => {
-    const value = tf.scalar(state.lossVariables[i] ?? v.dataSync()[0]);
+    // A variable the checkpoint has no value for keeps its own.
+    if (state.lossVariables[i] === undefined) return;
+    const value = tf.scalar(state.lossVariables[i]);
     v.assign(value);
     value.dispose();
   });

@@ -8,7 +8,8 @@ import { MPerClassSampler } from '../data/sampler';
 import { selectImages } from '../data/split';
 import { createDefense } from '../defenses';
 import { createLoss, type MetricLoss } from '../losses';
-import { embedAll, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
+import { onHostBackend } from '../backend/reads';
+import { embedAllAsync, evaluateRetrieval, type RetrievalMetrics } from '../metrics';
 import { loadModel, loadModelVersion, saveModel, type ModelManifest } from '../model-store';
 import { backboneChannels, createEmbeddingModel, type EmbeddingModel } from '../models';
 import { GradientWorkers } from '../parallel/gradient-workers';
@@ -40,7 +41,7 @@ import {
 import { learningRateAt, setLearningRate } from './schedule';
 import { instanceViews, withInstanceTerm } from './instance-term';
 import { checkEpochForOverfitting, restoreOverfitFallback } from './overfit';
-import { applyGradients, computeGradients } from './step';
+import { applyGradients, computeGradientsAsync } from './step';
 
 export interface TrainingHooks {
   onProgress?: ProgressListener;
@@ -366,7 +367,7 @@ class TrainingRun {
               parts.perClass,
               this.globalStep,
             )
-          : computeGradients(
+          : await computeGradientsAsync(
               parts.model,
               this.variables,
               parts.defense,
@@ -401,17 +402,15 @@ class TrainingRun {
     const { config, hooks, parts } = this;
     const { epoch } = progress;
     const { model, split } = parts;
-    const validationRecall =
-      split.validation.labels.length > 1
-        ? evaluateRetrieval(
-            embedAll(model, split.validation),
-            model.embeddingDim,
-            split.validation.labels,
-            {
-              skipNmi: true,
-            },
-          ).recallAt1
-        : Number.NaN;
+    let validationRecall = Number.NaN;
+    if (split.validation.labels.length > 1) {
+      const embeddings = await embedAllAsync(model, split.validation);
+      validationRecall = onHostBackend(() =>
+        evaluateRetrieval(embeddings, model.embeddingDim, split.validation.labels, {
+          skipNmi: true,
+        }),
+      ).recallAt1;
+    }
     // NaN: no validation image has another of its class (e.g. one held-out image per class), so the
     // epochs cannot be ranked and the last one is delivered.
     const validationRecallAt1 = Number.isFinite(validationRecall) ? validationRecall : null;
@@ -543,13 +542,12 @@ class TrainingRun {
       totalSteps: this.totalSteps,
       message: 'evaluating on the test classes',
     });
-    const metrics = evaluateRetrieval(
-      embedAll(model, split.test),
-      model.embeddingDim,
-      split.test.labels,
-      {
+    const testEmbeddings = await embedAllAsync(model, split.test);
+    // Array maths with synchronous reads: on the host's backend where the model's reads are asynchronous.
+    const metrics = onHostBackend(() =>
+      evaluateRetrieval(testEmbeddings, model.embeddingDim, split.test.labels, {
         seed: config.seed,
-      },
+      }),
     );
     const imagesPerSecond = this.trainedImages / Math.max(this.trainingSeconds, 1e-6);
     const durationSeconds = (Date.now() - started) / 1000;

@@ -6,7 +6,7 @@ import { initBackend } from '../../ml/backend';
 import { loadModel } from '../../ml/model-store';
 import type { Embedder } from '../../ml/types';
 import { writeTinyModel } from '../../../test/search/fixtures';
-import { embedBatch } from './embed-batch';
+import { embedBatch, embedBatchAsync } from './embed-batch';
 
 describe('embedBatch (the embedding worker step)', () => {
   let dir: string;
@@ -34,6 +34,17 @@ describe('embedBatch (the embedding worker step)', () => {
       () => model.embed(tf.tensor4d(images(5), [5, 8, 8, 1])).dataSync() as Float32Array,
     );
     vectors.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 6));
+  });
+
+  it('embedBatchAsync (for webgpu) gives the same values in a transferable buffer of its own', async () => {
+    const before = tf.memory().numTensors;
+    const vectors = await embedBatchAsync(model, images(5), 5);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(vectors)).toEqual(Array.from(embedBatch(model, images(5), 5)));
+    expect(vectors.byteOffset).toBe(0);
+    expect(vectors.buffer.byteLength).toBe(5 * 12 * 4);
+    await expect(embedBatchAsync(model, images(5), 4)).rejects.toThrow('expected 4 images');
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('leaves no tensor behind when the size is wrong or the model throws', () => {
