@@ -5,7 +5,7 @@
 import { parentPort } from 'worker_threads';
 import { initBackend } from '../../ml/backend';
 import { threadData } from '../../workers/thread';
-import { embedBatch } from './embed-batch';
+import { embedBatchAsync } from './embed-batch';
 import { loadEmbedder } from './load-embedder';
 import type { EmbedRequest, WorkerReply, EmbeddingWorkerData } from './embedding.protocol';
 
@@ -32,9 +32,11 @@ async function main(): Promise<void> {
     nice,
   } satisfies WorkerReply);
 
-  port.on('message', (request: EmbedRequest) => {
+  // Read back asynchronously: webgpu in Node has no synchronous read, and on the other backends it
+  // costs a microtask. The parent keeps one batch in flight, so replies stay in order.
+  port.on('message', async (request: EmbedRequest) => {
     try {
-      const vectors = embedBatch(embedder, request.pixels, request.count);
+      const vectors = await embedBatchAsync(embedder, request.pixels, request.count);
       port.postMessage({ type: 'result', id: request.id, vectors } satisfies WorkerReply, [
         vectors.buffer,
       ]);
