@@ -10,8 +10,12 @@ if (!serverUrl) {
   );
 }
 
-/** Long enough to kill mid-way: several epochs, each checkpointed. */
-const STEPS_PER_EPOCH = 8;
+/**
+ * Long enough to kill mid-way: several epochs, each checkpointed. The kill waits for a window of
+ * STEPS_PER_EPOCH - 2 training steps early in epoch 2, seen by polling every 100 ms: with 8 steps a quiet
+ * machine ran the whole window between two polls and the job finished first (the poll never saw it).
+ */
+const STEPS_PER_EPOCH = 40;
 /** Robust training (PGD in every step) makes the steps, not the checkpoint writes, fill an epoch. */
 const LONG_JOB = {
   ...TINY_JOB,
