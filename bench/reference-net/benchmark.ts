@@ -211,19 +211,30 @@ export function probeTorch(python: string): { version: string } | { error: strin
   return { version: result.stdout.trim() };
 }
 
-/** Runs the PyTorch reference script; never throws (a failing script is reported, not fatal). */
-export function runTorchReference(
+/** One row a PyTorch script prints (a JSON object per line); height and channels when it times several shapes. */
+interface TorchRowJson {
+  mode: string;
+  B: number;
+  height?: number;
+  channels?: number;
+  median_ms: number;
+  img_per_s: number;
+  threads: number;
+}
+
+/**
+ * Runs a PyTorch script and reads its rows; never throws (a failing script is reported, not fatal).
+ * `shape` gives the input of rows that do not name their own.
+ */
+export function runTorchScript(
   python: string,
   script: string,
-  options: { height: number; channels: number; threads: number; reps: number; warmup: number },
+  args: string[],
+  timeoutMs: number,
+  shape?: { height: number; channels: number },
 ): TorchBaseline {
-  const { height, channels, threads, reps, warmup } = options;
-  if (!fs.existsSync(script)) return { rows: [], error: `baseline script not found: ${script}` };
-  const args = [height, channels, threads, reps, warmup].map(String);
-  const result = spawnSync(python, [script, ...args], {
-    encoding: 'utf8',
-    timeout: 15 * 60 * 1000,
-  });
+  if (!fs.existsSync(script)) return { rows: [], error: `PyTorch script not found: ${script}` };
+  const result = spawnSync(python, [script, ...args], { encoding: 'utf8', timeout: timeoutMs });
   if (result.error) return { rows: [], error: `${python}: ${result.error.message}` };
   if (result.status !== 0)
     return {
@@ -233,19 +244,13 @@ export function runTorchReference(
   const rows: BenchRow[] = [];
   for (const line of result.stdout.split('\n')) {
     if (!line.trim().startsWith('{')) continue;
-    const parsed = JSON.parse(line) as {
-      mode: BenchMode;
-      B: number;
-      median_ms: number;
-      img_per_s: number;
-      threads: number;
-    };
+    const parsed = JSON.parse(line) as TorchRowJson;
     rows.push({
       framework: 'pytorch',
       backend: 'cpu',
-      mode: parsed.mode,
-      height,
-      channels,
+      mode: parsed.mode as BenchRow['mode'],
+      height: parsed.height ?? shape!.height,
+      channels: parsed.channels ?? shape!.channels,
       batch: parsed.B,
       threads: parsed.threads,
       median_ms: round(parsed.median_ms, 2),
@@ -253,6 +258,17 @@ export function runTorchReference(
     });
   }
   return { rows };
+}
+
+/** Runs the PyTorch reference script; never throws (a failing script is reported, not fatal). */
+export function runTorchReference(
+  python: string,
+  script: string,
+  options: { height: number; channels: number; threads: number; reps: number; warmup: number },
+): TorchBaseline {
+  const { height, channels, threads, reps, warmup } = options;
+  const args = [height, channels, threads, reps, warmup].map(String);
+  return runTorchScript(python, script, args, 15 * 60 * 1000, { height, channels });
 }
 
 export interface MachineInfo {

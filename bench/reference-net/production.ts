@@ -11,7 +11,6 @@
  * with N workers, N threads each embed 1/N of the batch (what N embedding workers would do).
  */
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/ml/backend';
@@ -24,7 +23,13 @@ import { applyGradients, computeGradients } from '../../src/ml/training/step';
 import { embedBatch } from '../../src/modules/embedding/embed-batch';
 import { WorkerPool } from '../../src/workers/pool';
 import { round } from '../lib/stats';
-import { randomImages, timeMedian, type BenchRow, type TorchBaseline } from './benchmark';
+import {
+  randomImages,
+  runTorchScript,
+  timeMedian,
+  type BenchRow,
+  type TorchBaseline,
+} from './benchmark';
 import type { InferRequest, InferResult } from './production-infer.protocol';
 
 export type ProductionModel = 'small-cnn' | 'mobilenetv2-early';
@@ -301,9 +306,7 @@ export function runTorchProduction(
 ): TorchBaseline {
   const { model, steps, threads, reps, warmup } = options;
   const shape = options.shape ?? PRODUCTION_SHAPES[model];
-  if (!fs.existsSync(script)) return { rows: [], error: `PyTorch script not found: ${script}` };
   const args = [
-    script,
     ...torchArgs(model, shape),
     '--modes',
     steps.join(','),
@@ -314,38 +317,7 @@ export function runTorchProduction(
     '--warmup',
     String(warmup),
   ];
-  const result = spawnSync(python, args, { encoding: 'utf8', timeout: 30 * 60 * 1000 });
-  if (result.error) return { rows: [], error: `${python}: ${result.error.message}` };
-  if (result.status !== 0)
-    return {
-      rows: [],
-      error: `${script} exited with ${result.status}: ${result.stderr.trim().split('\n').pop()}`,
-    };
-  const rows: BenchRow[] = [];
-  for (const line of result.stdout.split('\n')) {
-    if (!line.trim().startsWith('{')) continue;
-    const parsed = JSON.parse(line) as {
-      mode: ProductionMode;
-      B: number;
-      height: number;
-      channels: number;
-      median_ms: number;
-      img_per_s: number;
-      threads: number;
-    };
-    rows.push({
-      framework: 'pytorch',
-      backend: 'cpu',
-      mode: parsed.mode,
-      height: parsed.height,
-      channels: parsed.channels,
-      batch: parsed.B,
-      threads: parsed.threads,
-      median_ms: round(parsed.median_ms, 2),
-      img_per_s: round(parsed.img_per_s, 1),
-    });
-  }
-  return { rows };
+  return runTorchScript(python, script, args, 30 * 60 * 1000);
 }
 
 export interface ModelDescription {
