@@ -1,10 +1,10 @@
 /**
  * One inference thread of the production benchmark: its own wasm backend and the model the trainer
- * builds, embedding its share of a batch with the embedding worker's own step (embedBatch).
+ * builds, embedding its share of a batch with the embedding worker's own step (embedBatchAsync).
  */
 import { initBackend } from '../../src/ml/backend';
 import { createEmbeddingModel, type EmbeddingModel } from '../../src/ml/models';
-import { embedBatch } from '../../src/modules/embedding/embed-batch';
+import { embedBatchAsync } from '../../src/modules/embedding/embed-batch';
 import { serveRequests } from '../../src/workers/pool';
 import type { InferRequest, InferResult } from './production-infer.protocol';
 
@@ -17,7 +17,7 @@ async function handle(request: InferRequest): Promise<InferResult> {
     return { kind: 'ready', backend: info.name };
   }
   if (!model) throw new Error('inference worker not initialised');
-  const vectors = embedBatch(model, request.pixels, request.count);
+  const vectors = await embedBatchAsync(model, request.pixels, request.count);
   return { kind: 'embedded', count: vectors.length / model.embeddingDim };
 }
 

@@ -7,7 +7,7 @@
  * trainer, the loss `createLoss('triplet')` (batch-hard, margin 0.2), the defence `createDefense` (panum
  * with 7 PGD steps), the step the trainer's own `computeGradients` + `applyGradients` with `tf.train.adam`,
  * and with more than one worker the trainer's data-parallel path (`GradientWorkers`, one shard of whole
- * classes per worker). Inference is the embedding worker's `embedBatch` (inference mode, L2-normalised);
+ * classes per worker). Inference is the embedding worker's `embedBatchAsync` (inference mode, L2-normalised);
  * with N workers, N threads each embed 1/N of the batch (what N embedding workers would do).
  */
 import { spawnSync } from 'child_process';
@@ -20,7 +20,7 @@ import { backboneChannels, createEmbeddingModel, type BackboneName } from '../..
 import { GradientWorkers } from '../../src/ml/parallel/gradient-workers';
 import { TRAINING_DEFAULTS } from '../../src/ml/training/config';
 import { applyGradients, computeGradients } from '../../src/ml/training/step';
-import { embedBatch } from '../../src/modules/embedding/embed-batch';
+import { embedBatchAsync } from '../../src/modules/embedding/embed-batch';
 import { WorkerPool } from '../../src/workers/pool';
 import { round } from '../lib/stats';
 import {
@@ -221,7 +221,7 @@ async function timeTrainingStep(
   }
 }
 
-/** The embedding worker's step (embedBatch) on this thread, or on N threads with 1/N of the batch each. */
+/** The embedding worker's step (embedBatchAsync) on this thread, or on N threads with 1/N of the batch each. */
 async function timeInference(
   backbone: ProductionModel,
   inputShape: [number, number, number],
@@ -234,7 +234,7 @@ async function timeInference(
     const model = await createEmbeddingModel({ backbone, inputShape, seed });
     try {
       return await timeMedian(
-        async () => embedBatch(model, images, batch),
+        () => embedBatchAsync(model, images, batch),
         options.warmup,
         options.reps,
       );
