@@ -46,6 +46,14 @@ export interface CreateEmbeddingModelOptions {
   trainBackbone?: boolean;
 }
 
+/** `trainBackbone` only means something for a pretrained backbone: the rule the trainer and the API apply. */
+export function checkTrainBackbone(backbone: BackboneName, trainBackbone: boolean | undefined): void {
+  if (trainBackbone && !(backbone in MOBILENET_VARIANTS))
+    throw new Error(
+      `trainBackbone applies to the pretrained mobilenetv2 backbones; ${backbone} trains every layer already`,
+    );
+}
+
 /**
  * Builds a fresh embedding network (small CNN, C2F2) or one initialised from pretrained weights
  * (MobileNetV2).
@@ -60,10 +68,7 @@ export async function createEmbeddingModel(
   if (!Number.isInteger(embeddingDim) || embeddingDim < 1) {
     throw new Error(`embedding dim must be a positive integer (got ${embeddingDim})`);
   }
-  if (options.trainBackbone && !(backbone in MOBILENET_VARIANTS))
-    throw new Error(
-      `trainBackbone applies to the pretrained backbones (${Object.keys(MOBILENET_VARIANTS).join(', ')}); ${backbone} trains every layer already`,
-    );
+  checkTrainBackbone(backbone, options.trainBackbone);
   let model: tf.LayersModel;
   if (backbone === 'small-cnn') {
     if (!head) throw new Error('small-cnn has no pretrained features to use without a head');

@@ -174,7 +174,9 @@ describe('mobilenetv2 backbone training (trainBackbone)', () => {
   it('is refused for backbones that train every layer already', async () => {
     await expect(
       createEmbeddingModel({ backbone: 'small-cnn', inputShape: [28, 28, 1], trainBackbone: true }),
-    ).rejects.toThrow('trainBackbone applies to the pretrained backbones');
+    ).rejects.toThrow(
+      'trainBackbone applies to the pretrained mobilenetv2 backbones; small-cnn trains every layer already',
+    );
   });
 });
 

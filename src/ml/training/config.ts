@@ -1,6 +1,6 @@
 import type { AugmentationConfig } from '../data/augment';
 import { trainingClassCount } from '../data/datasets';
-import type { BackboneName } from '../models';
+import { checkTrainBackbone, type BackboneName } from '../models';
 import {
   DEFENSE_NAMES,
   resolveDefenseOptions,
@@ -136,10 +136,7 @@ export function checkTrainingConfig(input: Partial<TrainingConfig> & { dataset: 
     throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);
   if (!(config.learningRate > 0))
     throw new Error(`learning rate must be > 0 (got ${config.learningRate})`);
-  if (config.trainBackbone && !config.backbone.startsWith('mobilenetv2'))
-    throw new Error(
-      `trainBackbone applies to the pretrained mobilenetv2 backbones; ${config.backbone} trains every layer already`,
-    );
+  checkTrainBackbone(config.backbone, config.trainBackbone);
   if (config.perClass !== undefined && config.batchSize < config.perClass) {
     throw new Error(
       `batchSize ${config.batchSize} is smaller than the sampler's per-class m (perClass ${config.perClass})`,
