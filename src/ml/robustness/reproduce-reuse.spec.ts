@@ -65,4 +65,27 @@ describe('rir reproduce on committed results (mnist, smoke budget)', () => {
     // The natural run itself is still the committed one.
     expect((await reproduceRun('mnist', 'none', options())).report).toEqual(none.report);
   }, 600_000);
+
+  it('finishes an interrupted natural run before fine-tuning from it, never seeding from its checkpoint', async () => {
+    const outDir = path.join(dir, 'interrupted');
+    const opts = { ...options(), outDir };
+    await reproduceRun('mnist', 'none', opts);
+    // What a natural run killed before its end leaves: a checkpoint, no manifest, no report.
+    const naturalDir = path.join(outDir, 'mnist', 'none');
+    await fs.rm(path.join(naturalDir, 'model', 'manifest.json'));
+    await fs.rm(path.join(naturalDir, 'report.json'));
+    await fs.rm(path.join(naturalDir, 'run.json'));
+    const lines: string[] = [];
+    await reproduceRun('mnist', 'est', { ...opts, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain("needs the natural model's checkpoint: training it first");
+    expect(await exists(path.join(naturalDir, 'model', 'manifest.json'))).toBe(true);
+    const seeded = JSON.parse(
+      await fs.readFile(
+        path.join(outDir, 'mnist', 'est', 'model', 'checkpoint', 'state.json'),
+        'utf8',
+      ),
+    ) as { epoch: number; config: { defense: string } };
+    expect(seeded.config.defense).toBe('est');
+    expect(seeded.epoch).toBe(2); // the natural schedule's 1 epoch, then the fine-tuning epoch
+  }, 600_000);
 });

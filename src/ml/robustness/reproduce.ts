@@ -104,6 +104,13 @@ async function seedFromNatural(naturalModelDir: string, modelDir: string): Promi
       `fine-tuning needs the natural model's checkpoint at ${source}: run the 'none' defence first`,
     );
   }
+  // Without a manifest the checkpoint is an interrupted natural run: fine-tuning it would train the
+  // rest of the natural schedule under the defence.
+  if (!(await exists(path.join(naturalModelDir, 'manifest.json')))) {
+    throw new Error(
+      `the natural model at ${naturalModelDir} is unfinished (a checkpoint, no manifest): finish the 'none' run first`,
+    );
+  }
   await fs.mkdir(target, { recursive: true });
   for (const file of await fs.readdir(source)) {
     if (file === 'best' || file === 'state.json') continue;
@@ -173,7 +180,8 @@ async function ensureTrained(
   if (fineTune) {
     const naturalDir = path.join(options.outDir, dataset, 'none', 'model');
     const seeded = await exists(path.join(modelDir, 'checkpoint', 'state.json'));
-    if (!seeded && !(await exists(path.join(naturalDir, 'checkpoint', 'state.json')))) {
+    // Finished means a manifest: a checkpoint alone may be an interrupted natural run, resumed here.
+    if (!seeded && !(await exists(path.join(naturalDir, 'manifest.json')))) {
       log(`${label} needs the natural model's checkpoint: training it first`);
       await ensureTrained(dataset, 'none', options);
       await checkSameNaturalModel(path.join(options.outDir, dataset, 'none'), log);
