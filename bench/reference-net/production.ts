@@ -5,7 +5,7 @@
  *
  * Nothing here re-implements a model or a step: the model is the one `createEmbeddingModel` builds for the
  * trainer, the loss `createLoss('triplet')` (batch-hard, margin 0.2), the defence `createDefense` (panum
- * with 7 PGD steps), the step the trainer's own `computeGradients` + `applyGradients` with `tf.train.adam`,
+ * with 7 PGD steps), the step the trainer's own `computeGradients` + `applyGradients` with its Adam (`createAdam`),
  * and with more than one worker the trainer's data-parallel path (`GradientWorkers`, one shard of whole
  * classes per worker). Inference is the embedding worker's `embedBatchAsync` (inference mode, L2-normalised);
  * with N workers, N threads each embed 1/N of the batch (what N embedding workers would do).
@@ -19,6 +19,7 @@ import { createLoss } from '../../src/ml/losses';
 import { backboneChannels, createEmbeddingModel, type BackboneName } from '../../src/ml/models';
 import { GradientWorkers } from '../../src/ml/parallel/gradient-workers';
 import { TRAINING_DEFAULTS } from '../../src/ml/training/config';
+import { createAdam } from '../../src/ml/training/adam';
 import { applyGradients, computeGradients } from '../../src/ml/training/step';
 import { embedBatchAsync } from '../../src/modules/embedding/embed-batch';
 import { WorkerPool } from '../../src/workers/pool';
@@ -163,7 +164,7 @@ async function timeTrainingStep(
   const model = await createEmbeddingModel({ backbone, inputShape, seed });
   const loss = createLoss('triplet', { seed });
   const defense = createDefense(defenseName, defenseOptions);
-  const optimizer = tf.train.adam(TRAINING_DEFAULTS.learningRate);
+  const optimizer = createAdam({ learningRate: TRAINING_DEFAULTS.learningRate });
   const variables = [...model.trainableVariables, ...loss.variables];
   const pixels = randomImages(shape.batch, inputShape[0] * inputShape[1] * inputShape[2], 1);
   const labels = classLabels(shape.batch, shape.perClass);

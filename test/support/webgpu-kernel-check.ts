@@ -12,6 +12,8 @@ import { onHostBackend, readValues, withReads } from '../../src/ml/backend/reads
 import { createEmbeddingModel } from '../../src/ml/models';
 import { embedAllAsync } from '../../src/ml/metrics';
 import { embedBatch, embedBatchAsync } from '../../src/modules/embedding/embed-batch';
+import { FusedAdam } from '../../src/ml/training/adam';
+import { runAdam } from './adam-steps';
 import { lcgValues, relativeError } from './kernel-test-values';
 
 type Case = () => tf.Tensor[];
@@ -116,6 +118,24 @@ async function main(): Promise<void> {
     const onCpu = await values(run);
     errors[name] = Math.max(...onGpu.map((v, i) => relativeError(v, onCpu[i])));
   }
+  // The fused optimizer's two shaders against tfjs's own Adam on cpu, from the same start.
+  await tf.setBackend('webgpu');
+  const fused = new FusedAdam({ learningRate: 0.05, epsilon: 1e-7 });
+  const adamOnGpu = await runAdam(fused, 6);
+  fused.dispose();
+  await tf.setBackend('cpu');
+  const reference = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
+  const adamOnCpu = await runAdam(
+    {
+      applyGradients: (g) =>
+        reference.applyGradients(g as Parameters<typeof reference.applyGradients>[0]),
+    },
+    6,
+  );
+  reference.dispose();
+  errors['fused Adam, 6 steps (webgpu shaders vs tf.train.adam on cpu)'] = Math.max(
+    ...adamOnGpu.map((v, i) => relativeError(v, adamOnCpu[i])),
+  );
   await tf.setBackend('webgpu');
 
   // A synchronous read inside withReads: the unit reruns with the values it stopped for.

@@ -49,7 +49,7 @@ describe('the webgpu backend', () => {
    * A child process runs them on webgpu and on cpu from the same inputs (test/support/webgpu-kernel-check.ts).
    */
   itOnWebGpu(
-    'computes the gradient kernels, inference embeddings and replayed reads as the cpu backend does',
+    'computes the gradient kernels, the fused Adam step, inference embeddings and replayed reads as the cpu backend does',
     async () => {
       const root = path.join(__dirname, '..', '..', '..');
       const { stdout } = await promisify(execFile)(
@@ -72,7 +72,10 @@ describe('the webgpu backend', () => {
       };
       expect(result.backend).toBe('webgpu');
       expect(result.kernelsPatched).toEqual(['Conv2DBackpropFilter']);
-      expect(Object.keys(result.errors)).toHaveLength(10);
+      expect(Object.keys(result.errors)).toHaveLength(11);
+      expect(Object.keys(result.errors)).toContain(
+        'fused Adam, 6 steps (webgpu shaders vs tf.train.adam on cpu)',
+      );
       for (const [name, error] of Object.entries(result.errors)) {
         expect([name, error < 1e-5]).toEqual([name, true]);
       }

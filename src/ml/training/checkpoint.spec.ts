@@ -1,6 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { createAdam, type AdamState } from './adam';
 import { temporaryFolders } from '../../../test/support/folders';
 import { smallMnistSplit } from '../../../test/support/training';
 import type { DatasetSplit, ProgressEvent, TrainingPosition } from '../types';
@@ -205,57 +206,69 @@ describe('checkpoints within epochs', () => {
 });
 
 describe('saveCheckpoint / restoreOptimizer', () => {
-  it("round-trips Adam's moments, step count and running beta powers, and the loss variables", async () => {
-    const outDir = await tempDir();
-    const model = await createEmbeddingModel({
-      backbone: 'small-cnn',
-      inputShape: [28, 28, 1],
-      embeddingDim: 4,
-      seed: 1,
-    });
-    const beta = tf.variable(tf.scalar(1.2), true, 'round_trip_beta');
-    const variables = [...model.trainableVariables, beta];
-    const adam = tf.train.adam(0.01);
-    const step = () =>
-      adam.minimize(
-        () =>
-          tf.add(tf.sum(model.embed(tf.ones([2, 28, 28, 1]), true)), tf.square(beta)) as tf.Scalar,
-        false,
-        variables,
-      );
-    for (let i = 0; i < 3; i++) step();
-    const config = resolveTrainingConfig({ dataset: 'mnist', outDir });
-    await saveCheckpoint(outDir, model, adam, [beta], {
-      epoch: 0,
-      stepInEpoch: 3,
-      globalStep: 3,
-      bestValidationRecallAt1: null,
-      bestEpoch: -1,
-      history: [],
-      config,
-    });
-    const state = (await readCheckpointState(outDir)) as CheckpointState;
-    const restored = tf.train.adam(0.01);
-    const beta2 = tf.variable(tf.scalar(0), true, 'round_trip_beta_2');
-    await restoreOptimizer(outDir, restored, [beta2], state);
+  it.each([
+    ["tfjs's Adam (the CPU backends')", false],
+    ['the fused flat Adam (webgpu)', true],
+  ])(
+    'round-trips %s moments, step count and running beta powers, and the loss variables',
+    async (_, fused) => {
+      const outDir = await tempDir();
+      const model = await createEmbeddingModel({
+        backbone: 'small-cnn',
+        inputShape: [28, 28, 1],
+        embeddingDim: 4,
+        seed: 1,
+      });
+      const beta = tf.variable(tf.scalar(1.2), true, 'round_trip_beta');
+      const variables = [...model.trainableVariables, beta];
+      const adam = createAdam({ learningRate: 0.01, fused });
+      const step = () => {
+        const { value, grads } = tf.variableGrads(
+          () =>
+            tf.add(
+              tf.sum(model.embed(tf.ones([2, 28, 28, 1]), true)),
+              tf.square(beta),
+            ) as tf.Scalar,
+          variables,
+        );
+        adam.applyGradients(grads);
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      for (let i = 0; i < 3; i++) step();
+      const config = resolveTrainingConfig({ dataset: 'mnist', outDir });
+      await saveCheckpoint(outDir, model, adam, [beta], {
+        epoch: 0,
+        stepInEpoch: 3,
+        globalStep: 3,
+        bestValidationRecallAt1: null,
+        bestEpoch: -1,
+        history: [],
+        config,
+      });
+      const state = (await readCheckpointState(outDir)) as CheckpointState;
+      const restored = createAdam({ learningRate: 0.01, fused });
+      const beta2 = tf.variable(tf.scalar(0), true, 'round_trip_beta_2');
+      await restoreOptimizer(outDir, restored, [beta2], state);
 
-    const values = async (optimizer: tf.Optimizer) =>
-      Promise.all(
-        (await optimizer.getWeights()).map(async (w) => Array.from(await w.tensor.data())),
-      );
-    expect(await values(restored)).toEqual(await values(adam));
-    type Powers = { accBeta1: tf.Variable; accBeta2: tf.Variable };
-    for (const key of ['accBeta1', 'accBeta2'] as const) {
-      expect((restored as unknown as Powers)[key].dataSync()[0]).toBe(
-        (adam as unknown as Powers)[key].dataSync()[0],
-      );
-    }
-    expect(beta2.dataSync()[0]).toBe(beta.dataSync()[0]);
-    tf.dispose([beta, beta2]);
-    adam.dispose();
-    restored.dispose();
-    model.dispose();
-  });
+      const values = async (optimizer: AdamState) => {
+        const weights = await optimizer.getWeights();
+        const read = await Promise.all(weights.map(async (w) => Array.from(await w.tensor.data())));
+        weights.forEach((w) => w.tensor.dispose());
+        return read;
+      };
+      // Before any step, the restored optimizer holds the saved moments (a checkpoint written then keeps them).
+      const savedValues = await values(adam);
+      expect(savedValues).toHaveLength(1 + 2 * variables.length);
+      expect(await values(restored)).toEqual(savedValues);
+      expect(restored.iterations).toBe(3);
+      expect([restored.accBeta1, restored.accBeta2]).toEqual([adam.accBeta1, adam.accBeta2]);
+      expect(beta2.dataSync()[0]).toBe(beta.dataSync()[0]);
+      tf.dispose([beta, beta2]);
+      adam.dispose();
+      restored.dispose();
+      model.dispose();
+    },
+  );
 });
 
 describe('recoverCheckpoint (a process killed while writing one)', () => {

@@ -12,6 +12,7 @@ import type { EmbeddingModel } from '../models';
 import type { TrainingPosition } from '../types';
 import type { TrainingConfig } from './config';
 import type { RobustCheck } from './overfit';
+import type { AdamState } from './adam';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 /** A checkpoint being written; it replaces CHECKPOINT_DIR only once complete. */
@@ -70,11 +71,6 @@ const exists = (file: string) =>
     () => false,
   );
 
-interface AdamPowers {
-  accBeta1?: tf.Variable;
-  accBeta2?: tf.Variable;
-}
-
 /**
  * Saves model weights, Adam's state and the loop state into OUT/checkpoint. Written whole into
  * OUT/checkpoint.next first and swapped in by renames, so a process killed while writing leaves the
@@ -83,7 +79,7 @@ interface AdamPowers {
 export async function saveCheckpoint(
   outDir: string,
   model: EmbeddingModel,
-  optimizer: tf.Optimizer,
+  optimizer: AdamState,
   lossVariables: tf.Variable[],
   state: Omit<CheckpointState, 'lossVariables' | 'writtenAt'>,
   options: SaveCheckpointOptions = {},
@@ -97,15 +93,17 @@ export async function saveCheckpoint(
   try {
     await saveNamedTensors(next, OPTIMIZER, weights);
   } finally {
-    // getWeights returns the optimizer's own variables, plus a fresh scalar for the iteration count.
-    weights.filter((w) => !(w.tensor instanceof tf.Variable)).forEach((w) => w.tensor.dispose());
+    // getWeights returns fresh tensors: the step count and each variable's slice of the moments.
+    weights.forEach((w) => w.tensor.dispose());
   }
-  const powers = optimizer as unknown as AdamPowers;
-  if (powers.accBeta1 && powers.accBeta2) {
+  const powers = [tf.scalar(optimizer.accBeta1), tf.scalar(optimizer.accBeta2)];
+  try {
     await saveNamedTensors(next, ADAM_POWERS, [
-      { name: 'accBeta1', tensor: powers.accBeta1 },
-      { name: 'accBeta2', tensor: powers.accBeta2 },
+      { name: 'accBeta1', tensor: powers[0] },
+      { name: 'accBeta2', tensor: powers[1] },
     ]);
+  } finally {
+    tf.dispose(powers);
   }
   const lossValues = await Promise.all(lossVariables.map(async (v) => (await v.data())[0]));
   const full: CheckpointState = {
@@ -197,24 +195,28 @@ export function describeResume(state: CheckpointState | null, epochs: number): s
  */
 export async function restoreOptimizer(
   outDir: string,
-  optimizer: tf.Optimizer,
+  optimizer: AdamState,
   lossVariables: tf.Variable[],
   state: CheckpointState,
 ): Promise<void> {
   const dir = path.join(outDir, CHECKPOINT_DIR);
   const weights = await loadNamedTensors(dir, OPTIMIZER);
-  await optimizer.setWeights(weights);
-  weights.forEach((w) => w.tensor.dispose());
-  const powers = optimizer as unknown as AdamPowers;
-  if (powers.accBeta1 && powers.accBeta2 && (await exists(path.join(dir, `${ADAM_POWERS}.json`)))) {
+  try {
+    await optimizer.setWeights(weights);
+  } finally {
+    weights.forEach((w) => w.tensor.dispose());
+  }
+  if (await exists(path.join(dir, `${ADAM_POWERS}.json`))) {
     // setWeights recomputes them as beta^(t+1), which can differ in the last bit from the running
     // products an uninterrupted run holds.
     const saved = await loadNamedTensors(dir, ADAM_POWERS);
-    for (const { name, tensor } of saved) {
-      if (name === 'accBeta1') powers.accBeta1.assign(tensor);
-      if (name === 'accBeta2') powers.accBeta2.assign(tensor);
-      tensor.dispose();
-    }
+    const value = async (name: string) => {
+      const tensor = saved.find((w) => w.name === name)?.tensor;
+      return tensor ? (await tensor.data())[0] : undefined;
+    };
+    const [accBeta1, accBeta2] = [await value('accBeta1'), await value('accBeta2')];
+    saved.forEach((w) => w.tensor.dispose());
+    if (accBeta1 !== undefined && accBeta2 !== undefined) optimizer.setPowers(accBeta1, accBeta2);
   }
   lossVariables.forEach((v, i) => {
     // A variable the checkpoint has no value for keeps its own.

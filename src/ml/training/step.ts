@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { withReads } from '../backend/reads';
+import type { AdamState } from './adam';
 import type { BatchLoss, Defense, DefenseContext, Embedder, TrainingBatch } from '../types';
 
 export interface StepGradients {
@@ -105,7 +106,10 @@ function finishStep(
 }
 
 /** Applies gradients (e.g. averaged over data-parallel replicas) and disposes them. */
-export function applyGradients(optimizer: tf.Optimizer, grads: tf.NamedTensorMap): void {
+export function applyGradients(
+  optimizer: AdamState | tf.Optimizer,
+  grads: tf.NamedTensorMap,
+): void {
   try {
     optimizer.applyGradients(grads);
   } finally {

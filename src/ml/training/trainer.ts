@@ -42,6 +42,7 @@ import { learningRateAt, setLearningRate } from './schedule';
 import { instanceViews, withInstanceTerm } from './instance-term';
 import { checkEpochForOverfitting, restoreOverfitFallback } from './overfit';
 import { applyGradients, computeGradientsAsync } from './step';
+import { createAdam, type AdamState } from './adam';
 
 export interface TrainingHooks {
   onProgress?: ProgressListener;
@@ -141,7 +142,7 @@ export async function trainEmbeddingModel(
       freeReplays: config.freeReplays,
       onOverfit: config.onOverfit,
     });
-  const optimizer = tf.train.adam(config.learningRate);
+  const optimizer = createAdam({ learningRate: config.learningRate });
   const perClass =
     config.perClass ?? defaultPerClass(config.batchSize, new Set(split.train.labels).size);
   let parallel: GradientWorkers | null = null;
@@ -192,7 +193,7 @@ interface RunParts {
   model: EmbeddingModel;
   loss: MetricLoss;
   defense: Defense;
-  optimizer: tf.Optimizer;
+  optimizer: AdamState;
   /** Gradient worker threads, or null to compute gradients here. */
   parallel: GradientWorkers | null;
   sampler: MPerClassSampler;
