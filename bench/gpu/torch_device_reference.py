@@ -3,13 +3,15 @@
 
 Same net, loss, batches and timing rule (median of reps after warm-ups) as the CPU baseline
 (bench/reference-net/torch_reference.py), with torch.cuda.synchronize() closing each timed
-repetition. Usage: torch_device_reference.py H C DEVICE [REPS]. Prints one JSON line per mode.
+repetition. Usage: torch_device_reference.py H C DEVICE [REPS [BATCH]] (BATCH: one batch for every
+mode instead of 128 / 256 / 128, for a quick check). Prints one JSON line per mode.
 """
 import json, statistics, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
 H = int(sys.argv[1]); C = int(sys.argv[2]); device = torch.device(sys.argv[3])
 reps = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+batch_override = int(sys.argv[5]) if len(sys.argv) > 5 else None
 torch.manual_seed(0)
 
 class Net(nn.Module):
@@ -45,8 +47,9 @@ def timeit(fn, warm=5):
 
 net = Net().to(device)
 opt = torch.optim.Adam(net.parameters(), 1e-3)
-x = torch.rand(128, C, H, H, device=device); y = (torch.arange(128) // 4).to(device)
-xi = torch.rand(256, C, H, H, device=device)
+B_TRAIN = batch_override or 128; B_INFER = batch_override or 256
+x = torch.rand(B_TRAIN, C, H, H, device=device); y = (torch.arange(B_TRAIN) // 4).to(device)
+xi = torch.rand(B_INFER, C, H, H, device=device)
 def train():
     opt.zero_grad(); loss = triplet(net(x), y); loss.backward(); opt.step()
 def infer():
@@ -56,7 +59,7 @@ def pgd():
     loss = triplet(net(xa), y); g, = torch.autograd.grad(loss, xa)
     (x + 0.01 * g.sign()).clamp(0, 1)
 name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
-for mode, fn, batch in (('train', train, 128), ('infer', infer, 256), ('pgd_step', pgd, 128)):
+for mode, fn, batch in (('train', train, B_TRAIN), ('infer', infer, B_INFER), ('pgd_step', pgd, B_TRAIN)):
     t = timeit(fn)
     print(json.dumps({"framework": "pytorch", "device": name, "torch": torch.__version__, "mode": mode,
                       "height": H, "channels": C, "batch": batch, "threads": torch.get_num_threads(),

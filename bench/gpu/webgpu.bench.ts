@@ -3,7 +3,7 @@
  * bundled into one file with its tfjs packages (bench/gpu/README.md) so that it runs where only a node
  * binary and Dawn's addon can be carried. Prints one JSON line per mode, like `rir bench`.
  *
- *   node webgpu-bench.js [--inputs 28x1,32x3] [--reps 20] [--warmup 5]
+ *   node webgpu-bench.js [--inputs 28x1,32x3] [--reps 20] [--warmup 5] [--batch B (one batch for every mode)]
  */
 import { initBackend, provideWebGpu } from '../../src/ml/backend';
 import { benchReferenceNetInThread } from '../reference-net/benchmark';
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   console.error(JSON.stringify({ backend: info, adapter: adapter?.info ?? null }));
   const reps = Number(arg('reps', '20'));
   const warmup = Number(arg('warmup', '5'));
+  const batch = Number(arg('batch', '0'));
   for (const spec of arg('inputs', '28x1,32x3').split(',')) {
     const [height, channels] = spec.split('x').map(Number);
     const rows = await benchReferenceNetInThread({
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
       reps,
       warmup,
       backend: 'webgpu',
+      batch: batch > 0 ? batch : undefined,
     });
     rows.forEach((row) => console.log(JSON.stringify(row)));
   }

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/ml/backend';
 import { SeededRandom } from '../../src/ml/data/random';
+import { createAdam, type AdamState } from '../../src/ml/training/adam';
 import { median, round } from '../lib/stats';
 import { DataParallelTrainer } from './data-parallel';
 import type { ProductionMode } from './production';
@@ -45,6 +46,8 @@ export interface BenchOptions {
   reps?: number;
   fused?: boolean;
   backend?: string;
+  /** One batch for every mode instead of BENCH_BATCH (a quick check of the plumbing on an emulated GPU). */
+  batch?: number;
 }
 
 /** Median wall time (ms) of `reps` runs after `warmup` untimed ones. */
@@ -129,11 +132,12 @@ export async function benchReferenceNetInThread(
   const fused = options.fused ?? true;
   const info = await initBackend(options.backend);
   const net = new ReferenceNet({ size: height, channels, fused });
-  const optimizer = tf.train.adam(1e-3);
+  // The trainer's Adam: the fused flat one on webgpu, tfjs's elsewhere.
+  const optimizer = createAdam({ learningRate: 1e-3 });
   const rows: BenchRow[] = [];
   try {
     for (const mode of options.modes ?? BENCH_MODES) {
-      const batch = BENCH_BATCH[mode];
+      const batch = options.batch ?? BENCH_BATCH[mode];
       const images = tf.tensor4d(randomImages(batch, height * height * channels, 1), [
         batch,
         height,
@@ -144,7 +148,7 @@ export async function benchReferenceNetInThread(
       const step = (): Promise<unknown> => {
         const out =
           mode === 'train'
-            ? optimizer.minimize(() => batchHardTripletLoss(net.embed(images), labels), true)!
+            ? trainStep(optimizer, () => batchHardTripletLoss(net.embed(images), labels))
             : mode === 'infer'
               ? tf.tidy(() => net.embed(images))
               : pgdStep(net, images, labels, 0.01);
@@ -170,6 +174,14 @@ export async function benchReferenceNetInThread(
     optimizer.dispose();
   }
   return rows;
+}
+
+/** One training step as the trainer takes it: the loss's gradients, then one Adam step; returns the loss. */
+function trainStep(optimizer: AdamState, loss: () => tf.Scalar): tf.Scalar {
+  const { value, grads } = tf.variableGrads(loss);
+  optimizer.applyGradients(grads);
+  tf.dispose(Object.values(grads));
+  return value;
 }
 
 export interface TorchBaseline {

@@ -5,7 +5,7 @@
  *
  * Nothing here re-implements a model or a step: the model is the one `createEmbeddingModel` builds for the
  * trainer, the loss `createLoss('triplet')` (batch-hard, margin 0.2), the defence `createDefense` (panum
- * with 7 PGD steps), the step the trainer's own `computeGradients` + `applyGradients` with its Adam (`createAdam`),
+ * with 7 PGD steps), the step the trainer's own `computeGradientsAsync` + `applyGradients` with its Adam (`createAdam`),
  * and with more than one worker the trainer's data-parallel path (`GradientWorkers`, one shard of whole
  * classes per worker). Inference is the embedding worker's `embedBatchAsync` (inference mode, L2-normalised);
  * with N workers, N threads each embed 1/N of the batch (what N embedding workers would do).
@@ -20,7 +20,7 @@ import { backboneChannels, createEmbeddingModel, type BackboneName } from '../..
 import { GradientWorkers } from '../../src/ml/parallel/gradient-workers';
 import { TRAINING_DEFAULTS } from '../../src/ml/training/config';
 import { createAdam } from '../../src/ml/training/adam';
-import { applyGradients, computeGradients } from '../../src/ml/training/step';
+import { applyGradients, computeGradientsAsync } from '../../src/ml/training/step';
 import { embedBatchAsync } from '../../src/modules/embedding/embed-batch';
 import { WorkerPool } from '../../src/workers/pool';
 import { round } from '../lib/stats';
@@ -147,7 +147,7 @@ export async function benchProductionModel(options: ProductionBenchOptions): Pro
 
 /**
  * The trainer's step as `trainEmbeddingModel` runs it: the batch's tensors from its pixels, the defence's
- * gradients (computeGradients here, or GradientWorkers with more than one worker), one Adam step.
+ * gradients (computeGradientsAsync here, or GradientWorkers with more than one worker), one Adam step.
  */
 async function timeTrainingStep(
   backbone: ProductionModel,
@@ -197,7 +197,7 @@ async function timeTrainingStep(
         const images = tf.tensor4d(pixels, [shape.batch, ...inputShape]);
         const labelTensor = tf.tensor1d(labels, 'int32');
         try {
-          const result = computeGradients(
+          const result = await computeGradientsAsync(
             model,
             variables,
             defense,

