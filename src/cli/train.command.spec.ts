@@ -67,6 +67,14 @@ describe('rir train option checks', () => {
     patience: 0,
   };
 
+  it('holds out whole training classes for validation with --validation-classes', async () => {
+    expect(toTrainingConfig({ ...defaults, validationClasses: 2 }).validationClasses).toBe(2);
+    expect(toTrainingConfig(defaults).validationClasses).toBeUndefined();
+    await expect(train('--validation-classes', '1')).rejects.toThrow(
+      'validationClasses must be an integer >= 2 (got 1)',
+    );
+  });
+
   it('limits the validation images with --max-validation (fast runs)', () => {
     expect(toTrainingConfig({ ...defaults, maxValidation: 12 }).maxValidation).toBe(12);
     expect(toTrainingConfig(defaults).maxValidation).toBeUndefined();

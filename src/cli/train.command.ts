@@ -58,6 +58,7 @@ interface TrainOptions {
   maxTrain?: number;
   maxTest?: number;
   maxValidation?: number;
+  validationClasses?: number;
   stepsPerEpoch?: number;
   patience: number;
   augment?: boolean;
@@ -173,6 +174,7 @@ export function toTrainingConfig(
     maxTrain: options.maxTrain,
     maxTest: options.maxTest,
     maxValidation: options.maxValidation,
+    validationClasses: options.validationClasses,
     stepsPerEpoch: options.stepsPerEpoch,
     patience: options.patience,
     augmentation: augmentationOf(options),
@@ -334,6 +336,11 @@ export function register(program: Command): void {
       '--max-validation <n>',
       'validate each epoch on at most N held-out training-class images (fast runs)',
       number('--max-validation', true),
+    )
+    .option(
+      '--validation-classes <n>',
+      'validate on N whole training classes held out (classes the model never trains on, as the test split) instead of 10% of every class',
+      number('--validation-classes', true),
     )
     .option(
       '--steps-per-epoch <n>',

@@ -37,6 +37,8 @@ export interface SplitDescription {
   imageShape?: [number, number, number];
   /** Share of the training-class images held out for validation. */
   validationFraction?: number;
+  /** The training classes held out whole for validation (--validation-classes), instead of a share. */
+  validationClasses?: number[];
   /** Unreadable files skipped (only when the loader was asked to skip instead of failing). */
   skipped?: number;
   /** Subset limits applied (fast runs and tests). */

@@ -10,7 +10,7 @@
 import * as path from 'path';
 import { ATTACK_NAMES } from '../ml/attacks/definitions';
 import {
-  prepareGallery,
+  prepareGalleryAsync,
   sampleQueries,
   naturalRecallAt1,
   naturalRecallPerQuery,
@@ -26,7 +26,7 @@ import {
 } from '../ml/model-store';
 import { chanceLevels, naturalRecallEstimate } from '../ml/robustness/estimates';
 import { robustnessBlockFromReport } from '../ml/robustness/manifest-block';
-import { buildRobustnessReport } from '../ml/robustness/report';
+import { buildRobustnessReportAsync } from '../ml/robustness/report';
 import { CHECKPOINT_DIR, checkpointPosition, openCheckpoint } from '../ml/training/checkpoint';
 import type { TrainingConfig } from '../ml/training/config';
 import { trainEmbeddingModel, type TrainingResult } from '../ml/training/trainer';
@@ -95,13 +95,14 @@ interface QuickRobustness {
 }
 
 /** Natural R@1 of the sampled held-out queries only (eps 0, or a held-out set the suite cannot attack). */
-function naturalOnly(
+async function naturalOnly(
   model: Embedder,
   test: ImageSet,
   spec: TrainingJobSpec,
   context: { data: string; command: string; weightsSha256: string; note: string },
-): QuickRobustness {
-  const gallery = prepareGallery(model, test);
+): Promise<QuickRobustness> {
+  // Read back asynchronously, as everything in this thread: the job runs on webgpu too.
+  const gallery = await prepareGalleryAsync(model, test);
   try {
     const rows = sampleQueries(
       gallery,
@@ -187,10 +188,10 @@ async function quickRobustness(
   };
   try {
     if (eps === 0)
-      return naturalOnly(model, test, spec, { ...context, note: 'eps 0: not attacked' });
+      return await naturalOnly(model, test, spec, { ...context, note: 'eps 0: not attacked' });
     let report;
     try {
-      report = buildRobustnessReport(model, test, {
+      report = await buildRobustnessReportAsync(model, test, {
         attacks: [...ATTACK_NAMES],
         eps,
         alpha,
@@ -205,7 +206,7 @@ async function quickRobustness(
     } catch (error) {
       // A held-out set the suite cannot attack (no class with two images, say) still gives a version.
       const note = `not attacked: ${(error as Error).message}`;
-      return naturalOnly(model, test, spec, { ...context, note });
+      return await naturalOnly(model, test, spec, { ...context, note });
     }
     const e = report.estimates;
     const block = robustnessBlockFromReport(report, { ...context, budget: 'quick suite' });

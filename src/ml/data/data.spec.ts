@@ -93,6 +93,33 @@ describe('loadDataset', () => {
     expect(again.train.images.subarray(0, 2000)).toEqual(split.train.images.subarray(0, 2000));
   });
 
+  it('--validation-classes: holds out whole training classes for validation, seeded, never trained on', async () => {
+    const options = { seed: 4, maxTrain: 300, maxValidation: 60, maxTest: 50, validationClasses: 2 };
+    const split = await loadDataset('mnist', options);
+    const held = split.description.validationClasses as number[];
+    expect(held).toHaveLength(2);
+    held.forEach((digit) => expect([0, 1, 2, 3, 4]).toContain(digit));
+    expect([...new Set(split.validation.labels)].sort()).toEqual(held);
+    const trained = [...new Set(split.train.labels)].sort();
+    expect(trained).toHaveLength(3);
+    trained.forEach((digit) => expect(held).not.toContain(digit));
+    expect(split.validation.labels).toHaveLength(60);
+    expect(split.description.validationFraction).toBeUndefined();
+    expect(split.description.testClasses).toEqual([5, 6, 7, 8, 9]);
+    // The same seed holds out the same classes; the default split is still a share of every class.
+    expect((await loadDataset('mnist', options)).description.validationClasses).toEqual(held);
+    const byImages = await loadDataset('mnist', { seed: 4, maxTrain: 300, maxValidation: 60, maxTest: 50 });
+    expect([...new Set(byImages.validation.labels)].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(byImages.description.validationFraction).toBe(0.1);
+    // Too few classes left to train on (MNIST trains on 5), or too few to validate on.
+    await expect(loadDataset('mnist', { ...options, validationClasses: 4 })).rejects.toThrow(
+      'validationClasses 4 leaves 1 of the 5 training classes to train on (at least 2 needed)',
+    );
+    await expect(loadDataset('mnist', { ...options, validationClasses: 1 })).rejects.toThrow(
+      'validationClasses must be an integer >= 2 (got 1)',
+    );
+  });
+
   it("mnist-all: all ten digits, the MNIST train split (less a validation slice) against its whole test split", async () => {
     const counts = (labels: Int32Array): number[] => {
       const out = new Array<number>(10).fill(0);

@@ -10,12 +10,12 @@ import { SeededRandom } from './random';
 import { parseSpecOptions } from './rendered';
 import {
   chooseSplitIndices,
-  DEFAULT_VALIDATION_FRACTION,
   describeSplit,
   gatherImages,
   indicesOfClasses,
   limitIndices,
-  splitValidation,
+  splitTrainValidation,
+  validationDescription,
   type PixelSource,
   type SubsetLimits,
 } from './split';
@@ -27,6 +27,8 @@ export interface LoadDatasetOptions extends SubsetLimits {
   imageSize?: DecodeOptions;
   /** Share of the training-class images held out for early stopping. Default 0.1. */
   validationFraction?: number;
+  /** Hold out this many whole training classes for validation instead (ValidationSplitOptions). */
+  validationClasses?: number;
   /** folder: skip unreadable files (counted, reported through onWarning) instead of failing. */
   skipUnreadable?: boolean;
   onWarning?: (message: string) => void;
@@ -130,9 +132,7 @@ function assemble(
   classNames: string[] | undefined,
 ): DatasetSplit {
   const random = new SeededRandom(seed);
-  const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
-  const pool = indicesOfClasses(trainSource.labels, trainClasses);
-  const split = splitValidation(trainSource.labels, pool, fraction, random);
+  const split = splitTrainValidation(trainSource.labels, trainClasses, options, random);
   const train = gatherImages(trainSource, limitIndices(split.train, options.maxTrain, random), classNames);
   const validation = gatherImages(trainSource, limitIndices(split.validation, options.maxValidation, random), classNames);
   const testPool = indicesOfClasses(testSource.labels, testClasses);
@@ -142,7 +142,10 @@ function assemble(
   return {
     name,
     ...sets,
-    description: describeSplit(name, seed, trainClasses, testClasses, sets, { validationFraction: fraction, ...limits }),
+    description: describeSplit(name, seed, trainClasses, testClasses, sets, {
+      ...validationDescription(options, split.validationClasses),
+      ...limits,
+    }),
   };
 }
 
@@ -236,7 +239,7 @@ async function loadFolder(spec: string, root: string, options: LoadDatasetOption
     name: spec,
     ...sets,
     description: describeSplit(spec, seed, trainClasses, testClasses, sets, {
-      validationFraction: options.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
+      ...validationDescription(options, chosen.validationClasses),
       skipped,
       ...pickLimits(options),
     }),

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { DatasetSplit, ImageSet, SplitDescription } from '../types';
 import type { DecodeOptions } from './decode-image';
 import { SeededRandom } from './random';
-import { chooseSplitIndices, DEFAULT_VALIDATION_FRACTION, describeSplit, type SubsetLimits } from './split';
+import { chooseSplitIndices, describeSplit, validationDescription, type SubsetLimits } from './split';
 
 /** One image of a class: `id` names it in the cache manifest (e.g. the icon set), `render` draws it. */
 export interface RenderedItem {
@@ -29,6 +29,7 @@ export interface RenderedLoadOptions extends SubsetLimits {
   /** Default 64x64 RGB. */
   imageSize?: DecodeOptions;
   validationFraction?: number;
+  validationClasses?: number;
   /** Root of the render cache (default: RIR_DATA_CACHE or .cache/datasets under the working directory). */
   cacheDir?: string;
 }
@@ -205,7 +206,7 @@ export async function loadRenderedDataset(
   if (options.maxTest !== undefined) limits.maxTest = options.maxTest;
   const description: RenderedSplitDescription = {
     ...describeSplit(spec, seed, trainClasses, testClasses, sets, {
-      validationFraction: options.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
+      ...validationDescription(options, chosen.validationClasses),
       ...(Object.keys(limits).length > 0 ? { limits } : {}),
     }),
     classNames,

@@ -65,6 +65,48 @@ export function splitValidation(
   return { train: train.sort((a, b) => a - b), validation: validation.sort((a, b) => a - b) };
 }
 
+/** How the training classes' images are divided between training and validation. */
+export interface ValidationSplitOptions {
+  /** Share of each training class's images held out (default 0.1). */
+  validationFraction?: number;
+  /**
+   * Hold out this many whole training classes instead (all their images): validation then measures
+   * retrieval of classes the model never trained on, as the test split does. At least 2, and at least
+   * 2 classes must remain to train on.
+   */
+  validationClasses?: number;
+}
+
+/**
+ * The training classes' indices split into train and validation, by images (a share of every class) or
+ * by classes (whole classes held out, seeded). Returns the validation classes when split by classes.
+ */
+export function splitTrainValidation(
+  labels: Int32Array,
+  trainClasses: number[],
+  options: ValidationSplitOptions,
+  random: SeededRandom,
+): { train: number[]; validation: number[]; validationClasses?: number[] } {
+  const pool = indicesOfClasses(labels, trainClasses);
+  const count = options.validationClasses;
+  if (count === undefined) {
+    const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
+    return splitValidation(labels, pool, fraction, random);
+  }
+  if (!Number.isInteger(count) || count < 2)
+    throw new Error(`validationClasses must be an integer >= 2 (got ${count})`);
+  if (trainClasses.length - count < 2)
+    throw new Error(
+      `validationClasses ${count} leaves ${trainClasses.length - count} of the ${trainClasses.length} training classes to train on (at least 2 needed)`,
+    );
+  const held = new Set(random.shuffle([...trainClasses].sort((a, b) => a - b)).slice(0, count));
+  return {
+    train: pool.filter((i) => !held.has(labels[i])),
+    validation: pool.filter((i) => held.has(labels[i])),
+    validationClasses: [...held].sort((a, b) => a - b),
+  };
+}
+
 /** A seeded random subset of at most `limit` indices (all of them when limit is undefined). */
 export function limitIndices(indices: number[], limit: number | undefined, random: SeededRandom): number[] {
   if (limit === undefined || limit >= indices.length) return indices;
@@ -110,14 +152,24 @@ export function chooseSplitIndices(
   labels: Int32Array,
   trainClasses: number[],
   testClasses: number[],
-  options: SubsetLimits & { validationFraction?: number },
+  options: SubsetLimits & ValidationSplitOptions,
   random: SeededRandom,
-): { train: number[]; validation: number[]; test: number[] } {
-  const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
-  const split = splitValidation(labels, indicesOfClasses(labels, trainClasses), fraction, random);
+): { train: number[]; validation: number[]; test: number[]; validationClasses?: number[] } {
+  const split = splitTrainValidation(labels, trainClasses, options, random);
   return {
     train: limitIndices(split.train, options.maxTrain, random),
     validation: limitIndices(split.validation, options.maxValidation, random),
     test: limitIndices(indicesOfClasses(labels, testClasses), options.maxTest, random),
+    ...(split.validationClasses ? { validationClasses: split.validationClasses } : {}),
   };
+}
+
+/** What a split description says of its validation set. */
+export function validationDescription(
+  options: ValidationSplitOptions,
+  validationClasses: number[] | undefined,
+): { validationFraction?: number; validationClasses?: number[] } {
+  return validationClasses
+    ? { validationClasses }
+    : { validationFraction: options.validationFraction ?? DEFAULT_VALIDATION_FRACTION };
 }

@@ -54,6 +54,12 @@ export interface TrainingConfig {
   maxValidation?: number;
   maxTest?: number;
   validationFraction?: number;
+  /**
+   * Hold out this many whole training classes for validation (early stopping, the best epoch) instead of
+   * a share of every class's images: epochs and settings are then chosen on classes the model never
+   * trained on, as the test classes are (at least 2; at least 2 must remain to train on).
+   */
+  validationClasses?: number;
   /** Stop after this many epochs without a better validation R@1 (0 = never stop early). */
   patience?: number;
   /** Steps per epoch (default: train images / batch size). */
@@ -131,6 +137,9 @@ export function checkTrainingConfig(input: Partial<TrainingConfig> & { dataset: 
   if (config.workers !== undefined) positiveInt('workers');
   if (config.shards !== undefined) positiveInt('shards');
   if (config.checkpointEverySteps !== undefined) positiveInt('checkpointEverySteps');
+  const held = config.validationClasses;
+  if (held !== undefined && (!Number.isInteger(held) || held < 2))
+    throw new Error(`validationClasses must be an integer >= 2 (got ${String(held)})`);
   const minutes = config.checkpointEveryMinutes;
   if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0))
     throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);

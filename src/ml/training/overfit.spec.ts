@@ -97,9 +97,9 @@ describe('the epoch check and its actions', () => {
   ];
   const defenseWith = (options: DefenseOptions) => createDefense('panum', { eps: 0.3, ...options });
 
-  it('fallback: switches the defence to PGD, and the epoch cannot be the delivered model', () => {
+  it('fallback: switches the defence to PGD, and the epoch cannot be the delivered model', async () => {
     const defense = defenseWith({ inner: 'fast' });
-    const result = checkEpochForOverfitting(
+    const result = await checkEpochForOverfitting(
       defense,
       embedder,
       validation,
@@ -117,7 +117,7 @@ describe('the epoch check and its actions', () => {
     expect(defense.inner?.method).toBe('pgd');
     // From now on it is a PGD run: no more checks.
     expect(
-      checkEpochForOverfitting(
+      await checkEpochForOverfitting(
         defense,
         embedder,
         validation,
@@ -129,8 +129,8 @@ describe('the epoch check and its actions', () => {
     ).toBeNull();
   });
 
-  it('stop: asks the trainer to stop; warn: only reports', () => {
-    const stop = checkEpochForOverfitting(
+  it('stop: asks the trainer to stop; warn: only reports', async () => {
+    const stop = await checkEpochForOverfitting(
       defenseWith({ inner: 'free', onOverfit: 'stop' }),
       embedder,
       validation,
@@ -141,7 +141,7 @@ describe('the epoch check and its actions', () => {
     );
     expect(stop).toMatchObject({ stop: true, excludesEpoch: true, check: { action: 'stop' } });
     const warnDefense = defenseWith({ inner: 'fast', onOverfit: 'warn' });
-    const warn = checkEpochForOverfitting(
+    const warn = await checkEpochForOverfitting(
       warnDefense,
       embedder,
       validation,
@@ -154,8 +154,8 @@ describe('the epoch check and its actions', () => {
     expect(warnDefense.inner?.method).toBe('fast');
   });
 
-  it('a healthy epoch is recorded with its figures and no action', () => {
-    const result = checkEpochForOverfitting(
+  it('a healthy epoch is recorded with its figures and no action', async () => {
+    const result = await checkEpochForOverfitting(
       defenseWith({ inner: 'fast' }),
       embedder,
       validation,
@@ -170,9 +170,9 @@ describe('the epoch check and its actions', () => {
     expect(result?.message).not.toMatch(/misses what PGD finds/);
   });
 
-  it('says so when the fast step misses what PGD finds, even at the first check (a one-epoch fine-tune)', () => {
+  it('says so when the fast step misses what PGD finds, even at the first check (a one-epoch fine-tune)', async () => {
     // Measured on a one-epoch fast fine-tune of a natural MNIST model: PGD 0.0%, the fast step 53.1%.
-    const result = checkEpochForOverfitting(
+    const result = await checkEpochForOverfitting(
       defenseWith({ inner: 'fast' }),
       embedder,
       validation,
@@ -190,16 +190,16 @@ describe('the epoch check and its actions', () => {
     );
   });
 
-  it('runs for fast and free only', () => {
+  it('runs for fast and free only', async () => {
     const measure = jest.fn(() => figures(1, 80));
     for (const defense of [createDefense('none'), defenseWith({}), createDefense('est')])
       expect(
-        checkEpochForOverfitting(defense, embedder, validation, history, 2, 0, measure),
+        await checkEpochForOverfitting(defense, embedder, validation, history, 2, 0, measure),
       ).toBeNull();
     expect(measure).not.toHaveBeenCalled();
   });
 
-  it('a resumed run that had fallen back trains with PGD again', () => {
+  it('a resumed run that had fallen back trains with PGD again', async () => {
     const defense = defenseWith({ inner: 'free' });
     restoreOverfitFallback(defense, [
       { epoch: 1, robustCheck: { ...figures(30, 40), overfit: false } },
@@ -215,12 +215,12 @@ describe('measureRobustCheck', () => {
     await initBackend(process.env.TFJS_BACKEND);
   });
 
-  it('attacks a fixed validation sample with PGD and the fast step, leaking nothing', () => {
+  it('attacks a fixed validation sample with PGD and the fast step, leaking nothing', async () => {
     const embedder = trainableEmbedder([4, 4, 1], 6, 1);
     const validation = prototypeImages([4, 4, 1], 4, 10, 5, 0.1);
     const before = tf.memory().numTensors;
     const small = { ...OVERFIT_CHECK, queries: 16, gallery: 30, pgdSteps: 4 };
-    const first = measureRobustCheck(embedder, validation, 0.2, 3, small);
+    const first = await measureRobustCheck(embedder, validation, 0.2, 3, small);
     expect(tf.memory().numTensors).toBe(before);
     expect(first).toMatchObject({ queries: 16, gallery: 30, eps: 0.2, pgdSteps: 4 });
     for (const value of [first?.naturalRecallAt1, first?.pgdRecallAt1, first?.fastRecallAt1]) {
@@ -228,8 +228,8 @@ describe('measureRobustCheck', () => {
       expect(value).toBeLessThanOrEqual(100);
     }
     // The same sample and seeds every epoch: the same model gives the same figures.
-    expect(measureRobustCheck(embedder, validation, 0.2, 3, small)).toEqual(first);
-    expect(measureRobustCheck(embedder, validation, 0, 3)).toBeNull();
+    expect(await measureRobustCheck(embedder, validation, 0.2, 3, small)).toEqual(first);
+    expect(await measureRobustCheck(embedder, validation, 0, 3)).toBeNull();
     embedder.dispose();
   });
 });

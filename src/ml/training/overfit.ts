@@ -5,7 +5,12 @@
  * (Wong, Rice and Kolter 2020). After each epoch the trainer attacks a fixed sample of validation
  * queries with the embedding-shift attack twice, with 10-step PGD and with the fast step, and compares.
  */
-import { naturalRecallAt1, prepareGallery, runAttack, sampleQueries } from '../attacks/suite';
+import {
+  naturalRecallAt1,
+  prepareGalleryAsync,
+  runAttackAsync,
+  sampleQueries,
+} from '../attacks/suite';
 import { SeededRandom, sampleDistinct } from '../attacks/random';
 import { selectImages } from '../data/split';
 import { FAST_STEP_FACTOR, type OverfitAction } from '../defenses/options';
@@ -74,15 +79,15 @@ export function detectCatastrophicOverfitting(
 
 /**
  * The two attacks on the fixed validation sample. Null when there is nothing to measure (eps 0, or no
- * validation image with another of its class).
+ * validation image with another of its class). Reads back asynchronously: fast and free run on webgpu too.
  */
-export function measureRobustCheck(
+export async function measureRobustCheck(
   embedder: Embedder,
   validation: ImageSet,
   eps: number,
   seed: number,
   thresholds: OverfitThresholds = OVERFIT_CHECK,
-): Omit<RobustCheck, 'overfit' | 'action'> | null {
+): Promise<Omit<RobustCheck, 'overfit' | 'action'> | null> {
   const n = validation.labels.length;
   if (eps <= 0 || n < 2) return null;
   const set =
@@ -94,18 +99,18 @@ export function measureRobustCheck(
           ),
         )
       : validation;
-  const gallery = prepareGallery(embedder, set);
+  const gallery = await prepareGalleryAsync(embedder, set);
   try {
     const rows = sampleQueries(gallery, Math.min(thresholds.queries, set.labels.length), seed);
     if (rows.length === 0) return null;
     const steps = thresholds.pgdSteps;
-    const underPgd = runAttack(embedder, gallery, 'ES', rows, {
+    const underPgd = await runAttackAsync(embedder, gallery, 'ES', rows, {
       eps,
       alpha: (2.5 * eps) / steps,
       steps,
       seed,
     });
-    const underFast = runAttack(embedder, gallery, 'ES', rows, {
+    const underFast = await runAttackAsync(embedder, gallery, 'ES', rows, {
       eps,
       alpha: FAST_STEP_FACTOR * eps,
       steps: 1,
@@ -139,18 +144,22 @@ export interface EpochOverfitCheck {
  * the defence to PGD here). Null for every other run (PGD, natural, or already fallen back).
  * `history` may already hold this epoch's record; only earlier epochs' checks are the reference.
  */
-export function checkEpochForOverfitting(
+export async function checkEpochForOverfitting(
   defense: Defense,
   embedder: Embedder,
   validation: ImageSet,
   history: { epoch: number; robustCheck?: RobustCheck }[],
   epoch: number,
   seed: number,
-  measure: typeof measureRobustCheck = measureRobustCheck,
-): EpochOverfitCheck | null {
+  measure: (
+    ...args: Parameters<typeof measureRobustCheck>
+  ) =>
+    | ReturnType<typeof measureRobustCheck>
+    | Awaited<ReturnType<typeof measureRobustCheck>> = measureRobustCheck,
+): Promise<EpochOverfitCheck | null> {
   const inner = defense.inner;
   if (!inner || inner.method === 'pgd' || !inner.onOverfit) return null;
-  const figures = measure(embedder, validation, inner.eps, seed);
+  const figures = await measure(embedder, validation, inner.eps, seed);
   if (!figures) return null;
   const earlier = history
     .filter((r) => r.epoch < epoch && r.robustCheck)

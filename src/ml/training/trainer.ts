@@ -118,6 +118,7 @@ export async function trainEmbeddingModel(
       maxValidation: config.maxValidation,
       maxTest: config.maxTest,
       validationFraction: config.validationFraction,
+      validationClasses: config.validationClasses,
     }));
   if (hooks.signal?.aborted) throw new TrainingCancelledError();
   const resumed = config.resume ? await openCheckpoint(config.outDir) : null;
@@ -425,7 +426,7 @@ class TrainingRun {
     };
     this.history.push(record);
     // fast and free: the catastrophic-overfitting check (may switch the defence to PGD).
-    const overfit = checkEpochForOverfitting(
+    const overfit = await checkEpochForOverfitting(
       parts.defense,
       model,
       split.validation,

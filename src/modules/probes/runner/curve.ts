@@ -6,7 +6,7 @@
  */
 import type { AttackName, MetricName } from '../../../ml/attacks/definitions';
 import {
-  runAttack,
+  runAttackAsync,
   type AttackSuiteOptions,
   type PreparedGallery,
 } from '../../../ml/attacks/suite';
@@ -62,7 +62,7 @@ export async function recallCurve(input: CurveInput): Promise<CurvePoint[]> {
     const perQuery: Partial<Record<MetricName, number[]>> = {};
     for (const attack of toRun) {
       await input.between?.();
-      const run = runAttack(
+      const run = await runAttackAsync(
         input.embedder,
         input.gallery,
         attack,

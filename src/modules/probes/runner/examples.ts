@@ -5,7 +5,7 @@
 import type { AttackName } from '../../../ml/attacks/definitions';
 import { euclidean, percentileRank } from '../../../ml/distances';
 import {
-  runAttack,
+  runAttackAsync,
   type AttackedSample,
   type AttackSuiteOptions,
   type PreparedGallery,
@@ -48,17 +48,22 @@ function nearest(
   };
 }
 
-/** The suite's runAttack, keeping each sample: the examples show the images the figures were measured on. */
-function attackedSamples(
+/**
+ * The suite's runAttack, keeping each sample: the examples show the images the figures were measured on.
+ * Reads back asynchronously, so that probes run on webgpu too.
+ */
+async function attackedSamples(
   embedder: Embedder,
   gallery: PreparedGallery,
   attack: AttackName,
   rows: number[],
   options: AttackSuiteOptions,
-): AttackedSample[] {
-  return (
-    runAttack(embedder, gallery, attack, rows, { ...options, keepSamples: true }).attacked ?? []
-  );
+): Promise<AttackedSample[]> {
+  const run = await runAttackAsync(embedder, gallery, attack, rows, {
+    ...options,
+    keepSamples: true,
+  });
+  return run.attacked ?? [];
 }
 
 function labelName(set: LoadedProbeSet, row: number): string {
@@ -66,20 +71,21 @@ function labelName(set: LoadedProbeSet, row: number): string {
   return set.images.classNames?.[label] ?? String(label);
 }
 
-export function craftExamples(
+export async function craftExamples(
   embedder: Embedder,
   gallery: PreparedGallery,
   set: LoadedProbeSet,
   rows: number[],
   config: ProbeConfig,
   options: AttackSuiteOptions,
-): { info: ProbeExample; images: ExampleImages }[] {
+): Promise<{ info: ProbeExample; images: ExampleImages }[]> {
   if (config.examples === 0) return [];
   const attack = exampleAttack(config.attacks);
   const shape = set.images.shape;
   const per = shape[0] * shape[1] * shape[2];
   const layout = exampleLayout(shape);
-  const candidates = attackedSamples(embedder, gallery, attack, rows, options).map((sample) => {
+  const samples = await attackedSamples(embedder, gallery, attack, rows, options);
+  const candidates = samples.map((sample) => {
     const clean = gallery.table.row(sample.row);
     const cleanTop = nearest(gallery, set, sample.row, clean);
     const attackedTop = nearest(gallery, set, sample.row, sample.embedding);
@@ -129,14 +135,14 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** CA+ per (candidate, query) pair: how far each perturbed candidate climbed in its queries' rankings. */
-export function rankDistribution(
+export async function rankDistribution(
   embedder: Embedder,
   gallery: PreparedGallery,
   set: LoadedProbeSet,
   rows: number[],
   options: AttackSuiteOptions,
-): RankDistribution {
-  const samples = attackedSamples(embedder, gallery, 'CA+', rows, options);
+): Promise<RankDistribution> {
+  const samples = await attackedSamples(embedder, gallery, 'CA+', rows, options);
   const ranks: number[] = [];
   const clean: number[] = [];
   for (const sample of samples) {

@@ -5,12 +5,12 @@
  */
 import type { AttackName } from '../../../ml/attacks/definitions';
 import {
-  prepareGallery,
+  prepareGalleryAsync,
   sampleQueries,
   type AttackProgress,
   type AttackSuiteOptions,
 } from '../../../ml/attacks/suite';
-import { buildRobustnessReport, type RobustnessReport } from '../../../ml/robustness/report';
+import { buildRobustnessReportAsync, type RobustnessReport } from '../../../ml/robustness/report';
 import { loadModelVersion } from '../../../ml/model-store';
 import { rawCurveMonotone, recallCurve, worstRecall } from './curve';
 import { craftExamples, rankDistribution, type ExampleImages } from './examples';
@@ -130,15 +130,15 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
     throwIfCancelled(hooks);
     await yieldToEventLoop();
     // The full suite (figures, ERS, sanity with the strength check) at the primary eps: the same
-    // computation as `rir attack`.
-    const primary = buildRobustnessReport(embedder, set.images, {
+    // computation as `rir attack`. Every read back is asynchronous: probes run on webgpu too.
+    const primary = await buildRobustnessReportAsync(embedder, set.images, {
       ...suiteOptions(config, eps),
       attacks: config.attacks,
       model: input.modelId,
       dataset: set.name,
       onProgress: meter.listener(`attacks at eps ${eps.toFixed(4)}`),
     });
-    const gallery = prepareGallery(embedder, set.images);
+    const gallery = await prepareGalleryAsync(embedder, set.images);
     try {
       const rows = sampleQueries(gallery, config.sampleSize, config.seed);
       const between = async (): Promise<void> => {
@@ -162,10 +162,10 @@ export async function runProbe(input: ProbeInput, hooks: ProbeHooks = {}): Promi
       });
       await between();
       const options = { ...suiteOptions(config, eps), onProgress: meter.listener('examples') };
-      const examples = craftExamples(embedder, gallery, set, rows, config, options);
+      const examples = await craftExamples(embedder, gallery, set, rows, config, options);
       await between();
       const candidateRanks = config.attacks.includes('CA+')
-        ? rankDistribution(embedder, gallery, set, rows, {
+        ? await rankDistribution(embedder, gallery, set, rows, {
             ...options,
             onProgress: meter.listener('CA+ rank distribution'),
           })
