@@ -408,6 +408,51 @@ describeBrowser('web console in headless Chromium (e2e)', () => {
   });
 });
 
+describeBrowser('web console: a model registry longer than one page (e2e)', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    await writeTinyModel(t.config.dataDir, 'tiny-a', 1);
+    await writeTinyModel(t.config.dataDir, 'tiny-b', 2);
+    base = await listen(t.app);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('the Models page lists every page of the registry, not only the first', async () => {
+    const page = await browser.newPage();
+    // The server pages by one model here (it pages by 100): a page per model.
+    const requested: string[] = [];
+    await page.route(
+      (url) => url.pathname === '/v1/models',
+      async (route) => {
+        const url = new URL(route.request().url());
+        requested.push(url.search);
+        url.searchParams.set('limit', '1');
+        const answer = await route.fetch({ url: url.toString() });
+        await route.fulfill({ response: answer });
+      },
+    );
+    await page.goto(`${base}/`);
+    await page.getByLabel('API key').fill(t.adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Models' }).click();
+    // Every registered version (the bundled ones too) has its row: one page each.
+    const all = await t.http.get('/v1/models').set('x-api-key', t.adminKey);
+    const ids = (all.body.items as { id: string }[]).map((model) => model.id);
+    expect(ids).toEqual(expect.arrayContaining(['tiny-a', 'tiny-b']));
+    for (const id of ids) await page.getByRole('row', { name: new RegExp(`^${id}`) }).waitFor();
+    expect(requested.slice(0, ids.length)).toEqual(ids.map((_, i) => `?page=${i + 1}&limit=100`));
+    await page.close();
+  });
+});
+
 describeBrowser('web console under a rate limit (e2e)', () => {
   let t: TestApp;
   let browser: Browser;

@@ -77,6 +77,19 @@ export async function api(path, { method = 'GET', query, json, form, key = sessi
   return type.includes('json') ? response.json() : response.text();
 }
 
+/**
+ * Every item of a list route (`{ items, total, page, limit }`), page after page: a registry longer than
+ * one page (100) is shown whole, not cut at its first page.
+ */
+export async function apiItems(path, { limit = 100 } = {}) {
+  const items = [];
+  for (let page = 1; ; page++) {
+    const result = await api(path, { query: { page, limit } });
+    items.push(...result.items);
+    if (result.items.length === 0 || items.length >= result.total) return items;
+  }
+}
+
 /** POSTs multipart form data with upload progress (fetch cannot report it; XMLHttpRequest can). */
 export function uploadWithProgress(path, form, onProgress) {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 // Models (admin): versions side by side (natural and adversarial R@1, ERS, with their intervals),
 // deploy with confirmation.
-import { api } from './api.js';
+import { api, apiItems } from './api.js';
 import { formatEstimate, PERCENT, POINTS } from './probe-report.js';
 import {
   confirmDialog,
@@ -219,7 +219,7 @@ export function render(main) {
   }
 
   async function refresh() {
-    const { items: models } = await api('/v1/models');
+    const models = await apiItems('/v1/models');
     fill(
       body,
       models.length
