@@ -77,6 +77,12 @@ export interface ValidationSplitOptions {
   validationClasses?: number;
 }
 
+/** A validation split by classes needs at least two classes (retrieval within one class is trivial). */
+export function checkValidationClasses(count: number): void {
+  if (!Number.isInteger(count) || count < 2)
+    throw new Error(`validationClasses must be an integer >= 2 (got ${count})`);
+}
+
 /**
  * The training classes' indices split into train and validation, by images (a share of every class) or
  * by classes (whole classes held out, seeded). Returns the validation classes when split by classes.
@@ -93,8 +99,7 @@ export function splitTrainValidation(
     const fraction = options.validationFraction ?? DEFAULT_VALIDATION_FRACTION;
     return splitValidation(labels, pool, fraction, random);
   }
-  if (!Number.isInteger(count) || count < 2)
-    throw new Error(`validationClasses must be an integer >= 2 (got ${count})`);
+  checkValidationClasses(count);
   if (trainClasses.length - count < 2)
     throw new Error(
       `validationClasses ${count} leaves ${trainClasses.length - count} of the ${trainClasses.length} training classes to train on (at least 2 needed)`,

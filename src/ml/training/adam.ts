@@ -3,7 +3,7 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
 
 /**
  * The trainer's Adam. tfjs's AdamOptimizer runs about fourteen kernels per variable each step: on a GPU
- * one dispatch each (186 for the small CNN's 13 variables), a large share of a small model's step; on the
+ * one dispatch each (182 for the small CNN's 13 variables), a large share of a small model's step; on the
  * CPU backends each kernel is a tight loop and tfjs's Adam is the faster one (bench/optimizer-step.bench.ts:
  * on wasm the flat form below is 3-5x slower, its concatenations and slices copying every weight twice).
  * `createAdam` picks by backend: FusedAdam on webgpu, tfjs's Adam (behind the same interface) elsewhere.
@@ -32,13 +32,16 @@ export function createAdam(options: FusedAdamOptions & { fused?: boolean }): Ada
   return fused ? new FusedAdam(options) : new PerVariableAdam(options);
 }
 
+function checkLearningRate(rate: number): void {
+  if (!(rate > 0)) throw new Error(`Adam: learning rate must be positive, got ${rate}`);
+}
+
 /** tfjs's AdamOptimizer behind AdamState (its running powers and moments are tfjs variables). */
 class PerVariableAdam implements AdamState {
   private readonly adam: tf.AdamOptimizer;
 
   constructor(options: FusedAdamOptions) {
-    if (!(options.learningRate > 0))
-      throw new Error(`Adam: learning rate must be positive, got ${options.learningRate}`);
+    checkLearningRate(options.learningRate);
     this.adam = tf.train.adam(options.learningRate, options.beta1, options.beta2, options.epsilon);
   }
 
@@ -95,15 +98,6 @@ class PerVariableAdam implements AdamState {
   }
 }
 
-/**
- * Adam over one flat parameter buffer, for GPU backends.
- * Here the gradients and the weights are each concatenated once, both moments live in one [2N] buffer,
- * and the update is two kernels over everything (on webgpu, two hand-written shaders; elsewhere the same
- * arithmetic as tfjs ops), then one slice per variable writes the weights back. Same update as
- * tf.train.adam (Kingma & Ba with bias correction, epsilon added to the corrected root, the running
- * powers of beta kept in float32 as tfjs keeps them), and its checkpoints use tfjs Adam's weight names
- * (`iter`, `<variable>/m`, `<variable>/v`), so either reads the other's.
- */
 export interface FusedAdamOptions {
   learningRate: number;
   beta1?: number;
@@ -128,6 +122,14 @@ interface Layout {
 
 const f32 = Math.fround;
 
+/**
+ * Adam over one flat parameter buffer, for GPU backends: the gradients and the weights are each
+ * concatenated once, both moments live in one [2N] buffer, and the update is two kernels over everything (on webgpu, two hand-written shaders; elsewhere the same
+ * arithmetic as tfjs ops), then one slice per variable writes the weights back. Same update as
+ * tf.train.adam (Kingma & Ba with bias correction, epsilon added to the corrected root, the running
+ * powers of beta kept in float32 as tfjs keeps them), and its checkpoints use tfjs Adam's weight names
+ * (`iter`, `<variable>/m`, `<variable>/v`), so either reads the other's.
+ */
 export class FusedAdam implements AdamState {
   learningRate: number;
   readonly beta1: number;
@@ -144,8 +146,7 @@ export class FusedAdam implements AdamState {
   private steps = 0;
 
   constructor(options: FusedAdamOptions) {
-    if (!(options.learningRate > 0))
-      throw new Error(`Adam: learning rate must be positive, got ${options.learningRate}`);
+    checkLearningRate(options.learningRate);
     this.learningRate = options.learningRate;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;

@@ -1,5 +1,6 @@
 import type { AugmentationConfig } from '../data/augment';
 import { trainingClassCount } from '../data/datasets';
+import { checkValidationClasses } from '../data/split';
 import { checkTrainBackbone, type BackboneName } from '../models';
 import {
   DEFENSE_NAMES,
@@ -137,9 +138,7 @@ export function checkTrainingConfig(input: Partial<TrainingConfig> & { dataset: 
   if (config.workers !== undefined) positiveInt('workers');
   if (config.shards !== undefined) positiveInt('shards');
   if (config.checkpointEverySteps !== undefined) positiveInt('checkpointEverySteps');
-  const held = config.validationClasses;
-  if (held !== undefined && (!Number.isInteger(held) || held < 2))
-    throw new Error(`validationClasses must be an integer >= 2 (got ${String(held)})`);
+  if (config.validationClasses !== undefined) checkValidationClasses(config.validationClasses);
   const minutes = config.checkpointEveryMinutes;
   if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0))
     throw new Error(`checkpointEveryMinutes must be a number > 0 (got ${String(minutes)})`);
